@@ -1,0 +1,148 @@
+"""Configuration: yacs defaults, YAML loading, ``KEY VALUE`` overrides and validation.
+
+Public API: :func:`get_cfg`, :func:`load_config`, :class:`ConfigError`.
+"""
+import os
+
+import yaml
+from yacs.config import CfgNode
+
+from mipnet.config.defaults import _C
+
+__all__ = ['ConfigError', 'get_cfg', 'load_config', 'run_output_dir']
+
+_CHOICES = {
+    'DEVICE': ('auto', 'npu', 'cuda', 'cpu'),
+    'MODEL.TARGET_TYPE': ('gaussian',),
+    'TRAIN.OPTIMIZER': ('adam', 'adamw', 'sgd'),
+    'TEST.POST_PROCESS_TYPE': ('quarter', 'dark'),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file or override is invalid; the message names the file or key."""
+
+
+def get_cfg():
+    """Return a mutable copy of the default configuration."""
+    return _C.clone()
+
+
+def _get(cfg, dotted):
+    node = cfg
+    for part in dotted.split('.'):
+        node = node[part]
+    return node
+
+
+def _validate(cfg):
+    for key, choices in _CHOICES.items():
+        value = _get(cfg, key)
+        if str(value).lower() not in choices:
+            raise ConfigError(f'{key} = {value!r} is not one of {", ".join(choices)}')
+    for key in ('MODEL.IMAGE_SIZE', 'MODEL.HEATMAP_SIZE'):
+        value = _get(cfg, key)
+        if len(value) != 2 or any(int(v) <= 0 for v in value):
+            raise ConfigError(f'{key} = {list(value)} must be two positive integers [width, height]')
+    if cfg.MODEL.NUM_JOINTS <= 0:
+        raise ConfigError(f'MODEL.NUM_JOINTS = {cfg.MODEL.NUM_JOINTS} must be positive')
+    if cfg.MODEL.NUM_INSTANCES < 1:
+        raise ConfigError(f'MODEL.NUM_INSTANCES = {cfg.MODEL.NUM_INSTANCES} must be at least 1')
+    if len(cfg.MODEL.SE_MODULES) > 4:
+        raise ConfigError(f'MODEL.SE_MODULES has {len(cfg.MODEL.SE_MODULES)} entries; at most 4')
+    for key in ('TRAIN.BATCH_SIZE_PER_GPU', 'TEST.BATCH_SIZE_PER_GPU'):
+        if _get(cfg, key) <= 0:
+            raise ConfigError(f'{key} = {_get(cfg, key)} must be positive')
+    if cfg.TRAIN.END_EPOCH < cfg.TRAIN.BEGIN_EPOCH:
+        raise ConfigError('TRAIN.END_EPOCH must not be smaller than TRAIN.BEGIN_EPOCH')
+    if cfg.WORKERS < 0:
+        raise ConfigError(f'WORKERS = {cfg.WORKERS} must be >= 0')
+
+
+def _normalise(cfg):
+    # Reference files list three SE flags; the fourth place (stage-4 output) defaults off.
+    cfg.MODEL.SE_MODULES = [bool(v) for v in cfg.MODEL.SE_MODULES] + \
+        [False] * (4 - len(cfg.MODEL.SE_MODULES))
+    cfg.DEVICE = cfg.DEVICE.lower()
+    cfg.TRAIN.OPTIMIZER = cfg.TRAIN.OPTIMIZER.lower()
+    cfg.TEST.POST_PROCESS_TYPE = cfg.TEST.POST_PROCESS_TYPE.lower()
+    cfg.DATASET.DATASET = cfg.DATASET.DATASET.lower()
+    cfg.DATASET.TRAIN_DATASET = (cfg.DATASET.TRAIN_DATASET or cfg.DATASET.DATASET).lower()
+    cfg.DATASET.TEST_DATASET = (cfg.DATASET.TEST_DATASET or cfg.DATASET.DATASET).lower()
+    if cfg.DATA_DIR:
+        for key in ('DATASET.ROOT', 'MODEL.PRETRAINED', 'TEST.MODEL_FILE'):
+            section, name = key.split('.')
+            value = cfg[section][name]
+            if value and not os.path.isabs(value):
+                cfg[section][name] = os.path.join(cfg.DATA_DIR, value)
+
+
+def _merge(cfg, what, fn):
+    try:
+        fn()
+    except KeyError as exc:
+        # yacs: "Non-existent config key: TRAIN.FOO"
+        msg = exc.args[0] if exc.args else str(exc)
+        raise ConfigError(f'{what}: {msg}. Check the spelling; valid keys are listed in '
+                          'lib/mipnet/config/defaults.py') from None
+    except (ValueError, TypeError, AssertionError) as exc:
+        raise ConfigError(f'{what}: {exc}') from None
+
+
+def load_config(cfg_file=None, opts=()):
+    """Merge a YAML file and ``KEY VALUE`` overrides into the defaults.
+
+    Args:
+        cfg_file: path of a YAML experiment file, or None for the defaults only.
+        opts: flat sequence ``[KEY1, VALUE1, KEY2, VALUE2, ...]`` (yacs ``merge_from_list``).
+
+    Returns:
+        A frozen :class:`yacs.config.CfgNode`.
+
+    Raises:
+        ConfigError: missing or malformed file, unknown key, wrongly typed or invalid value.
+    """
+    cfg = get_cfg()
+    if cfg_file:
+        if not os.path.isfile(cfg_file):
+            raise ConfigError(f'config file not found: {cfg_file}')
+        try:
+            with open(cfg_file, encoding='utf-8') as f:
+                loaded = yaml.safe_load(f)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f'config file {cfg_file} is not valid YAML: {exc}') from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f'config file {cfg_file} must hold a mapping of keys, '
+                              f'not {type(loaded).__name__}')
+        _merge(cfg, f'config file {cfg_file}',
+               lambda: cfg.merge_from_other_cfg(CfgNode(loaded)))
+    opts = list(opts or ())
+    if len(opts) % 2:
+        raise ConfigError(f'overrides must be KEY VALUE pairs; got an odd number: {opts}')
+    _merge(cfg, 'command-line override', lambda: cfg.merge_from_list(opts))
+    _normalise(cfg)
+    _validate(cfg)
+    cfg.freeze()
+    return cfg
+
+
+def config_name(cfg_file):
+    """Experiment name used in output paths: the YAML file name without extension."""
+    return os.path.splitext(os.path.basename(cfg_file))[0] if cfg_file else 'default'
+
+
+def run_output_dir(cfg, cfg_file, root=None):
+    """``<OUTPUT_DIR>/<dataset>/<model>/<config-name>``, refusing paths that escape the root.
+
+    Raises:
+        ConfigError: when a component of the path (from the config) leaves ``OUTPUT_DIR``.
+    """
+    root = os.path.abspath(root if root is not None else cfg.OUTPUT_DIR)
+    path = os.path.abspath(os.path.join(root, cfg.DATASET.DATASET, cfg.MODEL.NAME,
+                                        config_name(cfg_file)))
+    if os.path.commonpath([root, path]) != root or path == root:
+        raise ConfigError(f'output path {path} derived from DATASET.DATASET / MODEL.NAME / config '
+                          f'name escapes OUTPUT_DIR {root}')
+    return path

@@ -1,0 +1,232 @@
+"""Default configuration.
+
+Every key the reference HRNet / MIPNet experiment files use is declared here so that those
+files load unmodified; keys the port adds are marked "(port)". yacs rejects any key that is
+not declared, which turns a typo in a YAML file into an error naming the key.
+"""
+from yacs.config import CfgNode as CN
+
+_C = CN()
+
+# Root of all run outputs; a run writes to OUTPUT_DIR/<dataset>/<model>/<config-name>/.
+_C.OUTPUT_DIR = 'output'
+# Root of tensorboard logs, laid out like OUTPUT_DIR.
+_C.LOG_DIR = 'log'
+# Prefix joined to DATASET.ROOT, MODEL.PRETRAINED and TEST.MODEL_FILE when they are relative.
+_C.DATA_DIR = ''
+# Reference-style device list; informational only (devices come from torchrun / DEVICE).
+_C.GPUS = (0,)
+# Data-loader worker processes per rank.
+_C.WORKERS = 4
+# Log a progress line every PRINT_FREQ steps.
+_C.PRINT_FREQ = 20
+# Resume from OUTPUT_DIR/.../checkpoint.pth when it exists.
+_C.AUTO_RESUME = False
+# Pin host memory for faster host-to-device copies (ignored on CPU).
+_C.PIN_MEMORY = True
+# Reference key: process rank. Ranks come from torchrun; kept so old files load.
+_C.RANK = 0
+# Validate every EPOCH_EVAL_FREQ epochs (and always after the last epoch).
+_C.EPOCH_EVAL_FREQ = 10
+# (port) Device: 'auto' picks npu, then cuda, then cpu.
+_C.DEVICE = 'auto'
+# (port) Random seed; a negative value leaves the generators unseeded.
+_C.SEED = -1
+# (port) Use deterministic algorithms (exact resume / reproducibility tests).
+_C.DETERMINISTIC = False
+# (port) Process-group timeout in seconds: a dead rank makes the others fail after this.
+_C.DIST_TIMEOUT = 1800
+# (port) Convert BatchNorm to SyncBatchNorm in distributed training.
+_C.SYNC_BN = False
+
+# cuDNN switches (also honoured for NPU/CPU where meaningful).
+_C.CUDNN = CN()
+# Let cuDNN pick the fastest convolution algorithms.
+_C.CUDNN.BENCHMARK = True
+# Force deterministic cuDNN kernels.
+_C.CUDNN.DETERMINISTIC = False
+# Use cuDNN at all.
+_C.CUDNN.ENABLED = True
+
+_C.MODEL = CN()
+# Registered architecture: pose_hrnet (baseline) or pose_hrnet_se_lambda (MIPNet).
+_C.MODEL.NAME = 'pose_hrnet'
+# Initialise weights (normal std 0.001) and load MODEL.PRETRAINED when training.
+_C.MODEL.INIT_WEIGHTS = True
+# ImageNet-pretrained backbone file (filtered by EXTRA.PRETRAINED_LAYERS).
+_C.MODEL.PRETRAINED = ''
+# Joints per person (17 for COCO/OCHuman, 14 for CrowdPose).
+_C.MODEL.NUM_JOINTS = 17
+# Reference key kept for compatibility; unused.
+_C.MODEL.TAG_PER_JOINT = True
+# Heatmap target type; only 'gaussian' is supported.
+_C.MODEL.TARGET_TYPE = 'gaussian'
+# Network input size [width, height].
+_C.MODEL.IMAGE_SIZE = [256, 256]
+# Output heatmap size [width, height] (a quarter of IMAGE_SIZE for HRNet).
+_C.MODEL.HEATMAP_SIZE = [64, 64]
+# Gaussian sigma of heatmap targets, in heatmap pixels.
+_C.MODEL.SIGMA = 2
+# Architecture details (HRNet STAGE2..4, FINAL_CONV_KERNEL, PRETRAINED_LAYERS); free-form.
+_C.MODEL.EXTRA = CN(new_allowed=True)
+# Where the lambda modulation blocks sit: [stage-2 input, stage-3 input, stage-4 input,
+# stage-4 output]. Shorter lists (reference files) are padded with False.
+_C.MODEL.SE_MODULES = [False, False, False, False]
+# (port) Number of instances N per box (the length of the lambda one-hot vector).
+_C.MODEL.NUM_INSTANCES = 2
+# (port) Run the lambda-independent trunk once per box and only the lambda-dependent part
+# per instance. False runs the reference way (whole network per instance) for comparison.
+_C.MODEL.SHARED_TRUNK = True
+# (port) Use channels_last memory format on accelerators.
+_C.MODEL.CHANNELS_LAST = False
+
+_C.LOSS = CN()
+# Online hard keypoint mining: average only the TOPK largest joint losses per sample.
+_C.LOSS.USE_OHKM = False
+# Joints kept by OHKM.
+_C.LOSS.TOPK = 8
+# Mask each joint's loss by its target weight (0 for invisible joints).
+_C.LOSS.USE_TARGET_WEIGHT = True
+# Multiply target weights by the dataset's per-joint weights.
+_C.LOSS.USE_DIFFERENT_JOINTS_WEIGHT = False
+
+_C.DATASET = CN()
+# Dataset name of the run (used in output paths): coco, crowdpose, ochuman.
+_C.DATASET.DATASET = 'coco'
+# Dataset root; images under images/<set>/ or <set>/, annotations under annotations/.
+_C.DATASET.ROOT = ''
+# Registered dataset for training (coco, crowdpose, ochuman); empty = DATASET.DATASET.
+_C.DATASET.TRAIN_DATASET = ''
+# Training split name.
+_C.DATASET.TRAIN_SET = 'train2017'
+# Explicit training image folder (overrides ROOT + TRAIN_SET).
+_C.DATASET.TRAIN_IMAGE_DIR = ''
+# Explicit training annotation file (overrides ROOT + TRAIN_SET).
+_C.DATASET.TRAIN_ANNOTATION_FILE = ''
+# Reference key naming the dataset class; kept for compatibility, the registry decides.
+_C.DATASET.TRAIN_DATASET_TYPE = ''
+# Registered dataset for evaluation; empty = DATASET.DATASET.
+_C.DATASET.TEST_DATASET = ''
+# Evaluation split name.
+_C.DATASET.TEST_SET = 'val2017'
+# Explicit evaluation image folder.
+_C.DATASET.TEST_IMAGE_DIR = ''
+# Explicit evaluation annotation file.
+_C.DATASET.TEST_ANNOTATION_FILE = ''
+# Reference key; kept for compatibility.
+_C.DATASET.TEST_DATASET_TYPE = ''
+# Image file extension of the dataset.
+_C.DATASET.DATA_FORMAT = 'jpg'
+# Reference key; unused.
+_C.DATASET.HYBRID_JOINTS_TYPE = ''
+# Apply HRNet's keypoint-vs-box-center sample filter for training.
+_C.DATASET.SELECT_DATA = False
+# Reference keys for synthetic-data variants; unused.
+_C.DATASET.SYNTHETIC_DATASET = ''
+_C.DATASET.SYNTHETIC_ROOT = ''
+_C.DATASET.SYNTHETIC_TRAIN_DATASET = ''
+_C.DATASET.SYNTHETIC_TRAIN_SET = ''
+_C.DATASET.SYNTHETIC_TRAIN_IMAGE_DIR = ''
+_C.DATASET.SYNTHETIC_TRAIN_ANNOTATION_FILE = ''
+_C.DATASET.SYNTHETIC_TRAIN_DATASET_TYPE = ''
+_C.DATASET.SYNTHETIC_TEST_DATASET = ''
+_C.DATASET.SYNTHETIC_TEST_SET = ''
+_C.DATASET.SYNTHETIC_TEST_IMAGE_DIR = ''
+_C.DATASET.SYNTHETIC_TEST_ANNOTATION_FILE = ''
+_C.DATASET.SYNTHETIC_TEST_DATASET_TYPE = ''
+# Random horizontal flip (with left/right joint swap) in training.
+_C.DATASET.FLIP = True
+# Scale jitter: scale *= clip(1 + N(0,1)*f, 1-f, 1+f).
+_C.DATASET.SCALE_FACTOR = 0.25
+# Rotation jitter in degrees: clip(N(0,1)*r, -2r, 2r), applied with probability 0.6.
+_C.DATASET.ROT_FACTOR = 30
+# Probability of a half-body crop in training.
+_C.DATASET.PROB_HALF_BODY = 0.0
+# A half-body crop needs more than this many visible joints.
+_C.DATASET.NUM_JOINTS_HALF_BODY = 8
+# Feed RGB (True) or BGR (False) images to the network.
+_C.DATASET.COLOR_RGB = False
+# (port) Skip (and count) unreadable images instead of failing.
+_C.DATASET.SKIP_BROKEN_IMAGES = False
+
+_C.TRAIN = CN()
+# Multiply the LR by LR_FACTOR at each epoch in LR_STEP.
+_C.TRAIN.LR_FACTOR = 0.1
+_C.TRAIN.LR_STEP = [90, 110]
+# Base learning rate.
+_C.TRAIN.LR = 0.001
+# adam, adamw or sgd.
+_C.TRAIN.OPTIMIZER = 'adam'
+# SGD momentum.
+_C.TRAIN.MOMENTUM = 0.9
+# Weight decay.
+_C.TRAIN.WD = 0.0001
+# SGD Nesterov momentum.
+_C.TRAIN.NESTEROV = False
+# Reference keys (Adam betas in some forks); kept for compatibility.
+_C.TRAIN.GAMMA1 = 0.99
+_C.TRAIN.GAMMA2 = 0.0
+# First and last (exclusive) epoch.
+_C.TRAIN.BEGIN_EPOCH = 0
+_C.TRAIN.END_EPOCH = 140
+# Resume from TRAIN.CHECKPOINT (full training state).
+_C.TRAIN.RESUME = False
+_C.TRAIN.CHECKPOINT = ''
+# Boxes per device per step.
+_C.TRAIN.BATCH_SIZE_PER_GPU = 32
+# Shuffle training samples.
+_C.TRAIN.SHUFFLE = True
+# (port) Mixed precision: float16 + GradScaler on npu/cuda, bfloat16 on cpu.
+_C.TRAIN.AMP = False
+# (port) Performance mode: stop after this many steps (0 = no limit), skip validation.
+_C.TRAIN.MAX_STEPS = 0
+# (port) Clip gradient norm (0 = off).
+_C.TRAIN.CLIP_GRAD_NORM = 0.0
+
+_C.TEST = CN()
+# Boxes per device per evaluation step.
+_C.TEST.BATCH_SIZE_PER_GPU = 32
+# Average heatmaps with those of the horizontally flipped image.
+_C.TEST.FLIP_TEST = False
+# Refine the argmax: True enables TEST.POST_PROCESS_TYPE.
+_C.TEST.POST_PROCESS = False
+# (port) 'quarter' (HRNet quarter-pixel shift) or 'dark' (Taylor refinement).
+_C.TEST.POST_PROCESS_TYPE = 'quarter'
+# Shift flipped heatmaps one pixel right before averaging.
+_C.TEST.SHIFT_HEATMAP = False
+# Evaluate on ground-truth boxes (True) or on TEST.COCO_BBOX_FILE detections (False).
+_C.TEST.USE_GT_BBOX = False
+# Minimum detection score kept.
+_C.TEST.IMAGE_THRE = 0.1
+# Reference key; unused (OKS_THRE is the NMS threshold).
+_C.TEST.NMS_THRE = 0.6
+# Soft OKS-NMS instead of hard OKS-NMS.
+_C.TEST.SOFT_NMS = False
+# OKS-NMS overlap threshold.
+_C.TEST.OKS_THRE = 0.5
+# Joints with confidence above this count towards the pose score.
+_C.TEST.IN_VIS_THRE = 0.0
+# COCO results file of person detections.
+_C.TEST.COCO_BBOX_FILE = ''
+# Reference key; unused.
+_C.TEST.BBOX_THRE = 1.0
+# Checkpoint to evaluate (weights only).
+_C.TEST.MODEL_FILE = ''
+# Reference key; unused.
+_C.TEST.BBOX_FRACTION = 1.0
+# Score multiplier of secondary instances (k >= 1) before OKS-NMS.
+_C.TEST.DECAY_THRE = 0.5
+# Reference key; unused.
+_C.TEST.SCALE_THRE = 1.25
+
+_C.DEBUG = CN()
+# Save debug images during training/validation.
+_C.DEBUG.DEBUG = False
+# Input crops with target joints.
+_C.DEBUG.SAVE_BATCH_IMAGES_GT = False
+# Input crops with predicted joints.
+_C.DEBUG.SAVE_BATCH_IMAGES_PRED = False
+# Target heatmap grids.
+_C.DEBUG.SAVE_HEATMAPS_GT = False
+# Predicted heatmap grids.
+_C.DEBUG.SAVE_HEATMAPS_PRED = False
