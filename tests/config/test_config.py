@@ -1,0 +1,70 @@
+import glob
+
+import pytest
+
+from mipnet.config import ConfigError, get_cfg, load_config, run_output_dir
+from tests.conftest import REPO
+
+
+def test_get_cfg_is_mutable_clone():
+    cfg = get_cfg()
+    cfg.TRAIN.LR = 123.0
+    assert get_cfg().TRAIN.LR == 0.001
+
+
+@pytest.mark.parametrize('path', sorted(glob.glob(str(REPO / 'experiments' / '**' / '*.yaml'),
+                                                  recursive=True)))
+def test_shipped_configs_load(path):
+    cfg = load_config(path)
+    assert cfg.is_frozen()
+    assert len(cfg.MODEL.SE_MODULES) == 4
+
+
+def test_reference_style_file_with_three_se_flags(tmp_path):
+    # Reference files use GPUS as a tuple string and three SE flags.
+    f = tmp_path / 'ref.yaml'
+    f.write_text("GPUS: (0,1,2,3)\nMODEL:\n  NAME: pose_hrnet_se_lambda\n  SE_MODULES: [false, true, true]\n"
+                 "  EXTRA:\n    FINAL_CONV_KERNEL: 1\nTEST:\n  DECAY_THRE: 0.3\n")
+    cfg = load_config(str(f))
+    assert cfg.GPUS == (0, 1, 2, 3)
+    assert cfg.MODEL.SE_MODULES == [False, True, True, False]
+    assert cfg.TEST.DECAY_THRE == 0.3
+    assert get_cfg().TEST.DECAY_THRE == 0.5
+
+
+def test_overrides_and_errors(tiny_cfg_file, tmp_path):
+    cfg = load_config(tiny_cfg_file, ['TRAIN.LR', '0.5', 'MODEL.NUM_INSTANCES', '3'])
+    assert cfg.TRAIN.LR == 0.5 and cfg.MODEL.NUM_INSTANCES == 3
+    with pytest.raises(ConfigError, match='TRAIN.FOO'):
+        load_config(tiny_cfg_file, ['TRAIN.FOO', '1'])
+    with pytest.raises(ConfigError, match='TRAIN.LR'):
+        load_config(tiny_cfg_file, ['TRAIN.LR', 'fast'])
+    with pytest.raises(ConfigError, match='DEVICE'):
+        load_config(tiny_cfg_file, ['DEVICE', 'tpu'])
+    with pytest.raises(ConfigError, match='not found: .*nope.yaml'):
+        load_config(str(tmp_path / 'nope.yaml'))
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text('MODEL:\n  NAME: [unclosed\n')
+    with pytest.raises(ConfigError, match='not valid YAML'):
+        load_config(str(bad))
+    unknown = tmp_path / 'unknown.yaml'
+    unknown.write_text('MODEL:\n  NUM_JOINT: 17\n')
+    with pytest.raises(ConfigError, match='MODEL.NUM_JOINT'):
+        load_config(str(unknown))
+    with pytest.raises(ConfigError, match='KEY VALUE'):
+        load_config(tiny_cfg_file, ['TRAIN.LR'])
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    f = tmp_path / 'evil.yaml'
+    f.write_text("OUTPUT_DIR: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match='not valid YAML'):
+        load_config(str(f))
+
+
+def test_output_dir_cannot_escape(tiny_cfg_file, tmp_path):
+    cfg = load_config(tiny_cfg_file, ['OUTPUT_DIR', str(tmp_path)])
+    assert run_output_dir(cfg, tiny_cfg_file) == str(tmp_path / 'synthetic' / 'pose_hrnet_se_lambda' / 'tiny_mipnet')
+    evil = load_config(tiny_cfg_file, ['OUTPUT_DIR', str(tmp_path), 'DATASET.DATASET', '../../etc'])
+    with pytest.raises(ConfigError, match='escapes OUTPUT_DIR'):
+        run_output_dir(evil, tiny_cfg_file)

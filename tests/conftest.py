@@ -1,0 +1,27 @@
+"""Shared test fixtures: repository paths, the real fixture folder, tiny configs."""
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / 'shared' / 'fixtures'
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def repo():
+    return REPO
+
+
+@pytest.fixture
+def fixtures():
+    if not FIXTURES.is_dir():
+        pytest.skip(f'real fixtures not found at {FIXTURES} (expected ../shared/fixtures)')
+    return FIXTURES
+
+
+@pytest.fixture
+def tiny_cfg_file():
+    return str(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml')

@@ -1,0 +1,82 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from mipnet.config import load_config
+from mipnet.models import build_model
+from mipnet.utils.checkpoint import (CheckpointError, load_file, load_model_weights,
+                                     load_state_dict_file, save_atomic)
+
+
+@pytest.fixture
+def model(tiny_cfg_file):
+    return build_model(load_config(tiny_cfg_file))
+
+
+@pytest.mark.parametrize('wrap', ['raw', 'state_dict', 'best_state_dict', 'latest_state_dict', 'ddp'])
+def test_load_wrapped_and_prefixed(model, tmp_path, wrap):
+    state = {k: v + 1 if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    obj = {'module.' + k: v for k, v in state.items()} if wrap == 'ddp' else \
+        state if wrap == 'raw' else {wrap: state, 'epoch': 3}
+    path = tmp_path / 'ckpt.pth'
+    torch.save(obj, path)
+    load_model_weights(model, str(path))
+    torch.testing.assert_close(model.conv1.weight, state['conv1.weight'])
+
+
+def test_mismatch_lists_keys_and_shapes(model, tiny_cfg_file, tmp_path):
+    other = build_model(load_config(tiny_cfg_file, ['MODEL.NUM_JOINTS', '14']))
+    path = tmp_path / 'crowdpose.pth'
+    torch.save(other.state_dict(), path)
+    with pytest.raises(CheckpointError, match=r'final_layer.weight: checkpoint \(14, 8, 1, 1\) vs model \(17, 8, 1, 1\)'):
+        load_model_weights(model, str(path))
+    hrnet = build_model(load_config(tiny_cfg_file, ['MODEL.NAME', 'pose_hrnet']))
+    torch.save(hrnet.state_dict(), path)
+    with pytest.raises(CheckpointError, match='missing keys: stage3_se'):
+        load_model_weights(model, str(path))
+
+
+def test_missing_truncated_and_non_state_dict(tmp_path, model):
+    with pytest.raises(CheckpointError, match='not found'):
+        load_file(str(tmp_path / 'none.pth'))
+    path = tmp_path / 'ckpt.pth'
+    torch.save(model.state_dict(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match='truncated or corrupt'):
+        load_state_dict_file(str(path))
+    path.write_bytes(b'')
+    with pytest.raises(CheckpointError, match='empty'):
+        load_file(str(path))
+    torch.save({'epoch': 3}, path)
+    with pytest.raises(CheckpointError, match='does not contain a model state_dict'):
+        load_state_dict_file(str(path))
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ('touch PWNED_MARKER',))
+
+
+def test_malicious_pickle_is_not_executed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1)}, 'payload': _Evil()}, path)
+    with pytest.raises(CheckpointError, match='refusing to unpickle'):
+        load_file(str(path))
+    assert not (tmp_path / 'PWNED_MARKER').exists()
+    raw = tmp_path / 'raw.pkl'
+    raw.write_bytes(pickle.dumps(_Evil()))
+    with pytest.raises(CheckpointError):
+        load_file(str(raw))
+    assert not (tmp_path / 'PWNED_MARKER').exists()
+
+
+def test_save_atomic_replaces_and_leaves_no_temp(tmp_path):
+    path = tmp_path / 'sub' / 'checkpoint.pth'
+    save_atomic({'a': torch.ones(2)}, str(path))
+    save_atomic({'a': torch.zeros(2)}, str(path))
+    assert torch.equal(load_file(str(path))['a'], torch.zeros(2))
+    assert os.listdir(path.parent) == ['checkpoint.pth']
