@@ -1,6 +1,7 @@
 """Model registry: ``build_model(cfg)`` picks the architecture by ``MODEL.NAME``."""
 import logging
 
+from mipnet.config import ConfigError
 from mipnet.models.hrnet import PoseHighResolutionNet
 
 logger = logging.getLogger(__name__)
@@ -12,10 +13,10 @@ def _check_input_size(cfg):
     # Four HRNet branches at strides 4..32 must tile the input exactly for sum fusion.
     width, height = cfg.MODEL.IMAGE_SIZE
     if width % 32 or height % 32:
-        raise ValueError(f'MODEL.IMAGE_SIZE {list(cfg.MODEL.IMAGE_SIZE)} must be multiples of 32 '
+        raise ConfigError(f'MODEL.IMAGE_SIZE {list(cfg.MODEL.IMAGE_SIZE)} must be multiples of 32 '
                          'for HRNet')
     if [width // 4, height // 4] != list(cfg.MODEL.HEATMAP_SIZE):
-        raise ValueError(f'MODEL.HEATMAP_SIZE {list(cfg.MODEL.HEATMAP_SIZE)} must be a quarter of '
+        raise ConfigError(f'MODEL.HEATMAP_SIZE {list(cfg.MODEL.HEATMAP_SIZE)} must be a quarter of '
                          f'MODEL.IMAGE_SIZE {list(cfg.MODEL.IMAGE_SIZE)} for HRNet')
 
 
@@ -23,7 +24,7 @@ def _hrnet_args(cfg):
     extra = cfg.MODEL.EXTRA
     for key in ('STAGE2', 'STAGE3', 'STAGE4', 'FINAL_CONV_KERNEL'):
         if key not in extra:
-            raise ValueError(f'MODEL.EXTRA.{key} is missing; see experiments/coco/hrnet/*.yaml')
+            raise ConfigError(f'MODEL.EXTRA.{key} is missing; see experiments/coco/hrnet/*.yaml')
     return dict(extra=extra, num_joints=cfg.MODEL.NUM_JOINTS,
                 num_instances=cfg.MODEL.NUM_INSTANCES)
 
@@ -34,7 +35,7 @@ def _pose_hrnet(cfg):
 
 def _pose_hrnet_se_lambda(cfg):
     if not any(cfg.MODEL.SE_MODULES):
-        raise ValueError('pose_hrnet_se_lambda needs at least one true entry in MODEL.SE_MODULES')
+        raise ConfigError('pose_hrnet_se_lambda needs at least one true entry in MODEL.SE_MODULES')
     return PoseHighResolutionNet(se_modules=cfg.MODEL.SE_MODULES, **_hrnet_args(cfg))
 
 
@@ -51,11 +52,11 @@ def build_model(cfg, is_train=False):
     ``MODEL.PRETRAINED`` (if set) is loaded, filtered by ``MODEL.EXTRA.PRETRAINED_LAYERS``.
 
     Raises:
-        ValueError: unknown model name (listing the valid ones) or inconsistent sizes.
+        ConfigError: unknown model name (listing the valid ones) or inconsistent sizes.
     """
     name = cfg.MODEL.NAME
     if name not in MODEL_BUILDERS:
-        raise ValueError(f'unknown MODEL.NAME {name!r}; valid: {", ".join(sorted(MODEL_BUILDERS))}')
+        raise ConfigError(f'unknown MODEL.NAME {name!r}; valid: {", ".join(sorted(MODEL_BUILDERS))}')
     _check_input_size(cfg)
     model = MODEL_BUILDERS[name](cfg)
     if is_train and cfg.MODEL.INIT_WEIGHTS:

@@ -16,6 +16,10 @@ logger = logging.getLogger(__name__)
 BACKENDS = {'npu': 'hccl', 'cuda': 'nccl', 'cpu': 'gloo'}
 
 
+class DeviceError(RuntimeError):
+    """The requested device is not available."""
+
+
 def _npu_available():
     if importlib.util.find_spec('torch_npu') is None:
         return False
@@ -31,12 +35,12 @@ def resolve_device_type(requested='auto'):
             return 'npu'
         return 'cuda' if torch.cuda.is_available() else 'cpu'
     if requested == 'npu' and not _npu_available():
-        raise RuntimeError('DEVICE npu requested but torch_npu is not installed or no NPU is '
+        raise DeviceError('DEVICE npu requested but torch_npu is not installed or no NPU is '
                            'visible; install torch_npu (pip install -e .[npu]) or use DEVICE cpu')
     if requested == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('DEVICE cuda requested but no CUDA device is visible; use DEVICE cpu')
+        raise DeviceError('DEVICE cuda requested but no CUDA device is visible; use DEVICE cpu')
     if requested not in BACKENDS:
-        raise ValueError(f'unknown DEVICE {requested!r}; valid: auto, npu, cuda, cpu')
+        raise DeviceError(f'unknown DEVICE {requested!r}; valid: auto, npu, cuda, cpu')
     return requested
 
 

@@ -1,0 +1,84 @@
+"""Command-line front ends of ``tools/train.py`` and ``tools/test.py``.
+
+Both take ``--cfg FILE`` and trailing ``KEY VALUE`` overrides, plus the Ascend model-zoo
+options (``--data_path``, ``--local_rank``, ``--is_distributed``, ``--check_point``,
+``--pth_path``). Expected failures (bad config, data, checkpoint, non-finite loss) end with
+one ``error:`` line and exit status 1 instead of a traceback.
+"""
+import argparse
+import sys
+
+from mipnet.config import ConfigError, load_config
+from mipnet.data import DataError
+from mipnet.utils.checkpoint import CheckpointError
+from mipnet.utils.dist import DeviceError
+
+
+def _parser(description):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('--cfg', required=True, help='experiment YAML file')
+    parser.add_argument('--data_path', '--data-path', default='',
+                        help='dataset root (sets DATASET.ROOT)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=None,
+                        help='device index of this process (torchrun sets LOCAL_RANK)')
+    parser.add_argument('--is_distributed', type=int, default=None,
+                        help='accepted for the model-zoo scripts; torchrun decides')
+    parser.add_argument('--device', default='', help='auto, npu, cuda or cpu (sets DEVICE)')
+    parser.add_argument('opts', nargs=argparse.REMAINDER, help='KEY VALUE config overrides')
+    return parser
+
+
+def _load(args, extra=()):
+    opts = list(args.opts)
+    if opts[:1] == ['--']:
+        opts = opts[1:]
+    if args.data_path:
+        opts += ['DATASET.ROOT', args.data_path]
+    if args.device:
+        opts += ['DEVICE', args.device]
+    return load_config(args.cfg, opts + list(extra))
+
+
+def _run(fn):
+    from mipnet.engine.train import NonFiniteLossError
+    try:
+        return fn()
+    except (ConfigError, DataError, CheckpointError, NonFiniteLossError, DeviceError,
+            FileNotFoundError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        sys.exit(1)
+
+
+def train_main(argv=None):
+    """Entry point of tools/train.py."""
+    parser = _parser('Train MIPNet / HRNet (single process or under torchrun).')
+    parser.add_argument('--check_point', '--resume', default='',
+                        help='resume the full training state from this checkpoint')
+    parser.add_argument('--pth_path', default='',
+                        help='fine-tune: initialise the weights from this checkpoint')
+    parser.add_argument('--max_steps', type=int, default=0,
+                        help='performance mode: stop after this many steps, skip validation')
+    args = parser.parse_args(argv)
+
+    def run():
+        from mipnet.engine.train import train
+        extra = ['TRAIN.MAX_STEPS', str(args.max_steps)] if args.max_steps else []
+        cfg = _load(args, extra)
+        return train(cfg, args.cfg, resume_file=args.check_point or None,
+                     finetune_file=args.pth_path or None, local_rank=args.local_rank)
+    return _run(run)
+
+
+def test_main(argv=None):
+    """Entry point of tools/test.py: evaluate ``TEST.MODEL_FILE``."""
+    parser = _parser('Evaluate a MIPNet / HRNet checkpoint (TEST.MODEL_FILE).')
+    parser.add_argument('--model_file', '--pth_path', default='',
+                        help='checkpoint to evaluate (sets TEST.MODEL_FILE)')
+    args = parser.parse_args(argv)
+
+    def run():
+        from mipnet.engine.test import evaluate_checkpoint
+        extra = ['TEST.MODEL_FILE', args.model_file] if args.model_file else []
+        cfg = _load(args, extra)
+        return evaluate_checkpoint(cfg, args.cfg, local_rank=args.local_rank)
+    return _run(run)

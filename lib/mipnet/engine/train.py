@@ -1,0 +1,388 @@
+"""The training loop: λ training over all instances of every box, AMP through one code path,
+DDP, checkpoints with exact resume, validation per ``EPOCH_EVAL_FREQ``.
+
+Reproducibility: at the start of every epoch the Python, NumPy and torch generators are
+re-seeded from (SEED, epoch, rank), the sampler's order depends only on (SEED, epoch), and
+data workers derive their seeds from the loader generator seeded the same way. A resumed run
+therefore replays exactly the epochs an uninterrupted run would.
+"""
+import logging
+import os
+import random
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from mipnet.config import run_output_dir
+from mipnet.data import build_dataset
+from mipnet.engine.evaluate import main_metric, validate
+from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
+from mipnet.evaluation.pck import heatmap_accuracy
+from mipnet.losses import build_criterion, multi_instance_loss
+from mipnet.models import build_model
+from mipnet.utils import dist
+from mipnet.utils.checkpoint import (CheckpointError, check_compatible, extract_state_dict,
+                                     load_file, load_model_weights, save_atomic)
+from mipnet.utils.logging import AverageMeter, setup_logging
+
+logger = logging.getLogger(__name__)
+
+# Steady-state speed in performance mode skips this many warm-up steps.
+WARMUP_STEPS = 5
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or Inf."""
+
+
+def seed_everything(seed):
+    """Seed Python, NumPy and torch generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def epoch_seed(cfg, epoch, rank):
+    """Seed of one epoch on one rank; independent of whether the run was resumed."""
+    base = cfg.SEED if cfg.SEED >= 0 else 0
+    return base * 1_000_003 + epoch * 1009 + rank
+
+
+def _worker_init(worker_id):
+    seed = torch.initial_seed() % 2 ** 32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def build_loader(cfg, dataset, is_train, device):
+    """DataLoader with a DistributedSampler (a single replica outside torchrun), so sample
+    order is a function of (SEED, epoch) only."""
+    sampler = DistributedSampler(dataset, num_replicas=dist.get_world_size(),
+                                 rank=dist.get_rank(),
+                                 shuffle=is_train and cfg.TRAIN.SHUFFLE,
+                                 seed=max(cfg.SEED, 0), drop_last=False)
+    batch = cfg.TRAIN.BATCH_SIZE_PER_GPU if is_train else cfg.TEST.BATCH_SIZE_PER_GPU
+    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=cfg.WORKERS,
+                      pin_memory=cfg.PIN_MEMORY and device.type != 'cpu',
+                      drop_last=is_train and len(dataset) >= batch * dist.get_world_size(),
+                      # Fresh workers each epoch take their seeds from the re-seeded generator;
+                      # persistent ones would carry RNG state across epochs and break exact
+                      # resume, so DETERMINISTIC runs trade the worker start-up for it.
+                      persistent_workers=cfg.WORKERS > 0 and not cfg.DETERMINISTIC,
+                      worker_init_fn=_worker_init,
+                      generator=torch.Generator())
+
+
+def build_optimizer(cfg, model, device):
+    """Adam / AdamW / SGD from ``TRAIN.*``; torch_npu's fused variants on NPU when present."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    name, lr, wd = cfg.TRAIN.OPTIMIZER, cfg.TRAIN.LR, cfg.TRAIN.WD
+    if device.type == 'npu':
+        import torch_npu
+        fused = getattr(torch_npu.optim, {'adam': 'NpuFusedAdam', 'adamw': 'NpuFusedAdamW',
+                                          'sgd': 'NpuFusedSGD'}[name], None)
+        if fused is not None:
+            kwargs = dict(momentum=cfg.TRAIN.MOMENTUM, nesterov=cfg.TRAIN.NESTEROV) \
+                if name == 'sgd' else {}
+            return fused(params, lr=lr, weight_decay=wd, **kwargs)
+    if name == 'sgd':
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.TRAIN.MOMENTUM, weight_decay=wd,
+                               nesterov=cfg.TRAIN.NESTEROV)
+    opt = torch.optim.AdamW if name == 'adamw' else torch.optim.Adam
+    return opt(params, lr=lr, weight_decay=wd)
+
+
+def compute_loss(cfg, model, criterion, images, target, target_weight):
+    """Forward and loss of one batch.
+
+    λ models: every box on all N instances; instance k's heatmaps against instance k's
+    target; mean over the B*N expanded samples. Plain HRNet: instance 0 only.
+
+    Args:
+        images: (B, 3, H, W); target: (B, N, J, h, w); target_weight: (B, N, J, 1).
+
+    Returns:
+        (loss scalar float32, output (B, K, J, h, w) detached float32 for logging).
+    """
+    net = unwrap(model)
+    if net.uses_lambda:
+        output = instance_heatmaps(model, images, range(net.num_instances),
+                                   cfg.MODEL.SHARED_TRUNK)
+        loss = multi_instance_loss(criterion, output, target, target_weight)
+    else:
+        output = model(images).unsqueeze(1)
+        loss = criterion(output[:, 0], target[:, 0], target_weight[:, 0])
+    return loss, output.detach()
+
+
+class Trainer:
+    """State of one training run; :meth:`fit` runs it."""
+
+    def __init__(self, cfg, cfg_file, resume_file=None, finetune_file=None, local_rank=None,
+                 output_root=None):
+        self.cfg = cfg
+        self.device = dist.setup(cfg.DEVICE, cfg.DIST_TIMEOUT, local_rank)
+        self.rank = dist.get_rank()
+        self.output_dir = run_output_dir(cfg, cfg_file, output_root)
+        self.log_file = setup_logging(self.output_dir, 'train', self.rank)
+        if cfg.DETERMINISTIC:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = cfg.CUDNN.BENCHMARK and not cfg.DETERMINISTIC
+        torch.backends.cudnn.deterministic = cfg.CUDNN.DETERMINISTIC or cfg.DETERMINISTIC
+        torch.backends.cudnn.enabled = cfg.CUDNN.ENABLED
+        seed_everything(epoch_seed(cfg, -1, self.rank))
+        if dist.is_main_process():
+            logger.info('config:\n%s', cfg.dump())
+            logger.info('output: %s  device: %s  world size: %d', self.output_dir, self.device,
+                        dist.get_world_size())
+
+        model = build_model(cfg, is_train=True)
+        if finetune_file:
+            load_model_weights(model, finetune_file)
+        model.to(self.device)
+        if cfg.MODEL.CHANNELS_LAST and self.device.type != 'cpu':
+            model.to(memory_format=torch.channels_last)
+        if dist.is_distributed():
+            if cfg.SYNC_BN:
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            model = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=None if self.device.type == 'cpu' else [self.device])
+        self.model = model
+        self.criterion = build_criterion(cfg)
+        self.optimizer = build_optimizer(cfg, model, self.device)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, list(cfg.TRAIN.LR_STEP), cfg.TRAIN.LR_FACTOR)
+        self.amp = bool(cfg.TRAIN.AMP)
+        # Loss scaling only matters for float16; CPU autocast uses bfloat16.
+        self.scaler = torch.amp.GradScaler(self.device.type,
+                                           enabled=self.amp and self.device.type != 'cpu')
+        self.begin_epoch = cfg.TRAIN.BEGIN_EPOCH
+        self.best_perf = -1.0
+        self.history = []
+        self.writer = self._tensorboard()
+        self._resume(resume_file)
+
+        self.train_set = build_dataset(cfg, is_train=True)
+        self.train_loader = build_loader(cfg, self.train_set, True, self.device)
+        self.valid_loader = None
+        if cfg.TRAIN.MAX_STEPS <= 0:
+            valid_set = build_dataset(cfg, is_train=False)
+            self.valid_loader = build_loader(cfg, valid_set, False, self.device)
+        self.global_step = self.begin_epoch * len(self.train_loader)
+
+    # ---- checkpoints -------------------------------------------------------------------
+    @property
+    def checkpoint_path(self):
+        return os.path.join(self.output_dir, 'checkpoint.pth')
+
+    def _tensorboard(self):
+        if not dist.is_main_process():
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            logger.warning('tensorboard is not installed; scalars are not written')
+            return None
+        log_dir = os.path.join(os.path.abspath(self.cfg.LOG_DIR),
+                               os.path.relpath(self.output_dir,
+                                               os.path.abspath(self.cfg.OUTPUT_DIR)))
+        return SummaryWriter(log_dir=log_dir)
+
+    def _resume(self, resume_file):
+        path = resume_file or (self.cfg.TRAIN.CHECKPOINT if self.cfg.TRAIN.RESUME else '')
+        if not path and self.cfg.AUTO_RESUME and os.path.isfile(self.checkpoint_path):
+            path = self.checkpoint_path
+        if not path:
+            return
+        state = load_file(path, map_location=self.device)
+        for key in ('epoch', 'state_dict', 'optimizer', 'scheduler'):
+            if key not in state:
+                raise CheckpointError(f'{path} is not a training checkpoint (no {key!r}); use '
+                                      'it with TEST.MODEL_FILE or --pth_path instead')
+        net = unwrap(self.model)
+        weights = extract_state_dict(state, f'checkpoint {path}')
+        check_compatible(net, weights, f'checkpoint {path}')
+        net.load_state_dict(weights)
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.scheduler.load_state_dict(state['scheduler'])
+        if 'scaler' in state:
+            self.scaler.load_state_dict(state['scaler'])
+        self.begin_epoch = int(state['epoch'])
+        self.best_perf = float(state.get('perf', -1.0))
+        self.history = [dict(zip(('epoch', 'ap'), map(float, row)))
+                        for row in state.get('history', torch.zeros(0, 2)).tolist()]
+        logger.info('=> resumed from %s at epoch %d (best AP %.4f)', path, self.begin_epoch,
+                    self.best_perf)
+
+    def save(self, epoch, ap):
+        """Atomically write checkpoint.pth (and model_best.pth when AP improved); rank 0."""
+        if not dist.is_main_process():
+            return
+        history = torch.tensor([[h['epoch'], h['ap']] for h in self.history],
+                               dtype=torch.float64).reshape(-1, 2)
+        state = {
+            'epoch': epoch + 1,
+            'model': self.cfg.MODEL.NAME,
+            'state_dict': unwrap(self.model).state_dict(),
+            'optimizer': self.optimizer.state_dict(),
+            'scheduler': self.scheduler.state_dict(),
+            'scaler': self.scaler.state_dict(),
+            'perf': self.best_perf,
+            'history': history,
+            'config': self.cfg.dump(),
+        }
+        save_atomic(state, self.checkpoint_path)
+        if ap is not None and ap >= self.best_perf:
+            save_atomic(unwrap(self.model).state_dict(),
+                        os.path.join(self.output_dir, 'model_best.pth'))
+        logger.info('=> saved checkpoint %s (epoch %d)', self.checkpoint_path, epoch + 1)
+
+    # ---- one epoch ---------------------------------------------------------------------
+    def train_one_epoch(self, epoch):
+        cfg, device = self.cfg, self.device
+        self.model.train()
+        loader = self.train_loader
+        loader.sampler.set_epoch(epoch)
+        loader.generator.manual_seed(epoch_seed(cfg, epoch, self.rank))
+        seed_everything(epoch_seed(cfg, epoch, self.rank))
+        batch_time, data_time, losses, accs = (AverageMeter() for _ in range(4))
+        steady_time, steady_samples = 0.0, 0
+        n = len(loader)
+        show_bar = dist.is_main_process() and os.isatty(1)
+        bar = tqdm(total=n, desc=f'epoch {epoch}', disable=not show_bar, leave=False)
+        end = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        seen = 0
+        for i, (images, target, target_weight, meta) in enumerate(loader):
+            data_time.update(time.perf_counter() - end)
+            images = images.to(device, non_blocking=True)
+            if cfg.MODEL.CHANNELS_LAST and device.type != 'cpu':
+                images = images.contiguous(memory_format=torch.channels_last)
+            target = target.to(device, non_blocking=True)
+            target_weight = target_weight.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=autocast_dtype(device.type),
+                                enabled=self.amp):
+                loss, output = compute_loss(cfg, self.model, self.criterion, images, target,
+                                            target_weight)
+            self._check_finite(loss, epoch, i)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if cfg.TRAIN.CLIP_GRAD_NORM > 0:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.TRAIN.CLIP_GRAD_NORM)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            loss_sum += loss.detach()
+            seen += 1
+            self.global_step += 1
+
+            step_time = time.perf_counter() - end
+            batch_time.update(step_time)
+            if self.global_step > WARMUP_STEPS:
+                steady_time += step_time
+                steady_samples += images.shape[0]
+            bar.update(1)
+            last = i == n - 1 or self._max_steps_reached()
+            if i % cfg.PRINT_FREQ == 0 or last:
+                # The only host syncs of the loop: at logging intervals.
+                mean_loss, = dist.all_reduce_mean([(loss_sum / seen).item()], device)
+                losses.update(mean_loss, seen)
+                loss_sum.zero_()
+                seen = 0
+                _, acc, cnt = heatmap_accuracy(output[:, 0].float().cpu().numpy(),
+                                               target[:, 0].float().cpu().numpy())
+                accs.update(acc, cnt)
+                speed = images.shape[0] * dist.get_world_size() / batch_time.val
+                lr = self.optimizer.param_groups[0]['lr']
+                logger.info(
+                    'Epoch: [%d][%d/%d]\tTime %.3fs (%.3fs)\tSpeed %.1f samples/s\t'
+                    'Data %.3fs (%.3fs)\tLoss %.5f (%.5f)\tAccuracy %.3f (%.3f)\tLR %.6f',
+                    epoch, i, n, batch_time.val, batch_time.avg, speed, data_time.val,
+                    data_time.avg, mean_loss, losses.avg, acc, accs.avg, lr)
+                if self.writer is not None:
+                    self.writer.add_scalar('train/loss', mean_loss, self.global_step)
+                    self.writer.add_scalar('train/accuracy', acc, self.global_step)
+                    self.writer.add_scalar('train/lr', lr, self.global_step)
+                if cfg.DEBUG.DEBUG and dist.is_main_process():
+                    self._debug_images(images, target, output, meta, epoch, i)
+            end = time.perf_counter()
+            if self._max_steps_reached():
+                break
+        bar.close()
+        world = dist.get_world_size()
+        return {'loss': losses.avg, 'accuracy': accs.avg,
+                'steady_samples_per_s': steady_samples * world / steady_time
+                if steady_time > 0 else float('nan')}
+
+    def _max_steps_reached(self):
+        return 0 < self.cfg.TRAIN.MAX_STEPS <= self.global_step
+
+    def _check_finite(self, loss, epoch, step):
+        if self.scaler.is_enabled():
+            # The GradScaler skips steps whose gradients overflow; nothing is corrupted.
+            return
+        if not torch.isfinite(loss).item():
+            last = self.checkpoint_path if os.path.isfile(self.checkpoint_path) else 'none yet'
+            raise NonFiniteLossError(
+                f'non-finite loss ({loss.item()}) at epoch {epoch}, step {step}; training '
+                f'stopped before the update. Last good checkpoint: {last}. Lower TRAIN.LR, '
+                'check the data, or resume from that checkpoint.')
+
+    def _debug_images(self, images, target, output, meta, epoch, step):
+        from mipnet.utils.vis import save_debug_images
+        prefix = os.path.join(self.output_dir, 'debug', f'train_e{epoch}_s{step}')
+        save_debug_images(self.cfg, images, meta, target, output, prefix)
+
+    # ---- the run -----------------------------------------------------------------------
+    def fit(self):
+        """Train from ``begin_epoch`` to ``TRAIN.END_EPOCH``; returns a summary dict."""
+        cfg = self.cfg
+        start = time.perf_counter()
+        summary = {'output_dir': self.output_dir, 'log_file': self.log_file}
+        metrics = None
+        last_epoch = cfg.TRAIN.END_EPOCH - 1
+        for epoch in range(self.begin_epoch, cfg.TRAIN.END_EPOCH):
+            stats = self.train_one_epoch(epoch)
+            self.scheduler.step()
+            summary.update(stats)
+            if self._max_steps_reached():
+                break
+            ap = None
+            due = (epoch + 1) % max(cfg.EPOCH_EVAL_FREQ, 1) == 0 or epoch == last_epoch
+            if due and self.valid_loader is not None:
+                metrics = validate(cfg, self.model, self.valid_loader, self.device,
+                                   self.output_dir)
+                if dist.is_main_process():
+                    ap = main_metric(metrics)
+                    self.history.append({'epoch': epoch, 'ap': ap})
+                    self.best_perf = max(self.best_perf, ap)
+                    if self.writer is not None:
+                        for mode, values in metrics.items():
+                            self.writer.add_scalar(f'valid/AP {mode}', values['AP'], epoch)
+            self.save(epoch, ap)
+            dist.barrier()
+        if dist.is_main_process():
+            save_atomic(unwrap(self.model).state_dict(),
+                        os.path.join(self.output_dir, 'final_state.pth'))
+            if self.writer is not None:
+                self.writer.close()
+        summary.update(metrics=metrics, best_ap=self.best_perf,
+                       duration_s=time.perf_counter() - start, history=self.history)
+        if cfg.TRAIN.MAX_STEPS > 0 and dist.is_main_process():
+            logger.info('Performance mode: %d steps, steady-state speed %.1f samples/s',
+                        self.global_step, summary['steady_samples_per_s'])
+        if metrics is not None and dist.is_main_process():
+            logger.info('Final AP (merged instances): %.4f  best: %.4f',
+                        main_metric(metrics), self.best_perf)
+        return summary
+
+
+def train(cfg, cfg_file, resume_file=None, finetune_file=None, local_rank=None):
+    """Build a :class:`Trainer` and run it; always leaves the process group."""
+    try:
+        return Trainer(cfg, cfg_file, resume_file, finetune_file, local_rank).fit()
+    finally:
+        dist.cleanup()
