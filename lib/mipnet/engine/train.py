@@ -343,11 +343,13 @@ class Trainer:
         start = time.perf_counter()
         summary = {'output_dir': self.output_dir, 'log_file': self.log_file}
         metrics = None
+        epoch_losses = []
         last_epoch = cfg.TRAIN.END_EPOCH - 1
         for epoch in range(self.begin_epoch, cfg.TRAIN.END_EPOCH):
             stats = self.train_one_epoch(epoch)
             self.scheduler.step()
             summary.update(stats)
+            epoch_losses.append(stats['loss'])
             if self._max_steps_reached():
                 break
             ap = None
@@ -369,7 +371,7 @@ class Trainer:
                         os.path.join(self.output_dir, 'final_state.pth'))
             if self.writer is not None:
                 self.writer.close()
-        summary.update(metrics=metrics, best_ap=self.best_perf,
+        summary.update(metrics=metrics, best_ap=self.best_perf, epoch_losses=epoch_losses,
                        duration_s=time.perf_counter() - start, history=self.history)
         if cfg.TRAIN.MAX_STEPS > 0 and dist.is_main_process():
             logger.info('Performance mode: %d steps, steady-state speed %.1f samples/s',
