@@ -1,0 +1,169 @@
+"""Tests of the synthetic crowded-people dataset generator (mipnet.data.synthetic)."""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools.coco import COCO as CocoApi
+
+from mipnet.data.metadata import COCO
+from mipnet.data.synthetic import (box_iou, generate_dataset, overlap_pair_fraction,
+                                   render_image)
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = REPO / 'tools' / 'make_synthetic.py'
+SIZE = (128, 96)
+
+
+def _load_cli():
+    spec = importlib.util.spec_from_file_location('make_synthetic_cli', CLI)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tree_bytes(root):
+    root = Path(root)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob('*'))
+            if p.is_file()}
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp('synth') / 'ds'
+    stats = generate_dataset(out, 6, 3, seed=0, image_size=SIZE)
+    return out, stats
+
+
+def test_tiny_dataset_is_valid_coco(tiny):
+    out, stats = tiny
+    assert stats['train']['images'] == 6 and stats['val']['images'] == 3
+    for split, n in (('train', 6), ('val', 3)):
+        ann_file = out / 'annotations' / f'person_keypoints_{split}.json'
+        coco = CocoApi(str(ann_file))
+        assert sorted(coco.getImgIds()) == list(range(1, n + 1))
+        cat = coco.loadCats(1)[0]
+        assert cat['name'] == 'person'
+        assert cat['keypoints'] == list(COCO.keypoint_names)
+        assert cat['skeleton'] == [[a + 1, b + 1] for a, b in COCO.skeleton]
+        for img in coco.loadImgs(coco.getImgIds()):
+            assert img['file_name'] == f'{img["id"]:012d}.jpg'
+            assert (img['width'], img['height']) == SIZE
+            pixels = cv2.imread(str(out / 'images' / split / img['file_name']))
+            assert pixels is not None and pixels.shape == (SIZE[1], SIZE[0], 3)
+        anns = coco.loadAnns(coco.getAnnIds())
+        assert anns and len({a['id'] for a in anns}) == len(anns)
+        per_image = {}
+        for a in anns:
+            per_image[a['image_id']] = per_image.get(a['image_id'], 0) + 1
+            assert a['category_id'] == 1 and a['iscrowd'] == 0
+            kps = np.array(a['keypoints'], dtype=float).reshape(-1, 3)
+            assert kps.shape == (17, 3)
+            v = kps[:, 2]
+            assert set(np.unique(v)) <= {0, 1, 2}
+            assert np.all(kps[v == 0, :2] == 0)
+            assert a['num_keypoints'] == int((v > 0).sum()) > 0
+            on = kps[v > 0]
+            assert np.all(on[:, 0] >= 0) and np.all(on[:, 0] <= SIZE[0] - 1)
+            assert np.all(on[:, 1] >= 0) and np.all(on[:, 1] <= SIZE[1] - 1)
+            x, y, w, h = a['bbox']
+            assert x >= 0 and y >= 0 and w > 0 and h > 0
+            assert x + w <= SIZE[0] and y + h <= SIZE[1]
+            # The labelled joints lie in (or at the edge of) the box of the drawn body.
+            assert np.all(on[:, 0] >= x - 1) and np.all(on[:, 0] <= x + w)
+            assert np.all(on[:, 1] >= y - 1) and np.all(on[:, 1] <= y + h)
+            assert 0 < a['area'] <= w * h
+        assert set(per_image.values()) <= {1, 2, 3, 4}
+
+
+def test_deterministic_for_a_seed(tiny, tmp_path):
+    out, _ = tiny
+    again = tmp_path / 'again'
+    generate_dataset(again, 6, 3, seed=0, image_size=SIZE)
+    assert _tree_bytes(out) == _tree_bytes(again)  # JSON and JPEG bytes
+
+    other = tmp_path / 'other'
+    generate_dataset(other, 6, 3, seed=1, image_size=SIZE)
+    a, b = _tree_bytes(out), _tree_bytes(other)
+    assert a.keys() == b.keys()
+    assert a['annotations/person_keypoints_train.json'] != \
+        b['annotations/person_keypoints_train.json']
+    assert a['images/train/000000000001.jpg'] != b['images/train/000000000001.jpg']
+
+
+def test_crowded_overlaps_and_occlusions():
+    anns, v = [], []
+    for i in range(40):
+        _, people = render_image(3, 'train', i)
+        for p in people:
+            anns.append(dict(image_id=i, bbox=p['bbox']))
+            v.append(p['keypoints'][:, 2])
+    v = np.concatenate(v)
+    # The point of the dataset: boxes that contain another person.
+    assert overlap_pair_fraction(dict(annotations=anns)) >= 0.4
+    assert (v == 1).sum() > 0.05 * (v > 0).sum()  # joints hidden by nearer people
+    assert (v == 2).sum() > 0.5 * v.size
+    assert box_iou([0, 0, 10, 10], [5, 0, 10, 10]) == pytest.approx(1 / 3)
+
+
+def test_cli_with_workers_writes_same_dataset_and_preview(tiny, tmp_path):
+    # Same bytes as the in-process, single-worker library run: the CLI is a thin wrapper
+    # and the output does not depend on the number of worker processes.
+    out, _ = tiny
+    cli_out = tmp_path / 'cli'
+    preview = tmp_path / 'preview.png'
+    res = subprocess.run([sys.executable, str(CLI), '--out', str(cli_out), '--num-train', '6',
+                          '--num-val', '3', '--seed', '0', '--image-size', *map(str, SIZE),
+                          '--workers', '2', '--preview', str(preview)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert 'images/s' in res.stdout
+    assert _tree_bytes(out) == _tree_bytes(cli_out)
+    image = cv2.imread(str(preview))
+    assert image is not None and image.shape[:2] == (2 * SIZE[1], 2 * SIZE[0])
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--num-train', '-1', '--num-val', '1'], 'must be >= 0'),
+    (['--num-train', '1', '--num-val', 'x'], 'expected an integer'),
+    (['--num-train', '1', '--num-val', '1', '--image-size', '16', '16'], 'image size'),
+    (['--num-train', '1', '--num-val', '1', '--workers', '0'], 'must be >= 1'),
+    (['--num-train', '1', '--num-val', '0', '--preview', 'p.png'], '--num-val'),
+    ('UNWRITABLE', 'cannot write'),
+])
+def test_bad_arguments_exit_2(args, message, tmp_path, capsys):
+    cli = _load_cli()
+    out = tmp_path / 'out'
+    if args == 'UNWRITABLE':
+        blocker = tmp_path / 'a_file'
+        blocker.write_text('not a folder')
+        out = blocker / 'sub'
+        args = ['--num-train', '1', '--num-val', '1']
+    with pytest.raises(SystemExit) as exc:
+        cli.main(['--out', str(out), *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert 'error:' in err and message in err
+
+
+def test_library_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match='>= 0'):
+        generate_dataset(tmp_path, -1, 1)
+    with pytest.raises(ValueError, match='seed'):
+        generate_dataset(tmp_path, 1, 1, seed=-5)
+    with pytest.raises(ValueError, match='image size'):
+        generate_dataset(tmp_path, 1, 1, image_size=(10, 5000))
+
+
+def test_annotation_json_is_plain_coco(tiny):
+    out, _ = tiny
+    data = json.loads((out / 'annotations' / 'person_keypoints_val.json').read_text())
+    assert {'images', 'annotations', 'categories'} <= data.keys()
+    ann = data['annotations'][0]
+    assert {'id', 'image_id', 'category_id', 'iscrowd', 'bbox', 'area', 'num_keypoints',
+            'keypoints'} <= ann.keys()
+    assert len(ann['keypoints']) == 51
