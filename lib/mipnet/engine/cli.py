@@ -69,7 +69,7 @@ def train_main(argv=None):
     return _run(run)
 
 
-def test_main(argv=None):
+def eval_main(argv=None):
     """Entry point of tools/test.py: evaluate ``TEST.MODEL_FILE``."""
     parser = _parser('Evaluate a MIPNet / HRNet checkpoint (TEST.MODEL_FILE).')
     parser.add_argument('--model_file', '--pth_path', default='',

@@ -1,0 +1,212 @@
+"""Model throughput benchmark: shared-trunk vs reference-style multi-instance execution.
+
+Everything is measured side by side in one run on the same machine:
+
+* the machine's matmul GFLOP/s (same dtype), the yardstick for achieved GFLOP/s;
+* training step throughput (boxes/s) of MIPNet with all N instances per box: the shared
+  trunk (``MODEL.SHARED_TRUNK True``) vs the reference duplication of the image batch;
+* inference throughput for N = 1, 2, 4 instances, with and without flip test, as the cost of
+  N instances relative to one instance (the reference way costs N x);
+* training throughput vs batch size (plotted with ``--plot``).
+
+Usage::
+
+    python benchmarks/benchmark_model.py --configs w48_384x288 w32_256x192 --device cpu
+    python benchmarks/benchmark_model.py --quick        # tiny config, seconds
+"""
+import argparse
+import platform
+import time
+
+import torch
+
+from mipnet.config import load_config
+from mipnet.engine.inference import MultiInstancePredictor, autocast_dtype
+from mipnet.engine.train import compute_loss
+from mipnet.losses import JointsMSELoss
+from mipnet.models import build_model
+from mipnet.models.summary import count_flops
+from mipnet.utils.dist import resolve_device_type
+
+CONFIGS = {
+    'w48_384x288': 'experiments/coco/hrnet/w48_384x288_adam_lr1e-3.yaml',
+    'w32_256x192': 'experiments/coco/hrnet/w32_256x192_adam_lr1e-3.yaml',
+    'tiny': 'experiments/synthetic/tiny_mipnet.yaml',
+    'small': 'experiments/synthetic/small_mipnet.yaml',
+}
+
+
+def sync(device):
+    if device.type != 'cpu':
+        getattr(torch, device.type).synchronize()
+
+
+def timed(fn, device, warmup, repeat):
+    """Median seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def matmul_gflops(device, dtype, size=2048, repeat=5):
+    """Measured dense matmul GFLOP/s: the practical peak for this dtype."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    seconds = timed(lambda: a @ b, device, 2, repeat)
+    return 2 * size ** 3 / seconds / 1e9
+
+
+def make_model(name, device, num_instances=2, shared=True):
+    cfg = load_config(CONFIGS[name], ['MODEL.PRETRAINED', '', 'MODEL.NUM_INSTANCES',
+                                      str(num_instances), 'MODEL.SHARED_TRUNK', str(shared)])
+    model = build_model(cfg, is_train=True).to(device)
+    return cfg, model
+
+
+def bench_train(name, device, batch, amp, warmup, repeat):
+    """Boxes/s of one optimiser step with all instances, shared vs reference."""
+    rows = []
+    for shared in (True, False):
+        cfg, model = make_model(name, device, shared=shared)
+        model.train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        criterion = JointsMSELoss(True)
+        w, h = cfg.MODEL.IMAGE_SIZE
+        hw, hh = cfg.MODEL.HEATMAP_SIZE
+        n, j = cfg.MODEL.NUM_INSTANCES, cfg.MODEL.NUM_JOINTS
+        images = torch.randn(batch, 3, h, w, device=device)
+        target = torch.rand(batch, n, j, hh, hw, device=device)
+        weight = torch.ones(batch, n, j, 1, device=device)
+
+        def step():
+            with torch.autocast(device.type, dtype=autocast_dtype(device.type), enabled=amp):
+                loss, _ = compute_loss(cfg, model, criterion, images, target, weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        seconds = timed(step, device, warmup, repeat)
+        # Training costs about 3x the forward FLOPs (forward, input and weight gradients).
+        flops = 3 * batch * count_flops(model, (w, h), n)['total']
+        rows.append({'mode': 'shared trunk' if shared else 'reference (duplicated batch)',
+                     'boxes_s': batch / seconds, 'gflops_s': flops / seconds / 1e9})
+        del model, opt
+    return rows
+
+
+def bench_infer(name, device, batch, amp, warmup, repeat):
+    """Boxes/s for N = 1, 2, 4 instances with and without flip, relative to one instance."""
+    rows = []
+    for flip in (False, True):
+        base = None
+        for n in (1, 2, 4):
+            cfg, model = make_model(name, device, num_instances=max(n, 2))
+            model.eval()
+            w, h = cfg.MODEL.IMAGE_SIZE
+            images = torch.randn(batch, 3, h, w, device=device)
+            flip_index = torch.arange(cfg.MODEL.NUM_JOINTS) if flip else None
+            predictor = MultiInstancePredictor(model, range(n), flip_index=flip_index, amp=amp)
+            seconds = timed(lambda: predictor.heatmaps(images), device, warmup, repeat)
+            base = seconds if n == 1 else base
+            rows.append({'flip': flip, 'instances': n, 'boxes_s': batch / seconds,
+                         'cost': seconds / base})
+            del model
+    return rows
+
+
+def bench_batch_sizes(name, device, sizes, amp, warmup, repeat):
+    out = []
+    for batch in sizes:
+        rows = bench_train(name, device, batch, amp, warmup, repeat)
+        out.append((batch, rows[0]['boxes_s'], rows[1]['boxes_s']))
+    return out
+
+
+def plot(curves, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, points in curves.items():
+        sizes = [p[0] for p in points]
+        ax.plot(sizes, [p[1] for p in points], 'o-', label=f'{name} shared trunk')
+        ax.plot(sizes, [p[2] for p in points], 's--', label=f'{name} reference')
+    ax.set_xlabel('batch size (boxes)')
+    ax.set_ylabel('training boxes/s (2 instances)')
+    ax.set_xscale('log', base=2)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--configs', nargs='+', default=['w48_384x288', 'w32_256x192'],
+                        choices=sorted(CONFIGS))
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--amp', action='store_true', help='autocast (fp16 / bf16 on CPU)')
+    parser.add_argument('--batch', type=int, default=2, help='boxes per training step')
+    parser.add_argument('--infer-batch', type=int, default=4)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: default)')
+    parser.add_argument('--plot', default='', help='PNG of throughput vs batch size')
+    parser.add_argument('--plot-config', default='w32_256x192', choices=sorted(CONFIGS))
+    parser.add_argument('--plot-sizes', type=int, nargs='+', default=[1, 2, 4, 8])
+    parser.add_argument('--quick', action='store_true', help='tiny config only')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.configs, args.plot_config = ['tiny'], 'tiny'
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(resolve_device_type(args.device))
+    dtype = autocast_dtype(device.type) if args.amp else torch.float32
+    torch.manual_seed(0)
+
+    print(f'machine: {platform.platform()} | {platform.processor() or platform.machine()} | '
+          f'torch {torch.__version__} | device {device} | threads {torch.get_num_threads()} | '
+          f'AMP {args.amp}')
+    peak = matmul_gflops(device, dtype)
+    print(f'matmul {str(dtype).replace("torch.", "")} 2048^3: {peak:.1f} GFLOP/s (measured peak)\n')
+
+    for name in args.configs:
+        print(f'## {name}: training, {args.batch} boxes/step, all 2 instances per box')
+        print('| mode | boxes/s | GFLOP/s | % of matmul |')
+        print('|---|---|---|---|')
+        rows = bench_train(name, device, args.batch, args.amp, args.warmup, args.repeat)
+        for r in rows:
+            print(f'| {r["mode"]} | {r["boxes_s"]:.2f} | {r["gflops_s"]:.1f} | '
+                  f'{100 * r["gflops_s"] / peak:.0f}% |')
+        print(f'speed-up of the shared trunk: {rows[0]["boxes_s"] / rows[1]["boxes_s"]:.2f}x\n')
+
+        print(f'## {name}: inference, {args.infer_batch} boxes/batch (shared trunk)')
+        print('| flip | instances | boxes/s | cost vs 1 instance | reference cost |')
+        print('|---|---|---|---|---|')
+        for r in bench_infer(name, device, args.infer_batch, args.amp, args.warmup,
+                             args.repeat):
+            print(f'| {"yes" if r["flip"] else "no"} | {r["instances"]} | {r["boxes_s"]:.2f} | '
+                  f'{r["cost"]:.2f}x | {r["instances"]:.2f}x |')
+        print()
+
+    if args.plot:
+        points = bench_batch_sizes(args.plot_config, device, args.plot_sizes, args.amp,
+                                   args.warmup, args.repeat)
+        print(f'## {args.plot_config}: training boxes/s vs batch size')
+        print('| batch | shared trunk | reference | ratio |')
+        print('|---|---|---|---|')
+        for b, s, r in points:
+            print(f'| {b} | {s:.2f} | {r:.2f} | {s / r:.2f}x |')
+        plot({args.plot_config: points}, args.plot)
+        print(f'plot written to {args.plot}')
+
+
+if __name__ == '__main__':
+    main()
