@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# Shared code of the Ascend model-zoo style launchers in test/. Not run directly: each
+# launcher sets its defaults and calls `mipnet_launch "$@"`:
+#
+#   MIPNET_SCRIPT=train_full_8p MIPNET_MODE=train MIPNET_DEFAULT_DISTRIBUTED=1 \
+#   MIPNET_DEFAULT_PERF=0; source test/common.sh; mipnet_launch "$@"
+#
+# Options (both --opt=value and --opt value; dashes or underscores):
+#   --data_path DIR       COCO root (train2017/ val2017/ [or images/<set>/] annotations/)
+#   --cfg FILE            experiment YAML (default experiments/coco/hrnet/w48_384x288_adam_lr1e-3.yaml)
+#   --is_distributed 0|1  1: torchrun over --nproc devices, 0: one process
+#   --nproc N             processes (devices) per node (default 8 when distributed;
+#                         env NPROC_PER_NODE also sets it)
+#   --perf 0|1            1: performance mode (tools/train.py --max_steps PERF_STEPS, no validation)
+#   --perf_steps N        steps of a performance run (default 200; env PERF_STEPS)
+#   --check_point FILE    resume the full training state from FILE
+#   --pth_path FILE       fine-tune from FILE (eval: the checkpoint to evaluate)
+#   --local_rank N        device index of a single-process run (default $ASCEND_DEVICE_ID)
+#   --device D            auto|npu|cuda|cpu (default: DEVICE of the config, auto = npu > cuda > cpu)
+#   KEY VALUE ...         config overrides passed through to tools/train.py / tools/test.py
+#
+# Environment: ASCEND_DEVICE_ID (log folder and single-process device, default 0),
+# NNODES / NODE_RANK / MASTER_ADDR / MASTER_PORT (multi-node torchrun), PYTHON (interpreter),
+# TEST_OUTPUT_DIR (default test/output), FPS_SKIP_LINES (default 3), TAIL_LINES (default 40).
+#
+# Relative paths inside the config and the KEY VALUE overrides are relative to the
+# repository root (the launchers run from there); --data_path, --cfg, --check_point and
+# --pth_path are resolved against the current directory first.
+
+set -o pipefail
+
+MIPNET_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MIPNET_DEFAULT_CFG=experiments/coco/hrnet/w48_384x288_adam_lr1e-3.yaml
+
+mipnet_die() {
+    echo "error: $*" >&2
+    exit 1
+}
+
+mipnet_usage() {
+    cat <<EOF
+usage: bash test/${MIPNET_SCRIPT}.sh --data_path=DIR [--cfg FILE] [--is_distributed 0|1]
+       [--nproc N] [--perf 0|1] [--perf_steps N] [--check_point FILE] [--pth_path FILE]
+       [--local_rank N] [--device auto|npu|cuda|cpu] [KEY VALUE ...]
+
+Defaults of this script: is_distributed=${MIPNET_DEFAULT_DISTRIBUTED} perf=${MIPNET_DEFAULT_PERF} mode=${MIPNET_MODE}
+--data_path is a COCO root: train2017/ val2017/ (or images/<set>/) and
+annotations/person_keypoints_<set>.json, <set> being DATASET.TRAIN_SET / TEST_SET of --cfg.
+See the header of test/common.sh and README.md ("Launchers") for details.
+EOF
+}
+
+# Pick the interpreter: $PYTHON, the active virtualenv, the repository's .venv, python3.
+mipnet_python() {
+    if [ -n "${PYTHON:-}" ]; then
+        echo "$PYTHON"
+    elif [ -n "${VIRTUAL_ENV:-}" ] && [ -x "$VIRTUAL_ENV/bin/python" ]; then
+        echo "$VIRTUAL_ENV/bin/python"
+    elif [ -x "$MIPNET_REPO_ROOT/.venv/bin/python" ]; then
+        echo "$MIPNET_REPO_ROOT/.venv/bin/python"
+    elif command -v python3 >/dev/null 2>&1; then
+        command -v python3
+    else
+        command -v python || echo python
+    fi
+}
+
+mipnet_abspath() {
+    case $1 in
+        /*) echo "$1" ;;
+        *) echo "$MIPNET_CALLER_DIR/$1" ;;
+    esac
+}
+
+mipnet_check_uint() {  # label value [min]
+    [[ $2 =~ ^[0-9]+$ ]] || mipnet_die "$1 must be a non-negative integer, got '$2'"
+    if [ -n "${3:-}" ] && [ "$2" -lt "$3" ]; then
+        mipnet_die "$1 must be at least $3, got $2"
+    fi
+}
+
+mipnet_parse_args() {
+    MIPNET_OVERRIDES=()
+    DATA_PATH='' CFG='' LOCAL_RANK_OPT='' CHECK_POINT='' PTH_PATH='' DEVICE_OPT=''
+    IS_DISTRIBUTED=$MIPNET_DEFAULT_DISTRIBUTED
+    PERF=$MIPNET_DEFAULT_PERF
+    PERF_STEPS=${PERF_STEPS:-200}
+    NPROC=${NPROC_PER_NODE:-}
+    local arg key val
+    while (($#)); do
+        arg=$1
+        # The value of a KEY VALUE override may look like an option (e.g. SEED -1).
+        if (( ${#MIPNET_OVERRIDES[@]} % 2 == 1 )); then
+            MIPNET_OVERRIDES+=("$arg")
+            shift
+            continue
+        fi
+        case $arg in
+            -h|--help) mipnet_usage; exit 0 ;;
+            --) shift; MIPNET_OVERRIDES+=("$@"); break ;;
+            --*=*) key=${arg%%=*}; val=${arg#*=}; shift ;;
+            --?*)
+                key=$arg
+                if (($# < 2)) || [[ $2 == --* ]]; then
+                    mipnet_die "option $key needs a value (see --help)"
+                fi
+                val=$2
+                shift 2 ;;
+            -*) mipnet_die "unknown option '$arg' (see --help)" ;;
+            *) MIPNET_OVERRIDES+=("$arg"); shift; continue ;;
+        esac
+        key=${key#--}
+        key=${key//-/_}
+        case $key in
+            data_path) DATA_PATH=$val ;;
+            cfg) CFG=$val ;;
+            local_rank) LOCAL_RANK_OPT=$val ;;
+            is_distributed) IS_DISTRIBUTED=$val ;;
+            perf) PERF=$val ;;
+            perf_steps|max_steps) PERF_STEPS=$val ;;
+            check_point|resume) CHECK_POINT=$val ;;
+            pth_path) PTH_PATH=$val ;;
+            nproc|nproc_per_node) NPROC=$val ;;
+            device) DEVICE_OPT=$val ;;
+            *) mipnet_die "unknown option '--$key' (see --help)" ;;
+        esac
+    done
+    if (( ${#MIPNET_OVERRIDES[@]} % 2 == 1 )); then
+        mipnet_die "config overrides must be KEY VALUE pairs; '${MIPNET_OVERRIDES[-1]}' has no value"
+    fi
+}
+
+mipnet_validate_args() {
+    [ -n "$DATA_PATH" ] || mipnet_die "--data_path is required (a COCO root with" \
+        "train2017/, val2017/ and annotations/; e.g. --data_path=/data/coco)"
+    DATA_PATH=$(mipnet_abspath "$DATA_PATH")
+    [ -d "$DATA_PATH" ] || mipnet_die "--data_path $DATA_PATH is not a directory" \
+        "(expected a COCO root with train2017/, val2017/ and annotations/)"
+    case $IS_DISTRIBUTED in 0|1) ;; *) mipnet_die "--is_distributed must be 0 or 1, got '$IS_DISTRIBUTED'" ;; esac
+    case $PERF in 0|1) ;; *) mipnet_die "--perf must be 0 or 1, got '$PERF'" ;; esac
+    mipnet_check_uint --perf_steps "$PERF_STEPS" 1
+    if [ -n "$NPROC" ]; then
+        mipnet_check_uint --nproc "$NPROC" 1
+        # An explicit process count above one means a torchrun launch.
+        [ "$NPROC" -gt 1 ] && IS_DISTRIBUTED=1
+    elif [ "$IS_DISTRIBUTED" = 1 ]; then
+        NPROC=8
+    else
+        NPROC=1
+    fi
+    [ -z "$LOCAL_RANK_OPT" ] || mipnet_check_uint --local_rank "$LOCAL_RANK_OPT"
+    case ${DEVICE_OPT:-auto} in auto|npu|cuda|cpu) ;; *)
+        mipnet_die "--device must be auto, npu, cuda or cpu, got '$DEVICE_OPT'" ;; esac
+    [ "$DEVICE_OPT" = auto ] && DEVICE_OPT=''
+
+    if [ -z "$CFG" ]; then
+        CFG=$MIPNET_REPO_ROOT/$MIPNET_DEFAULT_CFG
+    elif [ -f "$(mipnet_abspath "$CFG")" ]; then
+        CFG=$(mipnet_abspath "$CFG")
+    elif [ -f "$MIPNET_REPO_ROOT/$CFG" ]; then
+        CFG=$MIPNET_REPO_ROOT/$CFG
+    else
+        mipnet_die "--cfg $CFG: config file not found"
+    fi
+    if [ -n "$CHECK_POINT" ]; then
+        CHECK_POINT=$(mipnet_abspath "$CHECK_POINT")
+        [ -f "$CHECK_POINT" ] || mipnet_die "--check_point $CHECK_POINT: file not found"
+    fi
+    if [ "${MIPNET_REQUIRE_PTH:-0}" = 1 ] && [ -z "$PTH_PATH" ]; then
+        mipnet_die "--pth_path is required by ${MIPNET_SCRIPT}.sh (the checkpoint to" \
+            "$([ "$MIPNET_MODE" = eval ] && echo evaluate || echo fine-tune from))"
+    fi
+    if [ -n "$PTH_PATH" ]; then
+        PTH_PATH=$(mipnet_abspath "$PTH_PATH")
+        [ -f "$PTH_PATH" ] || mipnet_die "--pth_path $PTH_PATH: file not found"
+    fi
+}
+
+# One Python call: load the config with the overrides (so they are honoured), check the
+# dataset layout for the splits the run reads, pick the device and a free port. Prints
+# shell assignments CFG_*=...; prints one `error:` line and exits 1 on a problem.
+read -r -d '' MIPNET_PROBE_PY <<'PYEOF' || true
+import importlib.util, os, shlex, socket, sys
+
+def fail(msg):
+    print(f'error: {msg}', file=sys.stderr)
+    sys.exit(1)
+
+try:
+    from mipnet.config import ConfigError, load_config, run_output_dir
+except ImportError as exc:
+    fail(f'cannot import mipnet with {sys.executable} ({exc}); install the project '
+         '(pip install -e .) or set PYTHON to the interpreter that has it')
+cfg_file, root, splits, device_opt, *opts = sys.argv[1:]
+try:
+    cfg = load_config(cfg_file, opts + ['DATASET.ROOT', root])
+    out_dir = run_output_dir(cfg, cfg_file)
+except ConfigError as exc:
+    fail(exc)
+from mipnet.data import DATASETS
+
+train_set, test_set = cfg.DATASET.TRAIN_SET, cfg.DATASET.TEST_SET
+missing = []
+for split in filter(None, splits.split(',')):
+    image_set = cfg.DATASET[f'{split}_SET']
+    name = cfg.DATASET[f'{split}_DATASET']
+    if name not in DATASETS:
+        fail(f'DATASET.{split}_DATASET = {name!r} is not a registered dataset; valid: '
+             f'{", ".join(sorted(DATASETS))}')
+    patterns = getattr(DATASETS[name], 'annotation_patterns',
+                       ('annotations/person_keypoints_{}.json',))
+    ann = cfg.DATASET[f'{split}_ANNOTATION_FILE']
+    if ann:
+        if not os.path.isfile(ann):
+            missing.append(f'{ann} (DATASET.{split}_ANNOTATION_FILE)')
+    else:
+        tried = [os.path.join(root, p.format(image_set)) for p in patterns]
+        if not any(os.path.isfile(p) for p in tried):
+            missing.append(tried[0])
+    images = cfg.DATASET[f'{split}_IMAGE_DIR']
+    if images:
+        if not os.path.isdir(images):
+            missing.append(f'{images}/ (DATASET.{split}_IMAGE_DIR)')
+    else:
+        tried = [os.path.join(root, image_set), os.path.join(root, 'images', image_set)]
+        if not any(os.path.isdir(p) for p in tried):
+            missing.append(tried[0] + '/')
+if missing:
+    fail(f'{", ".join(missing)} not found (expected a COCO root with {train_set}/ and '
+         f'{test_set}/ (or images/<set>/) and annotations/person_keypoints_'
+         f'{{{train_set},{test_set}}}.json; the set names are DATASET.TRAIN_SET / '
+         f'DATASET.TEST_SET of {os.path.basename(cfg_file)})')
+
+device = device_opt or ('' if cfg.DEVICE == 'auto' else cfg.DEVICE)
+count = 0
+import torch
+if device in ('', 'npu') and importlib.util.find_spec('torch_npu') is not None:
+    try:
+        import torch_npu  # noqa: F401
+        if torch.npu.is_available():
+            device, count = 'npu', torch.npu.device_count()
+    except Exception as exc:  # broken CANN environment
+        if device == 'npu':
+            fail(f'torch_npu could not start ({exc}); check the CANN set-up (test/env_npu.sh)')
+if device == 'npu' and not count:
+    fail('DEVICE npu requested but torch_npu is not installed or no NPU is visible')
+if device in ('', 'cuda'):
+    if torch.cuda.is_available():
+        device, count = 'cuda', torch.cuda.device_count()
+    elif device == 'cuda':
+        fail('DEVICE cuda requested but no CUDA device is visible')
+if device in ('', 'cpu'):
+    device, count = 'cpu', os.cpu_count() or 1
+with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+values = dict(DEVICE=device, DEVICE_COUNT=count, FREE_PORT=port, TRAIN_SET=train_set,
+              TEST_SET=test_set, BATCH_SIZE=cfg.TRAIN.BATCH_SIZE_PER_GPU,
+              TEST_BATCH_SIZE=cfg.TEST.BATCH_SIZE_PER_GPU, RUN_OUTPUT_DIR=out_dir,
+              DATASET=cfg.DATASET.DATASET, MODEL=cfg.MODEL.NAME, END_EPOCH=cfg.TRAIN.END_EPOCH)
+for key, value in values.items():
+    print(f'CFG_{key}={shlex.quote(str(value))}')
+PYEOF
+
+mipnet_probe() {
+    local splits=TRAIN,TEST out
+    [ "$MIPNET_MODE" = eval ] && splits=TEST
+    # Performance mode skips validation: only the training split is read.
+    [ "$MIPNET_MODE" = train ] && [ "$PERF" = 1 ] && splits=TRAIN
+    out=$("$MIPNET_PY" -c "$MIPNET_PROBE_PY" "$CFG" "$DATA_PATH" "$splits" "$DEVICE_OPT" \
+        "${MIPNET_OVERRIDES[@]}") || exit 1
+    eval "$out"
+}
+
+mipnet_build_command() {
+    local script=tools/train.py
+    [ "$MIPNET_MODE" = eval ] && script=tools/test.py
+    local args=("$script" --cfg "$CFG" --data_path "$DATA_PATH" --device "$CFG_DEVICE"
+                --is_distributed "$IS_DISTRIBUTED")
+    if [ "$MIPNET_MODE" = train ]; then
+        [ "$PERF" = 1 ] && args+=(--max_steps "$PERF_STEPS")
+        [ -n "$CHECK_POINT" ] && args+=(--check_point "$CHECK_POINT")
+        [ -n "$PTH_PATH" ] && args+=(--pth_path "$PTH_PATH")
+    else
+        args+=(--pth_path "$PTH_PATH")
+    fi
+    NNODES=${NNODES:-1}
+    NODE_RANK=${NODE_RANK:-0}
+    mipnet_check_uint NNODES "$NNODES" 1
+    RANK_SIZE=$(( NPROC * NNODES ))
+    if [ "$IS_DISTRIBUTED" = 1 ]; then
+        if [ "$CFG_DEVICE" != cpu ] && [ "$NPROC" -gt "$CFG_DEVICE_COUNT" ]; then
+            mipnet_die "--nproc $NPROC but only $CFG_DEVICE_COUNT $CFG_DEVICE device(s) are" \
+                "visible; pass --nproc $CFG_DEVICE_COUNT (or fewer)"
+        fi
+        if [ "$NNODES" -gt 1 ]; then
+            [ -n "${MASTER_ADDR:-}" ] || mipnet_die "NNODES=$NNODES needs MASTER_ADDR (the" \
+                "address of node 0) and the same MASTER_PORT on every node"
+            MASTER_PORT=${MASTER_PORT:-29500}
+        else
+            MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+            MASTER_PORT=${MASTER_PORT:-$CFG_FREE_PORT}
+        fi
+        RANK_LOG_DIR=$OUT_DIR/ranks
+        # --tee 3: every worker's stdout/stderr also lands in RANK_LOG_DIR, so a failing
+        # rank's own last lines can be shown.
+        MIPNET_CMD=("$MIPNET_PY" -m torch.distributed.run --nnodes="$NNODES"
+                    --node_rank="$NODE_RANK" --nproc_per_node="$NPROC"
+                    --master_addr="$MASTER_ADDR" --master_port="$MASTER_PORT"
+                    --log_dir="$RANK_LOG_DIR" --tee=3 "${args[@]}")
+    else
+        RANK_LOG_DIR=''
+        MIPNET_CMD=("$MIPNET_PY" "${args[@]}" --local_rank "${LOCAL_RANK_OPT:-$ASCEND_DEVICE_ID}")
+    fi
+    MIPNET_CMD+=("${MIPNET_OVERRIDES[@]}")
+}
+
+# Run MIPNET_CMD with its output on the console and in $LOG; forwards INT/TERM to it.
+# Sets MIPNET_STATUS.
+mipnet_run() {
+    local tee_fd tee_pid child signal=''
+    exec {tee_fd}> >(tee -a "$LOG")
+    tee_pid=$!
+    "${MIPNET_CMD[@]}" >&"$tee_fd" 2>&1 &
+    child=$!
+    trap 'signal=TERM; kill -TERM "$child" 2>/dev/null' TERM
+    trap 'signal=INT; kill -TERM "$child" 2>/dev/null' INT
+    trap 'signal=HUP; kill -TERM "$child" 2>/dev/null' HUP
+    while true; do
+        wait "$child"
+        MIPNET_STATUS=$?
+        kill -0 "$child" 2>/dev/null || break   # wait was interrupted by a signal
+    done
+    trap - TERM INT HUP
+    exec {tee_fd}>&-
+    local i
+    for i in $(seq 100); do kill -0 "$tee_pid" 2>/dev/null || break; sleep 0.05; done
+    if [ -n "$signal" ]; then
+        echo "error: interrupted by SIG$signal; the run was stopped" >&2
+        [ "$MIPNET_STATUS" = 0 ] && MIPNET_STATUS=130
+    fi
+}
+
+# The failing rank's last lines: torchrun's "Root Cause" names it; its own stdout/stderr
+# are in RANK_LOG_DIR. Falls back to the tail of the combined log.
+mipnet_report_failure() {
+    local n=${TAIL_LINES:-40} shown=0 local_rank rank f
+    echo "error: ${MIPNET_SCRIPT}.sh failed (exit status $MIPNET_STATUS); log: $LOG" >&2
+    if [ -n "$RANK_LOG_DIR" ] && [ -d "$RANK_LOG_DIR" ]; then
+        read -r rank local_rank < <(awk '/Root Cause/ {f = 1}
+            f && /local_rank:/ {gsub(/[^0-9 ]/, " "); print $1, $2; exit}' "$LOG")
+        if [ -n "$local_rank" ]; then
+            for f in $(find "$RANK_LOG_DIR" -path "*/attempt_*/$local_rank/*.log" \
+                       2>/dev/null | sort); do
+                [ -s "$f" ] || continue
+                echo "----- rank $rank (local rank $local_rank), last $n lines of $f -----" >&2
+                tail -n "$n" "$f" >&2
+                shown=1
+            done
+        fi
+    fi
+    if [ "$shown" = 0 ]; then
+        echo "----- last $n lines of $LOG -----" >&2
+        tail -n "$n" "$LOG" >&2
+    fi
+    echo "error: ${MIPNET_SCRIPT}.sh failed (exit status $MIPNET_STATUS)" >&2
+}
+
+# Mean of the `Speed X samples/s` values, skipping the first FPS_SKIP_LINES lines (fewer
+# when the log is short); in performance mode the engine's steady-state speed wins.
+mipnet_fps() {
+    local steady=''
+    if [ "$PERF" = 1 ]; then
+        steady=$(sed -n 's/.*steady-state speed \([0-9][0-9.]*\) samples\/s.*/\1/p' "$LOG" \
+                 | tail -n 1)
+    fi
+    if [ -n "$steady" ]; then
+        echo "$steady"
+        return
+    fi
+    grep 'Epoch: \[' "$LOG" | sed -n 's/.*Speed \([0-9][0-9.]*\) samples\/s.*/\1/p' \
+        | awk -v skip="${FPS_SKIP_LINES:-3}" '{v[NR] = $1}
+            END {
+                if (NR == 0) exit
+                s = (NR > skip) ? skip : (NR > 1 ? 1 : 0)
+                for (i = s + 1; i <= NR; i++) t += v[i]
+                printf "%.2f\n", t / (NR - s)
+            }'
+}
+
+mipnet_summary_train() {
+    local fps loss ap step_ms case_name mode_tag=acc
+    [ "$PERF" = 1 ] && mode_tag=perf
+    fps=$(mipnet_fps)
+    loss=$(sed -n 's/.*Loss \([-0-9.eE+naif]*\) (.*/\1/p' "$LOG" | tail -n 1)
+    ap=$(sed -n 's/.*Final AP (merged instances): \([-0-9.naif]*\).*/\1/p' "$LOG" | tail -n 1)
+    step_ms=$(awk -v b="$CFG_BATCH_SIZE" -v r="$RANK_SIZE" -v f="${fps:-0}" \
+              'BEGIN {if (f > 0) printf "%.2f\n", b * r * 1000 / f; else print "N/A"}')
+    case_name=MIPNet_bs${CFG_BATCH_SIZE}_${RANK_SIZE}p_${mode_tag}
+
+    echo "------------------ Final result ------------------"
+    echo "Final Performance images/sec : ${fps:-N/A}"
+    [ "$PERF" = 0 ] && echo "Final Train Accuracy : ${ap:-N/A}"
+    echo "E2E Training Duration sec : $E2E_TIME"
+    {
+        echo "Network = ${NETWORK:-MIPNet_ID0000_for_PyTorch}"
+        echo "RankSize = $RANK_SIZE"
+        echo "BatchSize = $CFG_BATCH_SIZE"
+        echo "DeviceType = $(uname -m)"
+        echo "Device = $CFG_DEVICE"
+        echo "CaseName = $case_name"
+        echo "ActualFPS = ${fps:-N/A}"
+        echo "TrainingTime = $step_ms"
+        [ "$PERF" = 0 ] && echo "TrainAccuracy = ${ap:-N/A}"
+        echo "ActualLoss = ${loss:-N/A}"
+        echo "E2ETrainingTime = $E2E_TIME"
+    } > "$OUT_DIR/$case_name.log"
+    sed -n 's/.*Loss \([-0-9.eE+naif]*\) (.*/\1/p' "$LOG" > "$OUT_DIR/train_${case_name}_loss.txt"
+    echo "summary: $OUT_DIR/$case_name.log  checkpoints: $CFG_RUN_OUTPUT_DIR"
+}
+
+mipnet_summary_eval() {
+    local metrics=$CFG_RUN_OUTPUT_DIR/metrics_${CFG_TEST_SET}.json
+    echo "------------------ Final result ------------------"
+    if [ -f "$metrics" ]; then
+        "$MIPNET_PY" - "$metrics" <<'PYEOF'
+import json, sys
+metrics = json.load(open(sys.argv[1]))
+for mode, values in metrics.items():
+    print(f'Final Accuracy ({mode}) AP : {values["AP"]:.4f}')
+PYEOF
+    else
+        echo "Final Accuracy : N/A (no $metrics)"
+    fi
+    echo "E2E Evaluation Duration sec : $E2E_TIME"
+}
+
+mipnet_launch() {
+    local start_time
+    start_time=$(date +%s)
+    MIPNET_CALLER_DIR=$PWD
+    mipnet_parse_args "$@"
+    mipnet_validate_args
+    cd "$MIPNET_REPO_ROOT" || mipnet_die "cannot enter $MIPNET_REPO_ROOT"
+    # shellcheck source=test/env_npu.sh
+    source "$MIPNET_REPO_ROOT/test/env_npu.sh"
+    MIPNET_PY=$(mipnet_python)
+    mipnet_probe
+
+    ASCEND_DEVICE_ID=${ASCEND_DEVICE_ID:-0}
+    OUT_DIR=${TEST_OUTPUT_DIR:-$MIPNET_REPO_ROOT/test/output}/$ASCEND_DEVICE_ID
+    mkdir -p "$OUT_DIR" || mipnet_die "cannot create $OUT_DIR"
+    LOG=$OUT_DIR/${MIPNET_MODE}_$ASCEND_DEVICE_ID.log
+    mipnet_build_command
+    [ -n "$RANK_LOG_DIR" ] && rm -rf "$RANK_LOG_DIR"
+    : > "$LOG"
+    export PYTHONUNBUFFERED=1
+
+    echo "${MIPNET_SCRIPT}: device $CFG_DEVICE x $RANK_SIZE ($NNODES node(s)), cfg $CFG" \
+         "| data $DATA_PATH | log $LOG" | tee -a "$LOG"
+    echo "command: ${MIPNET_CMD[*]}" | tee -a "$LOG"
+    mipnet_run
+    E2E_TIME=$(( $(date +%s) - start_time ))
+    if [ "$MIPNET_STATUS" != 0 ]; then
+        mipnet_report_failure
+        exit "$MIPNET_STATUS"
+    fi
+    if [ "$MIPNET_MODE" = eval ]; then
+        mipnet_summary_eval
+    else
+        mipnet_summary_train
+    fi
+}

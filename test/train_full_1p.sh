@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Full (accuracy) training on one device, with validation; prints the final AP.
+#
+#   bash ./test/train_full_1p.sh --data_path=/data/coco [options] [KEY VALUE ...]
+#
+# Options and environment: see test/common.sh or `bash ./test/train_full_1p.sh --help`.
+MIPNET_SCRIPT=train_full_1p
+MIPNET_MODE=train
+MIPNET_DEFAULT_DISTRIBUTED=0
+MIPNET_DEFAULT_PERF=0
+MIPNET_REQUIRE_PTH=0
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+mipnet_launch "$@"

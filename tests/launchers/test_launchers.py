@@ -1,0 +1,160 @@
+"""The model-zoo launchers of test/ on CPU: argument errors, a 1-device performance run,
+a 2-process torchrun (gloo) accuracy run, and a run whose rank fails."""
+import os
+import time
+
+import pytest
+
+from tests.launchers.conftest import TINY, final_value
+
+TRAIN_SCRIPTS = ['train_performance_1p', 'train_full_1p', 'train_finetune_1p', 'train_full_8p',
+                 'train_performance_8p']
+
+
+def _single_error_line(proc):
+    assert proc.returncode == 1, proc.output
+    assert proc.stdout == '', proc.output
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith('error: ')
+    return lines[0]
+
+
+# ---- argument errors (no Python started) -----------------------------------------------
+@pytest.mark.parametrize('script', TRAIN_SCRIPTS + ['eval_8p'])
+def test_missing_data_path(launcher, script):
+    line = _single_error_line(launcher.run(script, '--cfg', TINY))
+    assert line.startswith('error: --data_path is required')
+
+
+def test_data_path_not_a_directory(launcher, tmp_path):
+    line = _single_error_line(launcher.run('train_full_8p', f'--data_path={tmp_path}/nowhere'))
+    assert f'{tmp_path}/nowhere' in line and 'not a directory' in line
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--bogus', '1'], "unknown option '--bogus'"),
+    (['--perf=2'], '--perf must be 0 or 1'),
+    (['--nproc', 'x'], '--nproc must be a non-negative integer'),
+    (['--cfg'], 'option --cfg needs a value'),
+    (['--cfg', 'no/such.yaml'], 'config file not found'),
+    (['TRAIN.LR'], "'TRAIN.LR' has no value"),
+    (['--check_point', 'no/such.pth'], '--check_point'),
+])
+def test_bad_arguments(launcher, tmp_path, args, message):
+    line = _single_error_line(launcher.run('train_performance_1p', f'--data_path={tmp_path}',
+                                           *args))
+    assert message in line
+
+
+def test_finetune_requires_pth_path(launcher, tmp_path):
+    line = _single_error_line(launcher.run('train_finetune_1p', f'--data_path={tmp_path}'))
+    assert '--pth_path is required' in line
+
+
+# ---- dataset layout (one probe each) -----------------------------------------------------
+def test_data_path_without_coco_layout(launcher, tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    line = _single_error_line(launcher.run('train_full_8p', f'--data_path={empty}',
+                                           '--device', 'cpu'))
+    assert f'{empty}/annotations/person_keypoints_train2017.json' in line
+    assert 'not found' in line and 'expected a COCO root' in line
+
+
+def test_layout_check_follows_overridden_set_names(launcher, data_root):
+    line = _single_error_line(launcher.run('train_full_1p', f'--data_path={data_root}',
+                                           '--cfg', TINY, '--device', 'cpu',
+                                           'DATASET.TEST_SET', 'nosuch'))
+    assert f'{data_root}/annotations/person_keypoints_nosuch.json' in line
+    assert 'person_keypoints_train.json' not in line.split(' not found')[0]
+
+
+# ---- real runs -----------------------------------------------------------------------------
+@pytest.mark.slow
+def test_performance_1p(launcher, data_root):
+    proc = launcher.run('train_performance_1p', f'--data_path={data_root}', '--cfg', TINY,
+                        '--device', 'cpu', '--perf_steps', '6', *launcher.tiny_opts())
+    assert proc.returncode == 0, proc.output
+    fps = final_value(proc.stdout, 'Final Performance images/sec :')
+    assert isinstance(fps, float) and fps > 0, proc.stdout
+    assert isinstance(final_value(proc.stdout, 'E2E Training Duration sec :'), float)
+    assert 'Final Train Accuracy' not in proc.stdout
+    assert 'Performance mode:' in proc.stdout
+
+    case = launcher.case_log('MIPNet_bs4_1p_perf')
+    assert case['CaseName'] == 'MIPNet_bs4_1p_perf'
+    assert case['RankSize'] == '1' and case['BatchSize'] == '4' and case['Device'] == 'cpu'
+    assert case['Network'].startswith('MIPNet_ID')
+    assert float(case['ActualFPS']) == fps
+    assert float(case['TrainingTime']) > 0 and float(case['ActualLoss']) > 0
+    assert int(case['E2ETrainingTime']) >= 0
+    log = (launcher.logs / '0' / 'train_0.log').read_text()
+    assert 'Epoch: [0][0/' in log and '--max_steps 6' in log
+    run_dir = launcher.out / 'output' / 'synthetic' / 'pose_hrnet_se_lambda' / 'tiny_mipnet'
+    assert (run_dir / 'final_state.pth').is_file()
+
+
+@pytest.mark.slow
+def test_full_8p_two_cpu_processes(launcher, coco_layout_root):
+    """torchrun with 2 gloo processes on the documented train2017/val2017 layout."""
+    proc = launcher.run('train_full_8p', f'--data_path={coco_layout_root}', '--cfg', TINY,
+                        '--nproc', '2', '--device', 'cpu', 'DATASET.TRAIN_SET', 'train2017',
+                        'DATASET.TEST_SET', 'val2017', *launcher.tiny_opts())
+    assert proc.returncode == 0, proc.output
+    assert 'torch.distributed.run' in proc.stdout and '--nproc_per_node=2' in proc.stdout
+    assert 'world size: 2' in proc.stdout
+    fps = final_value(proc.stdout, 'Final Performance images/sec :')
+    assert isinstance(fps, float) and fps > 0, proc.stdout
+    ap = final_value(proc.stdout, 'Final Train Accuracy :')
+    assert isinstance(ap, float) and 0 <= ap <= 1, proc.stdout
+    assert isinstance(final_value(proc.stdout, 'E2E Training Duration sec :'), float)
+    case = launcher.case_log('MIPNet_bs4_2p_acc')
+    assert case['RankSize'] == '2' and float(case['TrainAccuracy']) == ap
+    assert launcher.leftover_processes() == ''
+
+
+def _wait_no_leftovers(launcher, seconds=10):
+    deadline = time.monotonic() + seconds
+    while launcher.leftover_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return launcher.leftover_processes()
+
+
+@pytest.mark.slow
+def test_failing_rank_stops_the_run(launcher, data_root, tmp_path):
+    """Rank 1 dies at start-up (a sitecustomize hook): torchrun tears rank 0 down, the
+    launcher exits non-zero, shows the failing rank's last lines and leaves no process."""
+    hook = tmp_path / 'hook'
+    hook.mkdir()
+    (hook / 'sitecustomize.py').write_text(
+        'import os, sys\n'
+        "if os.environ.get('MIPNET_TEST_FAIL_RANK') == os.environ.get('RANK', '-'):\n"
+        "    sys.stderr.write('injected failure on rank %s\\n' % os.environ['RANK'])\n"
+        '    sys.stderr.flush()\n'
+        '    os._exit(3)\n')
+    env = launcher.env(MIPNET_TEST_FAIL_RANK='1',
+                       PYTHONPATH=os.pathsep.join(filter(None, [str(hook),
+                                                                os.environ.get('PYTHONPATH')])))
+    proc = launcher.run('train_performance_8p', f'--data_path={data_root}', '--cfg', TINY,
+                        '--nproc', '2', '--device', 'cpu', *launcher.tiny_opts(), env=env)
+    assert proc.returncode != 0, proc.output
+    assert 'Final Performance' not in proc.stdout
+    assert 'error: train_performance_8p.sh failed' in proc.stderr
+    assert 'rank 1 (local rank 1)' in proc.stderr, proc.stderr
+    assert 'injected failure on rank 1' in proc.stderr
+    assert _wait_no_leftovers(launcher) == ''
+
+
+@pytest.mark.slow
+def test_engine_error_is_reported(launcher, data_root):
+    """A start-up error of the engine (missing MODEL.PRETRAINED): status 1 and the engine's
+    `error:` line in the printed log tail."""
+    missing = launcher.out / 'no_such_weights.pth'
+    proc = launcher.run('train_performance_1p', f'--data_path={data_root}', '--cfg', TINY,
+                        '--device', 'cpu', *launcher.tiny_opts('MODEL.PRETRAINED', missing))
+    assert proc.returncode == 1, proc.output
+    assert f'error: MODEL.PRETRAINED file not found: {missing}' in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        'error: train_performance_1p.sh failed (exit status 1)')
+    assert _wait_no_leftovers(launcher) == ''
