@@ -1,0 +1,296 @@
+"""Keypoint AP/AR: the COCO protocol (pycocotools) and the official CrowdPose protocol.
+
+CrowdPose (crowdposetools ``cocoeval.py`` of Jeff-sjtu/CrowdPose), reproduced on top of
+pycocotools' ``COCOeval`` by :class:`CrowdPoseCOCOeval`:
+
+* 14 OKS sigmas (.79 .79 .72 .72 .62 .62 1.07 1.07 .87 .87 .89 .89 .79 .79) / 10;
+* the ground-truth area used both in the OKS denominator and for the area-range ignore
+  flags is ``bbox_w * bbox_h * 0.53`` (the ``area`` field is not used; CrowdPose
+  annotations have none). The OKS uses no detection area; unmatched detections are
+  ignored outside an area range by their keypoint-extent area, as in COCO;
+* maxDets = 20, area ranges all / medium (32^2..96^2) / large (> 96^2);
+* AP, AP .5, AP .75, AR, AR .5, AR .75 from the 'all' range (not rounded);
+* AP (E), AP (M), AP (H): the images are split by ``crowdIndex`` into [0, 0.2), [0.2, 0.8)
+  and [0.8, inf); each split is evaluated on its own and scored as the plain mean of its
+  'all'-range precision array, rounded to 4 decimals; a split without (non-ignored)
+  ground truth scores -1, as in the official code. Here the per-image matching of the
+  full evaluation is reused and only the accumulation is redone per split, which gives
+  the same numbers as re-running the evaluation on each split.
+
+As in pycocotools, a COCO metric over an area range that holds no ground truth is -1.
+"""
+import contextlib
+import copy
+import gzip
+import io
+import json
+import logging
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from mipnet.data.metadata import KeypointMeta, get_keypoint_meta
+
+logger = logging.getLogger(__name__)
+
+__all__ = ['keypoint_eval', 'format_metrics_table', 'CrowdPoseCOCOeval', 'load_coco',
+           'COCO_METRIC_NAMES', 'CROWDPOSE_METRIC_NAMES', 'CROWDPOSE_SIGMAS']
+
+COCO_METRIC_NAMES = ('AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)',
+                     'AR', 'AR .5', 'AR .75', 'AR (M)', 'AR (L)')
+CROWDPOSE_METRIC_NAMES = ('AP', 'AP .5', 'AP .75', 'AR', 'AR .5', 'AR .75',
+                          'AP (E)', 'AP (M)', 'AP (H)')
+# indices into the official 11-entry CrowdPose stats vector
+_CROWDPOSE_STATS_INDEX = (0, 1, 2, 5, 6, 7, 8, 9, 10)
+CROWDPOSE_SIGMAS = np.array([.79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89,
+                             .79, .79]) / 10.0
+CROWDPOSE_AREA_FACTOR = 0.53
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Capture pycocotools' prints and forward them to logging.debug."""
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield
+    finally:
+        text = buf.getvalue().strip()
+        if text:
+            logger.debug('pycocotools:\n%s', text)
+
+
+def load_coco(gt):
+    """A pycocotools ``COCO`` from a path (.json or .json.gz), a dataset dict (its
+    annotation dicts are copied: evaluation marks them), or a COCO object (used as is)."""
+    if isinstance(gt, COCO):
+        return gt
+    if isinstance(gt, dict):
+        dataset = dict(gt)
+        if isinstance(gt.get('annotations'), list):
+            dataset['annotations'] = [dict(a) for a in gt['annotations']]
+    else:
+        path = Path(gt)
+        if not path.is_file():
+            raise FileNotFoundError(f'ground-truth annotation file not found: {path}')
+        opener = gzip.open if path.suffix == '.gz' else open
+        with opener(path, 'rt') as f:
+            dataset = json.load(f)
+    if not isinstance(dataset, dict) or 'images' not in dataset or 'annotations' not in dataset:
+        raise ValueError('ground truth must be a COCO dataset with images and annotations')
+    coco = COCO()
+    coco.dataset = dataset
+    with _quiet():
+        coco.createIndex()
+    return coco
+
+
+def _load_results(results, coco_gt, num_joints):
+    """Validated copies of the result records (image_id, category_id, keypoints, score)."""
+    if isinstance(results, (str, Path)):
+        with open(results) as f:
+            results = json.load(f)
+    if not isinstance(results, (list, tuple)):
+        raise TypeError('results must be a list of COCO result dicts or a JSON file path')
+    clean = []
+    for i, r in enumerate(results):
+        try:
+            kpts = np.asarray(r['keypoints'], dtype=np.float64).reshape(-1)
+            rec = {'image_id': r['image_id'], 'category_id': int(r.get('category_id', 1)),
+                   'keypoints': kpts.tolist(), 'score': float(r['score'])}
+        except (KeyError, TypeError) as err:
+            raise ValueError(f'result {i} is not a keypoint result record '
+                             f'(image_id, keypoints, score): {err}') from None
+        if isinstance(rec['image_id'], np.generic):
+            rec['image_id'] = rec['image_id'].item()
+        if len(kpts) != 3 * num_joints:
+            raise ValueError(f'result {i} has {len(kpts)} keypoint values, expected '
+                             f'{3 * num_joints} ({num_joints} joints x 3)')
+        clean.append(rec)
+    unknown = sorted({r['image_id'] for r in clean} - set(coco_gt.getImgIds()), key=str)
+    if unknown:
+        shown = ', '.join(map(str, unknown[:20]))
+        more = f' (and {len(unknown) - 20} more)' if len(unknown) > 20 else ''
+        raise ValueError(f'{len(unknown)} result image ids are not in the ground truth: '
+                         f'{shown}{more}')
+    return clean
+
+
+def _load_dt(coco_gt, records):
+    if records:
+        with _quiet():
+            return coco_gt.loadRes(records)
+    coco_dt = COCO()
+    coco_dt.dataset = {'images': list(coco_gt.dataset['images']),
+                       'categories': copy.deepcopy(coco_gt.dataset.get('categories', [])),
+                       'annotations': []}
+    with _quiet():
+        coco_dt.createIndex()
+    return coco_dt
+
+
+class CrowdPoseCOCOeval(COCOeval):
+    """pycocotools ``COCOeval`` following the official CrowdPose keypoint protocol (see the
+    module docstring). Use as COCOeval: evaluate(), accumulate(), summarize(); ``stats``
+    then holds the official 11-entry vector (entries 3 and 4 unused, 0), and
+    ``type_results`` the (E, M, H) APs."""
+
+    def __init__(self, cocoGt, cocoDt, iouType='keypoints', crowd_thresholds=(0.2, 0.8)):
+        if iouType != 'keypoints':
+            raise ValueError('CrowdPoseCOCOeval evaluates keypoints only')
+        super().__init__(cocoGt, cocoDt, 'keypoints')
+        p = self.params
+        p.kpt_oks_sigmas = CROWDPOSE_SIGMAS.copy()
+        p.maxDets = [20]
+        p.areaRng = [[0 ** 2, 1e5 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]]
+        p.areaRngLbl = ['all', 'medium', 'large']
+        self.crowd_thresholds = tuple(crowd_thresholds)
+        self.type_results = None
+
+    def _prepare(self):
+        super()._prepare()
+        # OKS scale and area-range filtering use 0.53 * box area for the ground truth; work
+        # on shallow copies so the caller's COCO annotations keep their fields.
+        for key, gts in self._gts.items():
+            self._gts[key] = [dict(g, area=g['bbox'][2] * g['bbox'][3] * CROWDPOSE_AREA_FACTOR)
+                              for g in gts]
+
+    def crowd_splits(self):
+        """(easy, medium, hard) lists of gt image ids by crowdIndex."""
+        first, second = self.crowd_thresholds
+        easy, mid, hard, missing = [], [], [], []
+        for img_id, img in self.cocoGt.imgs.items():
+            ci = img.get('crowdIndex')
+            if ci is None:
+                missing.append(img_id)
+            elif ci < first:
+                easy.append(img_id)
+            elif ci < second:
+                mid.append(img_id)
+            else:
+                hard.append(img_id)
+        if missing:
+            logger.warning('%d images have no crowdIndex and are left out of AP (E/M/H)',
+                           len(missing))
+        return easy, mid, hard
+
+    def _split_ap(self, img_ids):
+        """Official per-split score: mean of the 'all'-range precision array of the split,
+        rounded to 4 decimals (-1 for a split without ground truth)."""
+        pe = self._paramsEval
+        n_img, n_area = len(pe.imgIds), len(pe.areaRng)
+        n_cat = len(pe.catIds) if pe.useCats else 1
+        pos = {img: i for i, img in enumerate(pe.imgIds)}
+        sel = sorted(pos[i] for i in set(img_ids) if i in pos)
+        saved = (self.evalImgs, self._paramsEval, self.eval)
+        try:
+            sub = copy.deepcopy(pe)
+            sub.imgIds = [pe.imgIds[i] for i in sel]
+            self.evalImgs = [saved[0][k * n_area * n_img + a * n_img + i]
+                             for k in range(n_cat) for a in range(n_area) for i in sel]
+            self._paramsEval = sub
+            self.accumulate(copy.deepcopy(sub))
+            return round(float(np.mean(self.eval['precision'][:, :, :, 0, :])), 4)
+        finally:
+            self.evalImgs, self._paramsEval, self.eval = saved
+
+    def summarize(self):
+        """Fill ``self.stats`` (official CrowdPose layout, 11 entries) and
+        ``self.type_results``; the summary lines go to logging.debug."""
+        if not self.eval:
+            raise RuntimeError('run evaluate() and accumulate() first')
+        p = self.params
+        aind = p.areaRngLbl.index('all')
+        mind = p.maxDets.index(20)
+
+        def mean_valid(s):
+            s = s[s > -1]
+            return float(np.mean(s)) if s.size else -1.0
+
+        def ap(iou=None):
+            s = self.eval['precision']
+            if iou is not None:
+                s = s[np.where(np.abs(iou - p.iouThrs) < 0.01)[0]]
+            return mean_valid(s[:, :, :, aind, mind])
+
+        def ar(iou=None):
+            s = self.eval['recall']
+            if iou is not None:
+                s = s[np.where(iou == p.iouThrs)[0]]
+            return mean_valid(s[:, :, aind, mind])
+
+        with _quiet():
+            self.type_results = [self._split_ap(ids) for ids in self.crowd_splits()]
+        stats = np.zeros(11)
+        stats[0], stats[1], stats[2] = ap(), ap(.5), ap(.75)
+        stats[5], stats[6], stats[7] = ar(), ar(.5), ar(.75)
+        stats[8:11] = self.type_results
+        self.stats = stats
+        for name, idx in zip(CROWDPOSE_METRIC_NAMES, _CROWDPOSE_STATS_INDEX):
+            logger.debug('CrowdPose %-7s = %.4f', name, stats[idx])
+
+
+def _resolve_meta(dataset):
+    if isinstance(dataset, KeypointMeta):
+        return dataset
+    return get_keypoint_meta(str(dataset))
+
+
+def keypoint_eval(gt_file, results, dataset='coco'):
+    """Keypoint AP/AR of ``results`` against ``gt_file``.
+
+    Args:
+        gt_file: COCO-format ground truth: path (.json or .json.gz), dataset dict, or a
+            pycocotools COCO object.
+        results: list of COCO keypoint results ({'image_id', 'category_id', 'keypoints':
+            3J values, 'score'}) or the path of a results JSON file. Extra keys are ignored;
+            detection areas come from the keypoint extents.
+        dataset: dataset name or :class:`KeypointMeta`: evaluator 'coco' (coco, ochuman,
+            synthetic; the meta's sigmas) or 'crowdpose' (official CrowdPose protocol).
+
+    Returns:
+        OrderedDict name -> float: for COCO the names of ``COCO_METRIC_NAMES``, for
+        CrowdPose those of ``CROWDPOSE_METRIC_NAMES``. Empty results give 0 (-1 where
+        the ground truth has no person in that area range / crowd split).
+
+    Raises:
+        ValueError: results referring to image ids that are not in the ground truth, or
+            malformed result records.
+    """
+    meta = _resolve_meta(dataset)
+    coco_gt = load_coco(gt_file)
+    records = _load_results(results, coco_gt, meta.num_joints)
+    coco_dt = _load_dt(coco_gt, records)
+    if meta.evaluator == 'crowdpose':
+        evaluator = CrowdPoseCOCOeval(coco_gt, coco_dt)
+        names, index = CROWDPOSE_METRIC_NAMES, _CROWDPOSE_STATS_INDEX
+    elif meta.evaluator == 'coco':
+        evaluator = COCOeval(coco_gt, coco_dt, 'keypoints')
+        evaluator.params.kpt_oks_sigmas = meta.sigmas_array
+        names, index = COCO_METRIC_NAMES, tuple(range(len(COCO_METRIC_NAMES)))
+    else:
+        raise ValueError(f'unknown evaluator {meta.evaluator!r} for dataset {meta.name!r}')
+    evaluator.params.useSegm = None
+    with _quiet():
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    metrics = OrderedDict((name, float(evaluator.stats[i])) for name, i in zip(names, index))
+    logger.debug('%s keypoint metrics over %d results: %s', meta.name, len(records),
+                 dict(metrics))
+    return metrics
+
+
+def format_metrics_table(metrics, title=''):
+    """Markdown-style table of a name -> value mapping (HRNet's layout), values to 3
+    decimals, ``title`` in the first column. Returns the table string (no trailing
+    newline)."""
+    names = list(metrics.keys())
+    values = [metrics[n] for n in names]
+    header = '| Arch | ' + ' | '.join(names) + ' |'
+    rule = '|---|' + '---|' * len(names)
+    row = f'| {title or "-"} | ' + ' | '.join(f'{float(v):.3f}' for v in values) + ' |'
+    return '\n'.join([header, rule, row])
