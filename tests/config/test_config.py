@@ -33,8 +33,10 @@ def test_reference_style_file_with_three_se_flags(tmp_path):
 
 
 def test_overrides_and_errors(tiny_cfg_file, tmp_path):
-    cfg = load_config(tiny_cfg_file, ['TRAIN.LR', '0.5', 'MODEL.NUM_INSTANCES', '3'])
+    cfg = load_config(tiny_cfg_file, ['TRAIN.LR', '0.5', 'MODEL.NUM_INSTANCES', '3',
+                                      'TRAIN.AMP', 'true', 'TEST.FLIP_TEST', 'false'])
     assert cfg.TRAIN.LR == 0.5 and cfg.MODEL.NUM_INSTANCES == 3
+    assert cfg.TRAIN.AMP is True and cfg.TEST.FLIP_TEST is False
     with pytest.raises(ConfigError, match='TRAIN.FOO'):
         load_config(tiny_cfg_file, ['TRAIN.FOO', '1'])
     with pytest.raises(ConfigError, match='TRAIN.LR'):

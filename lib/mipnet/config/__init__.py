@@ -119,6 +119,9 @@ def load_config(cfg_file=None, opts=()):
         _merge(cfg, f'config file {cfg_file}',
                lambda: cfg.merge_from_other_cfg(CfgNode(loaded)))
     opts = list(opts or ())
+    # yacs parses values with literal_eval, which knows True/False but not YAML's true/false.
+    opts = [{'true': 'True', 'false': 'False'}.get(o, o) if i % 2 else o
+            for i, o in enumerate(opts)]
     if len(opts) % 2:
         raise ConfigError(f'overrides must be KEY VALUE pairs; got an odd number: {opts}')
     _merge(cfg, 'command-line override', lambda: cfg.merge_from_list(opts))
