@@ -39,13 +39,24 @@ def _load(args, extra=()):
     return load_config(args.cfg, opts + list(extra))
 
 
+def _one_line(exc):
+    """The message of ``exc`` as one line. An error raised in a DataLoader worker is re-raised
+    in the main process with the worker's traceback as its message ("Caught DataError in
+    DataLoader worker process 0. Original Traceback ..."); only its final message is kept."""
+    text = str(exc)
+    if 'Original Traceback' in text:
+        last = text.rstrip().splitlines()[-1]
+        text = last.split(': ', 1)[1] if ': ' in last else last
+    return ' '.join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def _run(fn):
     from mipnet.engine.train import NonFiniteLossError
     try:
         return fn()
     except (ConfigError, DataError, CheckpointError, NonFiniteLossError, DeviceError,
             FileNotFoundError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
+        print(f'error: {_one_line(exc)}', file=sys.stderr)
         sys.exit(1)
 
 
