@@ -60,3 +60,19 @@ def model_summary(model, image_size):
         alln = count_flops(model, image_size, n)['total']
         text += f', {alln / 1e9:.2f} GFLOPs for all {n} instances (shared trunk, {alln / one:.2f}x)'
     return text
+
+
+def main(argv=None):
+    """``python tools/model_summary.py --cfg FILE [KEY VALUE ...]``: parameters and FLOPs."""
+    import argparse
+
+    from mipnet.config import load_config
+    from mipnet.models import build_model
+    parser = argparse.ArgumentParser(description='Parameter count and FLOPs per box.')
+    parser.add_argument('--cfg', required=True)
+    parser.add_argument('opts', nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    cfg = load_config(args.cfg, args.opts)
+    model = build_model(cfg)
+    print(f'{cfg.MODEL.NAME} {list(cfg.MODEL.IMAGE_SIZE)}: ' +
+          model_summary(model, cfg.MODEL.IMAGE_SIZE))
