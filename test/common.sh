@@ -347,13 +347,16 @@ mipnet_report_failure() {
     local n=${TAIL_LINES:-40} shown=0 local_rank rank f
     echo "error: ${MIPNET_SCRIPT}.sh failed (exit status $MIPNET_STATUS); log: $LOG" >&2
     if [ -n "$RANK_LOG_DIR" ] && [ -d "$RANK_LOG_DIR" ]; then
-        read -r rank local_rank < <(awk '/Root Cause/ {f = 1}
-            f && /local_rank:/ {gsub(/[^0-9 ]/, " "); print $1, $2; exit}' "$LOG")
+        read -r rank local_rank code < <(awk '/Root Cause/ {f = 1}
+            f && /local_rank:/ {gsub(/[^0-9 ]/, " "); r = $1 " " $2}
+            f && r && /exitcode/ {sub(/.*exitcode *: */, ""); print r, $1; exit}' "$LOG")
         if [ -n "$local_rank" ]; then
+            # stdout first, the error output (stderr) last.
             for f in $(find "$RANK_LOG_DIR" -path "*/attempt_*/$local_rank/*.log" \
-                       2>/dev/null | sort); do
+                       2>/dev/null | sort -r); do
                 [ -s "$f" ] || continue
-                echo "----- rank $rank (local rank $local_rank), last $n lines of $f -----" >&2
+                echo "----- rank $rank (local rank $local_rank, exit code $code), last $n" \
+                     "lines of $f -----" >&2
                 tail -n "$n" "$f" >&2
                 shown=1
             done
