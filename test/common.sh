@@ -231,6 +231,26 @@ if missing:
          f'{{{train_set},{test_set}}}.json; the set names are DATASET.TRAIN_SET / '
          f'DATASET.TEST_SET of {os.path.basename(cfg_file)})')
 
+extra = []
+if 'TRAIN' in splits and cfg.MODEL.INIT_WEIGHTS and cfg.MODEL.PRETRAINED \
+        and not os.path.isfile(cfg.MODEL.PRETRAINED):
+    fail(f'MODEL.PRETRAINED {cfg.MODEL.PRETRAINED} not found (relative paths start at the '
+         'repository root): download the ImageNet-pretrained HRNet weights there (README, '
+         '"Pretrained weights"), or pass MODEL.PRETRAINED "" to train from scratch')
+if 'TEST' in splits and not cfg.TEST.USE_GT_BBOX and cfg.TEST.COCO_BBOX_FILE \
+        and not os.path.isfile(cfg.TEST.COCO_BBOX_FILE):
+    bbox = cfg.TEST.COCO_BBOX_FILE
+    # Reference configs name data/<dataset>/person_detection_results/<file>; look for it
+    # under --data_path too.
+    beside = os.path.join(root, 'person_detection_results', os.path.basename(bbox))
+    if os.path.isabs(bbox) or not os.path.isfile(beside):
+        fail(f'TEST.COCO_BBOX_FILE {bbox} not found (TEST.USE_GT_BBOX is false, so validation '
+             f'needs person detections): put the file there or at {beside}, pass '
+             'TEST.COCO_BBOX_FILE FILE, or validate with ground-truth boxes: '
+             'TEST.USE_GT_BBOX true')
+    extra += ['TEST.COCO_BBOX_FILE', beside]
+print('CFG_EXTRA_OPTS=(' + ' '.join(map(shlex.quote, extra)) + ')')
+
 device = device_opt or ('' if cfg.DEVICE == 'auto' else cfg.DEVICE)
 count = 0
 import torch
@@ -270,6 +290,10 @@ mipnet_probe() {
     out=$("$MIPNET_PY" -c "$MIPNET_PROBE_PY" "$CFG" "$DATA_PATH" "$splits" "$DEVICE_OPT" \
         "${MIPNET_OVERRIDES[@]}") || exit 1
     eval "$out"
+    if (( ${#CFG_EXTRA_OPTS[@]} )); then
+        echo "note: adding ${CFG_EXTRA_OPTS[*]} (found under --data_path)"
+        MIPNET_OVERRIDES+=("${CFG_EXTRA_OPTS[@]}")
+    fi
 }
 
 mipnet_build_command() {

@@ -1,4 +1,5 @@
 """Fixtures of the launcher tests: a tiny dataset root and a runner for test/*.sh."""
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 from tests.conftest import FIXTURES, REPO
 
 TINY = str(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml')
+DETECTIONS = 'launcher_test_detections.json'
 
 
 def _synthetic_root(base):
@@ -62,6 +64,12 @@ def coco_layout_root(data_root, tmp_path_factory):
         (root / f'{image_set}2017').symlink_to(images.resolve(), target_is_directory=True)
         (root / 'annotations' / f'person_keypoints_{image_set}2017.json').symlink_to(
             (data_root / 'annotations' / f'person_keypoints_{image_set}.json').resolve())
+    # Person "detections" (the val ground-truth boxes) where the reference configs keep them.
+    val = json.loads((root / 'annotations' / 'person_keypoints_val2017.json').read_text())
+    dets = [{'image_id': a['image_id'], 'category_id': 1, 'bbox': a['bbox'], 'score': 1.0}
+            for a in val['annotations'] if a.get('num_keypoints', 1) > 0]
+    (root / 'person_detection_results').mkdir()
+    (root / 'person_detection_results' / DETECTIONS).write_text(json.dumps(dets))
     return root
 
 

@@ -4,8 +4,9 @@ import os
 import time
 
 import pytest
+import torch
 
-from tests.launchers.conftest import TINY, final_value
+from tests.launchers.conftest import DETECTIONS, TINY, final_value
 
 TRAIN_SCRIPTS = ['train_performance_1p', 'train_full_1p', 'train_finetune_1p', 'train_full_8p',
                  'train_performance_8p']
@@ -70,6 +71,16 @@ def test_layout_check_follows_overridden_set_names(launcher, data_root):
     assert 'person_keypoints_train.json' not in line.split(' not found')[0]
 
 
+def test_missing_pretrained_weights(launcher, coco_layout_root):
+    """The default config needs the ImageNet weights: one error line before any process."""
+    line = _single_error_line(launcher.run('train_performance_8p',
+                                           f'--data_path={coco_layout_root}', '--nproc', '2',
+                                           '--device', 'cpu', 'MODEL.PRETRAINED',
+                                           f'{launcher.out}/hrnet_w48.pth'))
+    assert f'MODEL.PRETRAINED {launcher.out}/hrnet_w48.pth not found' in line
+    assert 'MODEL.PRETRAINED "" to train from scratch' in line
+
+
 # ---- real runs -----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_performance_1p(launcher, data_root):
@@ -97,11 +108,18 @@ def test_performance_1p(launcher, data_root):
 
 @pytest.mark.slow
 def test_full_8p_two_cpu_processes(launcher, coco_layout_root):
-    """torchrun with 2 gloo processes on the documented train2017/val2017 layout."""
+    """torchrun with 2 gloo processes on the documented train2017/val2017 layout, validated
+    on person detections that the launcher finds under --data_path (as the reference
+    configs' data/coco/person_detection_results/<file>)."""
     proc = launcher.run('train_full_8p', f'--data_path={coco_layout_root}', '--cfg', TINY,
                         '--nproc', '2', '--device', 'cpu', 'DATASET.TRAIN_SET', 'train2017',
-                        'DATASET.TEST_SET', 'val2017', *launcher.tiny_opts())
+                        'DATASET.TEST_SET', 'val2017', 'TEST.USE_GT_BBOX', 'False',
+                        'TEST.COCO_BBOX_FILE', f'data/coco/person_detection_results/{DETECTIONS}',
+                        *launcher.tiny_opts())
     assert proc.returncode == 0, proc.output
+    detections = coco_layout_root / 'person_detection_results' / DETECTIONS
+    assert f'note: adding TEST.COCO_BBOX_FILE {detections}' in proc.stdout
+    assert f'detections from {detections}' in proc.stdout
     assert 'torch.distributed.run' in proc.stdout and '--nproc_per_node=2' in proc.stdout
     assert 'world size: 2' in proc.stdout
     fps = final_value(proc.stdout, 'Final Performance images/sec :')
@@ -148,13 +166,16 @@ def test_failing_rank_stops_the_run(launcher, data_root, tmp_path):
 
 @pytest.mark.slow
 def test_engine_error_is_reported(launcher, data_root):
-    """A start-up error of the engine (missing MODEL.PRETRAINED): status 1 and the engine's
-    `error:` line in the printed log tail."""
-    missing = launcher.out / 'no_such_weights.pth'
-    proc = launcher.run('train_performance_1p', f'--data_path={data_root}', '--cfg', TINY,
-                        '--device', 'cpu', *launcher.tiny_opts('MODEL.PRETRAINED', missing))
+    """An error raised by the engine itself (a --pth_path whose weights do not fit the
+    model): status 1, the engine's `error:` line in the printed log tail, the failure last."""
+    bad = launcher.out / 'other_model.pth'
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({'state_dict': {'other.weight': torch.zeros(3)}}, bad)
+    proc = launcher.run('train_finetune_1p', f'--data_path={data_root}', '--cfg', TINY,
+                        '--device', 'cpu', f'--pth_path={bad}', *launcher.tiny_opts())
     assert proc.returncode == 1, proc.output
-    assert f'error: MODEL.PRETRAINED file not found: {missing}' in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith(
-        'error: train_performance_1p.sh failed (exit status 1)')
+    tail = proc.stderr.split(f'last 40 lines of {launcher.logs}/0/train_0.log', 1)[1]
+    assert f'error: checkpoint {bad} does not match the model' in tail, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == \
+        'error: train_finetune_1p.sh failed (exit status 1)'
     assert _wait_no_leftovers(launcher) == ''
