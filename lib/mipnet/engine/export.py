@@ -1,0 +1,207 @@
+"""ONNX export of the λ model (``tools/export_onnx.py``), verified with onnxruntime.
+
+The exported graph is ``model.forward(images, lambda_vec)`` in eval mode (BatchNorm uses its
+running statistics): inputs ``images`` (B, 3, H, W) float32 and ``lambda_vec`` (B, N)
+float32 (one-hot instance selectors; N = ``MODEL.NUM_INSTANCES``), output ``heatmaps``
+(B, J, H/4, W/4), with a dynamic batch B. Plain HRNet (``pose_hrnet``) exports ``images``
+only. ``onnx`` and ``onnxruntime`` are optional (``pip install -e .[onnx]``) and imported
+only here.
+"""
+import argparse
+import logging
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+from mipnet.config import ConfigError, load_config
+from mipnet.utils.checkpoint import CheckpointError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ['ExportError', 'export_onnx', 'verify_onnx', 'main']
+
+#: maximum |onnxruntime - PyTorch| accepted by the verification
+TOLERANCE = 1e-4
+
+
+class ExportError(RuntimeError):
+    """Export or verification failed, or the optional ONNX packages are missing."""
+
+
+def _require_onnx():
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError as exc:
+        raise ExportError(f'ONNX export needs the optional packages onnx and onnxruntime '
+                          f'({exc}); install them with: pip install -e .[onnx]') from None
+    return onnx, onnxruntime
+
+
+class _LambdaForward(nn.Module):
+    """``net(images, lambda_vec)``: the single-instance λ forward, no Python branching on λ."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, images, lambda_vec):
+        return self.net(images, lambda_vec)
+
+
+class _ImagesForward(nn.Module):
+    """``net(images)`` of plain HRNet."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, images):
+        return self.net(images)
+
+
+def example_inputs(net, image_size, batch_size, seed=0):
+    """Random inputs of the export signature.
+
+    Args:
+        net: the network (``uses_lambda``, ``num_instances``).
+        image_size: (width, height).
+        batch_size: B.
+
+    Returns:
+        tuple of float32 tensors: (images (B, 3, H, W), lambda_vec (B, N)) for λ models,
+        (images,) otherwise; λ rows are one-hot, cycling through the instances.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randn(batch_size, 3, int(image_size[1]), int(image_size[0]), generator=gen)
+    if not net.uses_lambda:
+        return (images,)
+    idx = torch.arange(batch_size) % net.num_instances
+    return images, nn.functional.one_hot(idx, net.num_instances).float()
+
+
+def export_onnx(net, path, image_size, opset=17):
+    """Export ``net`` (eval mode, CPU) to ``path`` with a dynamic batch dimension.
+
+    Returns:
+        list of the graph's input names.
+    """
+    net = net.cpu().eval()
+    uses_lambda = net.uses_lambda
+    wrapper = (_LambdaForward if uses_lambda else _ImagesForward)(net).eval()
+    names = ['images', 'lambda_vec'] if uses_lambda else ['images']
+    dynamic = {name: {0: 'batch'} for name in names + ['heatmaps']}
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(wrapper, example_inputs(net, image_size, 2), path,
+                          input_names=names, output_names=['heatmaps'], dynamic_axes=dynamic,
+                          opset_version=int(opset), do_constant_folding=True, dynamo=False)
+    return names
+
+
+def verify_onnx(net, path, image_size, batch_sizes=(1, 3)):
+    """Compare onnxruntime with PyTorch on random inputs.
+
+    Args:
+        net: the exported network.
+        path: ONNX file.
+        image_size: (width, height).
+        batch_sizes: batch sizes tried (several check the dynamic batch).
+
+    Returns:
+        dict batch size -> max absolute difference of the heatmaps.
+    """
+    onnx, ort = _require_onnx()
+    onnx.checker.check_model(onnx.load(path))
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    names = [i.name for i in session.get_inputs()]
+    net = net.cpu().eval()
+    diffs = {}
+    for b in batch_sizes:
+        inputs = example_inputs(net, image_size, b, seed=b)
+        with torch.no_grad():
+            expected = net(*inputs).numpy()
+        got = session.run(None, {n: t.numpy() for n, t in zip(names, inputs)})[0]
+        if got.shape != expected.shape:
+            raise ExportError(f'onnxruntime output shape {got.shape} differs from PyTorch '
+                              f'{expected.shape} at batch size {b}')
+        diffs[b] = float(np.max(np.abs(got - expected)))
+    return diffs
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog='tools/export_onnx.py',
+        description='Export MIPNet (images, lambda_vec) or HRNet (images) to ONNX with a '
+                    'dynamic batch and verify it with onnxruntime. Config overrides (KEY '
+                    'VALUE, e.g. TEST.MODEL_FILE model.pth) follow --cfg.')
+    p.add_argument('--cfg', required=True, help='experiment YAML file')
+    p.add_argument('--out', required=True, help='output .onnx file')
+    p.add_argument('--instances', type=int, default=None,
+                   help='λ length N (sets MODEL.NUM_INSTANCES; must match the checkpoint)')
+    p.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    p.add_argument('--random-weights', action='store_true',
+                   help='export randomly initialised weights (smoke tests) instead of '
+                        'TEST.MODEL_FILE')
+    p.add_argument('--verify-batch-sizes', default='1,3',
+                   help='batch sizes of the onnxruntime check (default 1,3)')
+    p.add_argument('opts', nargs='*', metavar='KEY VALUE', help='config overrides')
+    return p
+
+
+def main(argv=None):
+    """Entry point of ``tools/export_onnx.py``; returns the exit status (0, or 1 after one
+    ``error: ...`` line on stderr)."""
+    args = _parser().parse_intermixed_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s',
+                            stream=sys.stderr)
+    try:
+        _require_onnx()
+        opts = list(args.opts)
+        if args.instances is not None:
+            opts += ['MODEL.NUM_INSTANCES', str(args.instances)]
+        cfg = load_config(args.cfg, opts)
+        try:
+            sizes = [int(v) for v in args.verify_batch_sizes.split(',') if v.strip()]
+        except ValueError:
+            sizes = []
+        if not sizes or min(sizes) <= 0:
+            raise ExportError(f'--verify-batch-sizes {args.verify_batch_sizes!r}: expected '
+                              'positive comma-separated integers')
+        from mipnet.models import build_model
+        from mipnet.utils.checkpoint import load_model_weights
+        if cfg.TEST.MODEL_FILE:
+            net = build_model(cfg, is_train=False)
+            load_model_weights(net, cfg.TEST.MODEL_FILE)
+        elif args.random_weights:
+            torch.manual_seed(0)
+            net = build_model(cfg, is_train=False)
+            logger.warning('exporting random weights (--random-weights)')
+        else:
+            raise ConfigError('TEST.MODEL_FILE is empty: pass the checkpoint as a config '
+                              'override (TEST.MODEL_FILE model.pth), or --random-weights for '
+                              'a smoke test')
+        names = export_onnx(net, args.out, cfg.MODEL.IMAGE_SIZE, args.opset)
+        diffs = verify_onnx(net, args.out, cfg.MODEL.IMAGE_SIZE, sizes)
+    except (ConfigError, CheckpointError, ExportError, OSError) as exc:
+        print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
+        return 1
+    worst = max(diffs.values())
+    width, height = cfg.MODEL.IMAGE_SIZE
+    shapes = f'images (B, 3, {height}, {width})'
+    if 'lambda_vec' in names:
+        shapes += f', lambda_vec (B, {cfg.MODEL.NUM_INSTANCES})'
+    print(f'exported {args.out}: inputs {shapes} -> heatmaps (B, {cfg.MODEL.NUM_JOINTS}, '
+          f'{height // 4}, {width // 4}), opset {args.opset}')
+    print('onnxruntime vs PyTorch max abs difference: ' +
+          ', '.join(f'{d:.3g} (batch {b})' for b, d in diffs.items()))
+    if not worst <= TOLERANCE:
+        print(f'error: onnxruntime differs from PyTorch by {worst:.3g} > {TOLERANCE:g}',
+              file=sys.stderr)
+        return 1
+    return 0

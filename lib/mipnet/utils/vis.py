@@ -1,0 +1,397 @@
+"""Drawing: skeletons of the COCO / CrowdPose / OCHuman layouts, person boxes, heatmap grids
+and the training debug images (``save_debug_images``).
+
+Everything works on OpenCV BGR ``uint8`` images of shape (H, W, 3) and NumPy arrays; the
+only torch-aware entry point is :func:`save_debug_images`, which accepts the training
+loop's tensors.
+
+Drawing conventions:
+
+* every pose gets its own colour (:func:`pose_color`);
+* joint confidence sets the marker radius (confident joints are drawn bigger);
+* primary poses (instance k = 0) have filled joints and a solid box; secondary poses
+  (k >= 1, the other people MIPNet finds in a box) have hollow joints, a dashed box and a
+  ``k=<k>`` label.
+"""
+import math
+import os
+
+import cv2
+import numpy as np
+
+from mipnet.data import IMAGENET_MEAN, IMAGENET_STD
+from mipnet.data.metadata import get_keypoint_meta
+
+__all__ = ['pose_color', 'draw_box', 'draw_pose', 'draw_poses', 'make_grid',
+           'joint_grid', 'heatmap_grid', 'denormalize_images', 'skeleton_for',
+           'save_debug_images']
+
+_GOLDEN = 0.618033988749895
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def pose_color(index):
+    """Distinct, saturated BGR colour (tuple of 3 ints) of pose number ``index``.
+
+    Hues follow the golden-ratio sequence, so neighbouring indices differ strongly.
+    """
+    hue = int(((index * _GOLDEN + 0.05) % 1.0) * 180)  # OpenCV hue range [0, 180)
+    hsv = np.array([[[hue, 230, 255]]], dtype=np.uint8)
+    return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+
+
+def _default_radius(img):
+    return max(2, int(round(0.006 * max(img.shape[:2]))))
+
+
+def _dashed_line(img, p0, p1, color, thickness, dash):
+    p0 = np.asarray(p0, dtype=np.float64)
+    p1 = np.asarray(p1, dtype=np.float64)
+    length = float(np.hypot(*(p1 - p0)))
+    if length < 1:
+        return
+    steps = max(1, int(length // dash))
+    for i in range(0, steps, 2):
+        a = p0 + (p1 - p0) * (i / steps)
+        b = p0 + (p1 - p0) * (min(i + 1, steps) / steps)
+        cv2.line(img, tuple(int(round(v)) for v in a), tuple(int(round(v)) for v in b), color,
+                 thickness, cv2.LINE_AA)
+
+
+def draw_box(img, box, color, dashed=False, label=None, thickness=None):
+    """Draw a box in place.
+
+    Args:
+        img: BGR uint8 (H, W, 3), modified in place.
+        box: (4,) [x, y, w, h] in pixels.
+        color: BGR tuple.
+        dashed: dashed outline (secondary instances) instead of a solid one.
+        label: optional text written above the box's top-left corner.
+        thickness: line width in pixels (default from the image size).
+
+    Returns:
+        ``img``.
+    """
+    x, y, w, h = (float(v) for v in box)
+    thickness = thickness or max(1, _default_radius(img) // 2)
+    x0, y0 = int(round(x)), int(round(y))
+    x1, y1 = int(round(x + w)), int(round(y + h))
+    if dashed:
+        dash = max(4, 3 * thickness)
+        corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+        for i in range(4):
+            _dashed_line(img, corners[i], corners[(i + 1) % 4], color, thickness, dash)
+    else:
+        cv2.rectangle(img, (x0, y0), (x1, y1), color, thickness, cv2.LINE_AA)
+    if label:
+        _put_label(img, label, (x0, y0), color)
+    return img
+
+
+def _put_label(img, text, anchor, color):
+    """Text on a filled background just above ``anchor`` (x, y), kept inside the image."""
+    scale = max(0.35, min(1.0, max(img.shape[:2]) / 1200.0))
+    (tw, th), base = cv2.getTextSize(text, _FONT, scale, 1)
+    x = int(np.clip(anchor[0], 0, max(0, img.shape[1] - tw - 2)))
+    y = int(np.clip(anchor[1] - 2, th + base + 1, img.shape[0] - 1))
+    cv2.rectangle(img, (x, y - th - base - 1), (x + tw + 2, y), color, -1)
+    luminance = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
+    cv2.putText(img, text, (x + 1, y - base), _FONT, scale,
+                (0, 0, 0) if luminance > 128 else (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def draw_pose(img, keypoints, skeleton, color, secondary=False, kpt_thre=0.0, radius=None,
+              thickness=None):
+    """Draw one pose in place.
+
+    Args:
+        img: BGR uint8 (H, W, 3), modified in place.
+        keypoints: (J, 2) or (J, 3) array of x, y[, confidence]; without a confidence
+            column every joint counts as confidence 1.
+        skeleton: sequence of (a, b) 0-based joint index pairs (``KeypointMeta.skeleton``),
+            or None for joints only.
+        color: BGR tuple of this pose.
+        secondary: draw the joints hollow (instance k >= 1).
+        kpt_thre: joints with confidence <= ``kpt_thre`` (and limbs touching them) are not
+            drawn; non-finite coordinates are never drawn.
+        radius: marker radius of a joint of confidence 1 (default from the image size);
+            a joint of confidence c gets ``radius * (0.4 + 0.6 * clip(c, 0, 1))``.
+        thickness: limb width (default ``radius // 2``).
+
+    Returns:
+        ``img``.
+    """
+    kpts = np.asarray(keypoints, dtype=np.float64)
+    if kpts.ndim != 2 or kpts.shape[1] not in (2, 3):
+        raise ValueError(f'keypoints must be (J, 2) or (J, 3), got shape {kpts.shape}')
+    conf = kpts[:, 2] if kpts.shape[1] == 3 else np.ones(len(kpts))
+    xy = kpts[:, :2]
+    shown = np.isfinite(xy).all(axis=1) & np.isfinite(conf) & (conf > kpt_thre)
+    radius = radius or _default_radius(img)
+    thickness = thickness or max(1, radius // 2)
+    pts = np.zeros((len(kpts), 2), dtype=np.int64)
+    pts[shown] = np.round(xy[shown]).astype(np.int64)
+    for a, b in skeleton or ():
+        if a < len(kpts) and b < len(kpts) and shown[a] and shown[b]:
+            cv2.line(img, tuple(int(v) for v in pts[a]), tuple(int(v) for v in pts[b]), color,
+                     thickness, cv2.LINE_AA)
+    for j in np.flatnonzero(shown):
+        r = max(1, int(round(radius * (0.4 + 0.6 * float(np.clip(conf[j], 0.0, 1.0))))))
+        center = tuple(int(v) for v in pts[j])
+        if secondary:
+            cv2.circle(img, center, r, color, max(1, r // 3), cv2.LINE_AA)
+        else:
+            cv2.circle(img, center, r, color, -1, cv2.LINE_AA)
+            if r >= 4:  # a thin light rim keeps big markers visible on busy images
+                cv2.circle(img, center, r + 1, (255, 255, 255), 1, cv2.LINE_AA)
+    return img
+
+
+def draw_poses(img, poses, skeleton, kpt_thre=0.0, boxes=None, draw_boxes=True):
+    """Draw a list of poses (for instance the demo's merged results) on a copy of ``img``.
+
+    Primary poses (k = 0) get filled joints and their person box, solid, in the pose colour;
+    secondary poses (k >= 1) get hollow joints and a dashed box around their drawn joints
+    (their input box belongs to another person). Every pose is labelled ``k=<k> <score>``.
+    Poses are drawn last-to-first, so the first (best) pose ends on top.
+
+    Args:
+        img: BGR uint8 (H, W, 3); not modified.
+        poses: list of dicts with 'keypoints' ((J, 3) array or flat list of 3J floats) and
+            optionally 'instance' (int k, default 0), 'score' (float) and 'box'
+            ([x, y, w, h], the box the pose was predicted from).
+        skeleton: joint index pairs, see :func:`draw_pose`.
+        kpt_thre: joint confidence threshold for drawing.
+        boxes: optional (M, 4) [x, y, w, h] input boxes, drawn thin and grey underneath.
+        draw_boxes: draw the pose boxes described above.
+
+    Returns:
+        A new BGR uint8 (H, W, 3) image.
+    """
+    out = np.ascontiguousarray(img, dtype=np.uint8).copy()
+    for box in boxes if boxes is not None else ():
+        draw_box(out, box, (160, 160, 160), thickness=1)
+    for i in reversed(range(len(poses))):
+        pose = poses[i]
+        color = pose_color(i)
+        kpts = np.asarray(pose['keypoints'], dtype=np.float64).reshape(-1, 3)
+        k = int(pose.get('instance', 0))
+        draw_pose(out, kpts, skeleton, color, secondary=k >= 1, kpt_thre=kpt_thre)
+        label = f'k={k}' + (f' {pose["score"]:.2f}' if 'score' in pose else '')
+        shown = kpts[np.isfinite(kpts).all(axis=1) & (kpts[:, 2] > kpt_thre), :2]
+        if draw_boxes and k == 0 and pose.get('box') is not None:
+            draw_box(out, pose['box'], color, label=label)
+        elif len(shown):
+            lo, hi = shown.min(axis=0), shown.max(axis=0)
+            if draw_boxes:
+                draw_box(out, [lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], color, dashed=True,
+                         label=label)
+            else:
+                _put_label(out, label, lo, color)
+    return out
+
+
+def make_grid(tiles, nrow=8, padding=2, pad_value=0):
+    """Tile equally sized images into a grid.
+
+    Args:
+        tiles: list (or array) of B uint8 images (h, w, 3).
+        nrow: tiles per row.
+        padding: pixels between tiles and around the grid.
+
+    Returns:
+        uint8 (rows * (h + p) + p, cols * (w + p) + p, 3).
+    """
+    tiles = list(tiles)
+    if not tiles:
+        raise ValueError('make_grid needs at least one image')
+    h, w = tiles[0].shape[:2]
+    cols = min(nrow, len(tiles))
+    rows = int(math.ceil(len(tiles) / cols))
+    grid = np.full((rows * (h + padding) + padding, cols * (w + padding) + padding, 3),
+                   pad_value, dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        y, x = padding + r * (h + padding), padding + c * (w + padding)
+        grid[y:y + h, x:x + w] = tile
+    return grid
+
+
+def joint_grid(images, joints, joints_vis=None, skeleton=None, nrow=8, padding=2,
+               instance_valid=None):
+    """Crops with the joints of every instance drawn (HRNet's
+    ``save_batch_image_with_joints``, multi-instance).
+
+    Args:
+        images: uint8 BGR (B, H, W, 3) crops.
+        joints: (B, N, J, 2+) joint coordinates in crop pixels, N instances per crop.
+        joints_vis: (B, N, J) or (B, N, J, 2+) visibility; joints with visibility <= 0 are
+            skipped. None: all visible.
+        skeleton: joint index pairs or None.
+        instance_valid: optional (B, N); instances k >= 1 with 0 (slots repeating
+            instance 0 in MIPNet targets) are not drawn.
+
+    Returns:
+        uint8 BGR grid image (see :func:`make_grid`). Instance k has colour
+        ``pose_color(k)``; secondary instances are hollow and drawn under the primary.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    b, n, j = joints.shape[:3]
+    vis = np.ones((b, n, j)) if joints_vis is None else np.asarray(joints_vis, dtype=np.float64)
+    if vis.ndim == 4:
+        vis = vis[..., 0]
+    radius = max(1, int(round(images.shape[1] / 40)))
+    tiles = []
+    for i in range(b):
+        tile = np.ascontiguousarray(images[i]).copy()
+        for k in reversed(range(n)):
+            if k and instance_valid is not None and not instance_valid[i, k] > 0:
+                continue
+            kpts = np.concatenate([joints[i, k, :, :2], vis[i, k, :, None]], axis=1)
+            draw_pose(tile, kpts, skeleton, pose_color(k), secondary=k >= 1, kpt_thre=0.0,
+                      radius=radius, thickness=1)
+        tiles.append(tile)
+    return make_grid(tiles, nrow, padding)
+
+
+def heatmap_grid(images, heatmaps, min_cell=48):
+    """Heatmap grid (HRNet's ``save_batch_heatmaps``, multi-instance): one row per
+    (image, instance), the resized crop first, then every joint's heatmap in JET colours
+    blended over the crop with its maximum marked.
+
+    Args:
+        images: uint8 BGR (B, H, W, 3) crops.
+        heatmaps: float (B, K, J, h, w); values are clipped to [0, 1] for display.
+        min_cell: cells are upscaled (nearest) by an integer factor to at least this height.
+
+    Returns:
+        uint8 BGR (B * K * ch, (J + 1) * cw, 3) with (ch, cw) the cell size.
+    """
+    heatmaps = np.asarray(heatmaps, dtype=np.float32)
+    b, k, j, h, w = heatmaps.shape
+    f = max(1, int(math.ceil(min_cell / h)))
+    ch, cw = h * f, w * f
+    grid = np.zeros((b * k * ch, (j + 1) * cw, 3), dtype=np.uint8)
+    for i in range(b):
+        small = cv2.resize(images[i], (cw, ch), interpolation=cv2.INTER_AREA)
+        for kk in range(k):
+            y = (i * k + kk) * ch
+            cell = small.copy()
+            if k > 1:
+                cv2.putText(cell, f'k={kk}', (1, ch - 3), _FONT, 0.3, (255, 255, 255), 1,
+                            cv2.LINE_AA)
+            grid[y:y + ch, :cw] = cell
+            for jj in range(j):
+                hm = np.clip(heatmaps[i, kk, jj], 0.0, 1.0)
+                colored = cv2.applyColorMap((hm * 255).astype(np.uint8), cv2.COLORMAP_JET)
+                colored = cv2.resize(colored, (cw, ch), interpolation=cv2.INTER_NEAREST)
+                blend = cv2.addWeighted(colored, 0.7, small, 0.3, 0)
+                py, px = np.unravel_index(int(np.argmax(heatmaps[i, kk, jj])), (h, w))
+                cv2.circle(blend, (int(px * f + f // 2), int(py * f + f // 2)), 1,
+                           (255, 0, 255), -1)
+                grid[y:y + ch, (jj + 1) * cw:(jj + 2) * cw] = blend
+    return grid
+
+
+def _to_numpy(x):
+    if hasattr(x, 'detach'):
+        return x.detach().float().cpu().numpy()
+    return np.asarray(x)
+
+
+def denormalize_images(images, color_rgb=True):
+    """Undo the dataset normalisation.
+
+    Args:
+        images: tensor or array (B, 3, H, W), ImageNet-normalised per channel index as in
+            :class:`mipnet.data.COCOStyleDataset`.
+        color_rgb: channel order of ``images`` is RGB (``DATASET.COLOR_RGB``), else BGR.
+
+    Returns:
+        uint8 BGR (B, H, W, 3).
+    """
+    arr = _to_numpy(images).astype(np.float32)
+    if arr.ndim != 4 or arr.shape[1] != 3:
+        raise ValueError(f'images must be (B, 3, H, W), got shape {arr.shape}')
+    arr = arr.transpose(0, 2, 3, 1) * IMAGENET_STD + IMAGENET_MEAN
+    arr = np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8)
+    if color_rgb:
+        arr = arr[..., ::-1]
+    return np.ascontiguousarray(arr)
+
+
+def skeleton_for(cfg, is_train=True):
+    """Skeleton of the config's dataset (train or test), or None when the joint count of
+    ``MODEL.NUM_JOINTS`` does not match it or the name is unknown."""
+    name = cfg.DATASET.TRAIN_DATASET if is_train else cfg.DATASET.TEST_DATASET
+    try:
+        meta = get_keypoint_meta(name or cfg.DATASET.DATASET)
+    except ValueError:
+        return None
+    return meta.skeleton if meta.num_joints == int(cfg.MODEL.NUM_JOINTS) else None
+
+
+def _imwrite(path, img):
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    if not cv2.imwrite(path, img):
+        raise OSError(f'could not write image {path}')
+
+
+def save_debug_images(cfg, images, meta, target, output, prefix):
+    """Training debug images (HRNet's ``save_debug_images``, multi-instance).
+
+    Writes, according to ``cfg.DEBUG.SAVE_BATCH_IMAGES_GT`` / ``_PRED`` and
+    ``SAVE_HEATMAPS_GT`` / ``_PRED``:
+
+    * ``<prefix>_gt.jpg``: crops with the target joints of every instance;
+    * ``<prefix>_pred.jpg``: crops with the argmax joints of every predicted instance;
+    * ``<prefix>_hm_gt.jpg`` / ``<prefix>_hm_pred.jpg``: heatmap grids (one row per crop
+      and instance).
+
+    Parent folders are created.
+
+    Args:
+        cfg: the config (``DATASET.COLOR_RGB``, ``MODEL.IMAGE_SIZE``, ``DEBUG.*``).
+        images: normalised input batch, tensor (B, 3, H, W).
+        meta: batch meta dict with 'joints' (B, N, J, 3) crop coordinates and
+            'joints_vis' (B, N, J, 3) (tensors or arrays); an optional 'instance_valid'
+            (B, N) hides the target slots that merely repeat instance 0.
+        target: target heatmaps (B, N, J, h, w).
+        output: predicted heatmaps (B, K, J, h, w); K may be 1 (plain HRNet).
+        prefix: output path prefix.
+
+    Returns:
+        list of the paths written.
+    """
+    dbg = cfg.DEBUG
+    crops = denormalize_images(images, bool(cfg.DATASET.COLOR_RGB))
+    skeleton = skeleton_for(cfg, is_train=True)
+    written = []
+    if dbg.SAVE_BATCH_IMAGES_GT:
+        path = f'{prefix}_gt.jpg'
+        valid = meta.get('instance_valid') if hasattr(meta, 'get') else None
+        _imwrite(path, joint_grid(crops, _to_numpy(meta['joints']),
+                                  _to_numpy(meta['joints_vis']), skeleton,
+                                  instance_valid=None if valid is None else _to_numpy(valid)))
+        written.append(path)
+    if dbg.SAVE_BATCH_IMAGES_PRED:
+        from mipnet.evaluation.decode import get_max_preds
+        hm = _to_numpy(output).astype(np.float32)
+        b, k, j, h, w = hm.shape
+        coords, maxvals = get_max_preds(hm.reshape(b * k, j, h, w))
+        stride = np.array([crops.shape[2] / w, crops.shape[1] / h])
+        joints = (coords * stride).reshape(b, k, j, 2)
+        vis = (maxvals > 0).astype(np.float64).reshape(b, k, j)
+        path = f'{prefix}_pred.jpg'
+        _imwrite(path, joint_grid(crops, joints, vis, skeleton))
+        written.append(path)
+    if dbg.SAVE_HEATMAPS_GT:
+        path = f'{prefix}_hm_gt.jpg'
+        _imwrite(path, heatmap_grid(crops, _to_numpy(target)))
+        written.append(path)
+    if dbg.SAVE_HEATMAPS_PRED:
+        path = f'{prefix}_hm_pred.jpg'
+        _imwrite(path, heatmap_grid(crops, _to_numpy(output)))
+        written.append(path)
+    return written

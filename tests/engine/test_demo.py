@@ -1,0 +1,190 @@
+"""tools/demo.py: poses of a tiny random model on real fixture images, box sources, errors."""
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mipnet.config import load_config
+from mipnet.engine.demo import BoxSource, DemoError, check_box, main
+from mipnet.models import build_model
+from tests.conftest import REPO
+
+TINY = str(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml')
+IMAGE = 'ochuman/000817.jpg'  # 665 x 1000
+# Inside the image even after the 1.25x enlargement to the square model input.
+BOXES = ['200,300,200,300', '330,200,240,420']
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    """Random tiny MIPNet whose heatmaps sit around 0.5, so every joint has a confidence
+    near 0.5 (drawn, scores in [0, 1]) and its argmax varies with the image."""
+    cfg = load_config(TINY)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    with torch.no_grad():
+        model.final_layer.weight.mul_(0.5)
+        model.final_layer.bias.fill_(0.5)
+    path = tmp_path_factory.mktemp('demo_ckpt') / 'tiny_random.pth'
+    torch.save(model.state_dict(), path)
+    return str(path)
+
+
+def _run(capsys, *args):
+    code = main(['--cfg', TINY, *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_demo_image_with_boxes(tmp_path, fixtures, checkpoint, capsys):
+    out = tmp_path / 'out'
+    code, stdout, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image',
+                             str(fixtures / IMAGE), '--boxes', *BOXES, '--out', str(out),
+                             '--batch-size', '3')
+    assert code == 0, err
+    assert '000817.json: ' in stdout
+    results = json.loads((out / '000817.json').read_text())
+    image = cv2.imread(str(fixtures / IMAGE))
+    height, width = image.shape[:2]
+    boxes = [[float(v) for v in b.split(',')] for b in BOXES]
+    assert 2 <= len(results) <= 4  # two boxes x two instances, after OKS-NMS
+    for r in results:
+        assert r['image'] == '000817.jpg' and r['image_id'] == 817 and r['category_id'] == 1
+        assert r['instance'] in (0, 1) and r['box'] in boxes
+        assert 0.0 <= r['score'] <= 1.0
+        kpts = np.asarray(r['keypoints']).reshape(17, 3)
+        assert (kpts[:, 0] >= 0).all() and (kpts[:, 0] < width).all()
+        assert (kpts[:, 1] >= 0).all() and (kpts[:, 1] < height).all()
+    # One primary pose per box (different boxes never duplicate each other).
+    assert sorted(map(str, (r['box'] for r in results if r['instance'] == 0))) == \
+        sorted(map(str, boxes))
+
+    drawn = cv2.imread(str(out / '000817.png'))
+    assert drawn.shape == image.shape
+    changed = np.abs(drawn.astype(int) - image.astype(int)).sum(axis=2) > 30
+    for r in results:
+        if r['instance'] == 0:
+            kpts = np.asarray(r['keypoints']).reshape(17, 3)
+            xs, ys = np.round(kpts[:, 0]).astype(int), np.round(kpts[:, 1]).astype(int)
+            assert changed[ys, xs].all(), 'joint markers missing in the drawing'
+    assert changed.mean() < 0.5
+
+
+def test_demo_cli_folder_with_coco_annotation_boxes(tmp_path, fixtures, checkpoint):
+    out = tmp_path / 'out'
+    folder = fixtures / 'ochuman'
+    proc = subprocess.run(
+        [sys.executable, str(REPO / 'tools' / 'demo.py'), '--cfg', TINY,
+         'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+         '--boxes-file', str(folder / 'test_ochuman.json'), '--out', str(out), '--flip',
+         '--instances', '0', '--device', 'cpu'],
+        capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    ann = json.loads((folder / 'test_ochuman.json').read_text())
+    per_image = {}
+    for a in ann['annotations']:
+        per_image[a['image_id']] = per_image.get(a['image_id'], 0) + 1
+    for im in ann['images']:
+        stem = os.path.splitext(im['file_name'])[0]
+        results = json.loads((out / f'{stem}.json').read_text())
+        assert (out / f'{stem}.png').stat().st_size > 0
+        # Only instance 0 was run; one pose per ground-truth box survives the NMS.
+        assert len(results) == per_image[im['id']]
+        assert all(r['instance'] == 0 and 0 <= r['score'] <= 1 for r in results)
+    assert 'flip test on' in proc.stderr
+
+
+def test_demo_video(tmp_path, checkpoint, capsys, caplog):
+    caplog.set_level(logging.INFO, logger='mipnet.engine.demo')
+    video = tmp_path / 'clip.mp4'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 10, (96, 80))
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        writer.write(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8))
+    writer.release()
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(video),
+                        '--out', str(tmp_path / 'out'))
+    assert code == 0, err
+    assert 'using the whole image as one person box' in caplog.text  # no boxes given
+    cap = cv2.VideoCapture(str(tmp_path / 'out' / 'clip.mp4'))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+    cap.release()
+    results = json.loads((tmp_path / 'out' / 'clip.json').read_text())
+    assert {r['frame'] for r in results} == {0, 1, 2, 3}
+    assert all(r['box'] == [0.0, 0.0, 96.0, 80.0] for r in results)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--image', 'missing.jpg', '--boxes', '0,0,10,10'], 'error: image not found: missing.jpg'),
+    (['--image', '{img}', '--boxes', '5000,20,50,50'], 'error: box [5000, 20, 50, 50] lies '
+                                                       'outside image 000817.jpg (665x1000)'),
+    (['--image', '{img}', '--boxes', '10,20,0,50'], 'error: degenerate box [10, 20, 0, 50]'),
+    (['--image', '{img}', '--boxes', '10,20,50'], "error: --boxes '10,20,50': expected x,y,w,h"),
+    (['--image', '{img}', '--instances', '2'], "error: --instances '2': this model has "
+                                               'instances 0..1'),
+])
+def test_demo_input_errors(args, message, fixtures, checkpoint, tmp_path, capsys):
+    args = [a.replace('{img}', str(fixtures / IMAGE)) for a in args]
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, *args, '--out', str(tmp_path))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith(message), err
+
+
+def test_demo_unreadable_image(tmp_path, checkpoint, capsys):
+    bad = tmp_path / 'broken.jpg'
+    bad.write_bytes(b'not a jpeg at all')
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(bad),
+                        '--out', str(tmp_path / 'out'))
+    assert code == 1
+    assert f'error: image {bad} could not be decoded' in err
+
+
+def test_demo_checkpoint_errors(tmp_path, fixtures, capsys):
+    code, _, err = _run(capsys, '--image', str(fixtures / IMAGE), '--out', str(tmp_path))
+    assert code == 1 and 'error: TEST.MODEL_FILE is empty' in err
+    wrong = tmp_path / 'crowdpose_joints.pth'
+    torch.save(build_model(load_config(TINY, ['MODEL.NUM_JOINTS', '14'])).state_dict(), wrong)
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', str(wrong), '--image', str(fixtures / IMAGE),
+                        '--out', str(tmp_path))
+    assert code == 1
+    assert f'error: checkpoint {wrong} does not match the model built from the config' in err
+    assert 'final_layer.weight: checkpoint (14, ' in err
+
+
+def test_check_box_clips_partially_outside_boxes():
+    assert check_box([-10, 5, 50, 20], 30, 40, 'a.jpg') == ([0.0, 5.0, 30.0, 20.0], True)
+    assert check_box([1, 2, 3, 4], 30, 40, 'a.jpg') == ([1.0, 2.0, 3.0, 4.0], False)
+    with pytest.raises(DemoError, match='lies outside image a.jpg'):
+        check_box([-60, 5, 50, 20], 30, 40, 'a.jpg')
+
+
+def test_box_sources(tmp_path, fixtures):
+    coco = BoxSource(boxes_file=str(fixtures / 'ochuman' / 'test_ochuman.json'))
+    assert len(coco.lookup(['000817.jpg', '000817', 817])) == 2
+    assert coco.lookup(['nothing.jpg']) is None
+    dets = BoxSource(boxes_file=str(fixtures / 'coco' / 'test_coco_det_AP_H_56.json'),
+                     score_thre=0.5)
+    raw = json.loads((fixtures / 'coco' / 'test_coco_det_AP_H_56.json').read_text())
+    expected = [d for d in raw if d['image_id'] == 785 and d['category_id'] == 1
+                and d['score'] >= 0.5]
+    found = dets.lookup(['000000000785.jpg', '000000000785', 785])
+    assert [b for b, _ in found] == [d['bbox'] for d in expected] and expected
+    plain = tmp_path / 'plain.json'
+    plain.write_text(json.dumps([{'bbox': [1, 2, 3, 4], 'score': 0.7}]))
+    assert BoxSource(boxes_file=str(plain)).lookup(['any.jpg']) == [([1, 2, 3, 4], 0.7)]
+    per_image = tmp_path / 'per_image.json'
+    per_image.write_text(json.dumps({'a.jpg': [[1, 2, 3, 4]], 'b': [{'bbox': [5, 6, 7, 8]}]}))
+    src = BoxSource(boxes_file=str(per_image))
+    assert src.lookup(['b.png', 'b']) == [([5, 6, 7, 8], 1.0)]
+    assert BoxSource().lookup(['a.jpg']) is None and not BoxSource().given
+    mixed = tmp_path / 'mixed.json'
+    mixed.write_text(json.dumps([{'bbox': [1, 2, 3, 4]}, {'image_id': 1, 'bbox': [1, 2, 3, 4]}]))
+    with pytest.raises(DemoError, match='either every record has an image_id'):
+        BoxSource(boxes_file=str(mixed))

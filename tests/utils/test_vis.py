@@ -1,0 +1,97 @@
+"""Drawing: skeleton pixels, per-pose colours, secondary-instance style, debug images."""
+import numpy as np
+import pytest
+import torch
+
+from mipnet.config import load_config
+from mipnet.data import IMAGENET_MEAN, IMAGENET_STD
+from mipnet.data.metadata import COCO, CROWDPOSE, OCHUMAN
+from mipnet.utils import vis
+
+
+def _pose(num_joints, offset):
+    """(J, 3) joints on a diagonal-ish pattern well inside a 200x200 image, confidence 1."""
+    j = np.arange(num_joints)
+    return np.stack([30 + 8 * j + offset, 30 + 6 * (j % 5) + 2 * offset,
+                     np.ones(num_joints)], axis=1)
+
+
+@pytest.mark.parametrize('meta', [COCO, CROWDPOSE, OCHUMAN], ids=lambda m: m.name)
+def test_draw_pose_marks_joints_and_limbs(meta):
+    img = np.zeros((200, 200, 3), np.uint8)
+    kpts = _pose(meta.num_joints, 0)
+    color = vis.pose_color(0)
+    vis.draw_pose(img, kpts, meta.skeleton, color, radius=3)
+    for x, y, _ in kpts:
+        assert tuple(img[int(y), int(x)]) == color
+    a, b = meta.skeleton[0]
+    mid = (kpts[a, :2] + kpts[b, :2]) / 2
+    assert img[int(round(mid[1])), int(round(mid[0]))].any()
+
+
+def test_two_poses_get_different_colours_and_secondary_is_hollow():
+    poses = [{'keypoints': _pose(17, 0), 'instance': 0, 'score': 0.9, 'box': [20, 20, 160, 80]},
+             {'keypoints': _pose(17, 40), 'instance': 1, 'score': 0.4}]
+    blank = np.zeros((200, 200, 3), np.uint8)
+    out = vis.draw_poses(blank, poses, COCO.skeleton, kpt_thre=0.0)
+    assert not blank.any(), 'input image must not be modified'
+    c0, c1 = vis.pose_color(0), vis.pose_color(1)
+    assert c0 != c1
+    x0, y0 = poses[0]['keypoints'][16, :2].astype(int)
+    assert tuple(out[y0, x0]) == c0
+    # Hollow marker of the secondary pose: the ring has its colour, the centre stays dark
+    # where no limb passes (joint 16 has no limb to the right of it).
+    img = np.zeros((200, 200, 3), np.uint8)
+    vis.draw_pose(img, np.array([[100.0, 100.0, 1.0]]), None, c1, secondary=True, radius=8)
+    assert not img[100, 100].any()
+    assert (img == np.array(c1, np.uint8)).all(axis=2).any()
+
+
+def test_low_confidence_joints_are_smaller_or_hidden():
+    img_hi = np.zeros((100, 100, 3), np.uint8)
+    img_lo = np.zeros((100, 100, 3), np.uint8)
+    vis.draw_pose(img_hi, np.array([[50.0, 50.0, 1.0]]), None, (0, 0, 255), radius=10)
+    vis.draw_pose(img_lo, np.array([[50.0, 50.0, 0.1]]), None, (0, 0, 255), radius=10)
+    assert img_hi.any(axis=2).sum() > img_lo.any(axis=2).sum() > 0
+    img = np.zeros((100, 100, 3), np.uint8)
+    vis.draw_pose(img, np.array([[50.0, 50.0, 0.1]]), None, (0, 0, 255), kpt_thre=0.2)
+    assert not img.any()
+
+
+def test_heatmap_grid_shape():
+    crops = np.zeros((2, 64, 48, 3), np.uint8)
+    grid = vis.heatmap_grid(crops, np.random.rand(2, 3, 5, 16, 12).astype(np.float32))
+    assert grid.shape == (2 * 3 * 48, 6 * 36, 3)
+
+
+def test_save_debug_images_writes_four_files(tmp_path, tiny_cfg_file):
+    cfg = load_config(tiny_cfg_file, ['DEBUG.DEBUG', 'True', 'DEBUG.SAVE_BATCH_IMAGES_GT', 'True',
+                                      'DEBUG.SAVE_BATCH_IMAGES_PRED', 'True',
+                                      'DEBUG.SAVE_HEATMAPS_GT', 'True',
+                                      'DEBUG.SAVE_HEATMAPS_PRED', 'True'])
+    b, n, j = 3, 2, 17
+    # A mid-grey RGB crop after the dataset's normalisation.
+    images = torch.from_numpy(((0.5 - IMAGENET_MEAN) / IMAGENET_STD).astype(np.float32))
+    images = images.view(1, 3, 1, 1).expand(b, 3, 64, 64).contiguous()
+    joints = torch.rand(b, n, j, 3) * 60
+    joints[..., 2] = 0
+    meta = {'joints': joints, 'joints_vis': torch.ones(b, n, j, 3)}
+    target = torch.rand(b, n, j, 16, 16)
+    prefix = str(tmp_path / 'deep' / 'dir' / 'train_e0_s0')
+    written = vis.save_debug_images(cfg, images, meta, target, torch.rand(b, 1, j, 16, 16),
+                                    prefix)
+    for suffix in ('_gt.jpg', '_pred.jpg', '_hm_gt.jpg', '_hm_pred.jpg'):
+        assert (tmp_path / 'deep' / 'dir' / f'train_e0_s0{suffix}').stat().st_size > 0
+    assert len(written) == 4
+    crops = vis.denormalize_images(images, color_rgb=True)
+    assert np.abs(crops.astype(int) - 128).max() <= 1
+
+
+def test_save_debug_images_respects_flags(tmp_path, tiny_cfg_file):
+    cfg = load_config(tiny_cfg_file, ['DEBUG.DEBUG', 'True', 'DEBUG.SAVE_HEATMAPS_PRED', 'True'])
+    written = vis.save_debug_images(
+        cfg, torch.zeros(1, 3, 64, 64), {'joints': torch.zeros(1, 2, 17, 3),
+                                         'joints_vis': torch.zeros(1, 2, 17, 3)},
+        torch.zeros(1, 2, 17, 16, 16), torch.zeros(1, 2, 17, 16, 16), str(tmp_path / 'x'))
+    assert [p.rsplit('/', 1)[-1] for p in written] == ['x_hm_pred.jpg']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['x_hm_pred.jpg']

@@ -1,0 +1,13 @@
+"""Export MIPNet / HRNet to ONNX (dynamic batch) and check it against PyTorch with onnxruntime.
+
+    python tools/export_onnx.py --cfg experiments/synthetic/tiny_mipnet.yaml \
+        TEST.MODEL_FILE output/.../model_best.pth --out mipnet.onnx [--opset 17]
+
+See docs/inference.md and ``python tools/export_onnx.py --help``.
+"""
+import sys
+
+from mipnet.engine.export import main
+
+if __name__ == '__main__':
+    sys.exit(main())
