@@ -159,7 +159,7 @@ def test_failing_rank_stops_the_run(launcher, data_root, tmp_path):
     assert proc.returncode != 0, proc.output
     assert 'Final Performance' not in proc.stdout
     assert 'error: train_performance_8p.sh failed' in proc.stderr
-    assert 'rank 1 (local rank 1)' in proc.stderr, proc.stderr
+    assert 'rank 1 (local rank 1, exit code 3)' in proc.stderr, proc.stderr
     assert 'injected failure on rank 1' in proc.stderr
     assert _wait_no_leftovers(launcher) == ''
 
@@ -179,3 +179,22 @@ def test_engine_error_is_reported(launcher, data_root):
     assert proc.stderr.strip().splitlines()[-1] == \
         'error: train_finetune_1p.sh failed (exit status 1)'
     assert _wait_no_leftovers(launcher) == ''
+
+
+@pytest.mark.slow
+def test_eval_8p_two_cpu_processes(launcher, data_root):
+    """eval_8p.sh evaluates --pth_path with 2 torchrun processes and prints the AP of every
+    instance and of the merged instances."""
+    from mipnet.config import load_config
+    from mipnet.models import build_model
+    weights = launcher.out / 'weights.pth'
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(build_model(load_config(TINY)).state_dict(), weights)
+    proc = launcher.run('eval_8p', f'--data_path={data_root}', '--cfg', TINY, '--nproc', '2',
+                        '--device', 'cpu', f'--pth_path={weights}', *launcher.tiny_opts())
+    assert proc.returncode == 0, proc.output
+    for mode in ('merged', 'instance 0', 'instance 1'):
+        ap = final_value(proc.stdout, f'Final Accuracy ({mode}) AP :')
+        assert isinstance(ap, float) and 0 <= ap <= 1, proc.stdout
+    assert (launcher.logs / '0' / 'eval_0.log').is_file()
+    assert launcher.leftover_processes() == ''
