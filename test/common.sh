@@ -342,14 +342,16 @@ mipnet_build_command() {
 # Run MIPNET_CMD with its output on the console and in $LOG; forwards INT/TERM to it.
 # Sets MIPNET_STATUS.
 mipnet_run() {
-    local tee_fd tee_pid child signal=''
+    local tee_fd tee_pid child
+    MIPNET_SIGNAL=''
     exec {tee_fd}> >(tee -a "$LOG")
     tee_pid=$!
     "${MIPNET_CMD[@]}" >&"$tee_fd" 2>&1 &
     child=$!
-    trap 'signal=TERM; kill -TERM "$child" 2>/dev/null' TERM
-    trap 'signal=INT; kill -TERM "$child" 2>/dev/null' INT
-    trap 'signal=HUP; kill -TERM "$child" 2>/dev/null' HUP
+    # torchrun passes SIGTERM on to every rank and exits.
+    trap 'MIPNET_SIGNAL=TERM; kill -TERM "$child" 2>/dev/null' TERM
+    trap 'MIPNET_SIGNAL=INT; kill -TERM "$child" 2>/dev/null' INT
+    trap 'MIPNET_SIGNAL=HUP; kill -TERM "$child" 2>/dev/null' HUP
     while true; do
         wait "$child"
         MIPNET_STATUS=$?
@@ -359,10 +361,6 @@ mipnet_run() {
     exec {tee_fd}>&-
     local i
     for i in $(seq 100); do kill -0 "$tee_pid" 2>/dev/null || break; sleep 0.05; done
-    if [ -n "$signal" ]; then
-        echo "error: interrupted by SIG$signal; the run was stopped" >&2
-        [ "$MIPNET_STATUS" = 0 ] && MIPNET_STATUS=130
-    fi
 }
 
 # The failing rank's last lines: torchrun's "Root Cause" names it; its own stdout/stderr
@@ -488,6 +486,11 @@ mipnet_launch() {
     echo "command: ${MIPNET_CMD[*]}" | tee -a "$LOG"
     mipnet_run
     E2E_TIME=$(( $(date +%s) - start_time ))
+    if [ -n "$MIPNET_SIGNAL" ]; then
+        echo "error: ${MIPNET_SCRIPT}.sh interrupted by SIG$MIPNET_SIGNAL; the run was stopped" \
+             "(log: $LOG)" >&2
+        case $MIPNET_SIGNAL in HUP) exit 129 ;; INT) exit 130 ;; *) exit 143 ;; esac
+    fi
     if [ "$MIPNET_STATUS" != 0 ]; then
         mipnet_report_failure
         exit "$MIPNET_STATUS"

@@ -198,3 +198,32 @@ def test_eval_8p_two_cpu_processes(launcher, data_root):
         assert isinstance(ap, float) and 0 <= ap <= 1, proc.stdout
     assert (launcher.logs / '0' / 'eval_0.log').is_file()
     assert launcher.leftover_processes() == ''
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_rank(launcher, data_root):
+    """SIGTERM to the launcher mid-training stops torchrun and both ranks: exit 143, no
+    process of the run left."""
+    import subprocess
+    from tests.conftest import REPO
+    log = launcher.logs / '0' / 'train_0.log'
+    proc = subprocess.Popen(
+        ['bash', str(REPO / 'test' / 'train_full_8p.sh'), f'--data_path={data_root}', '--cfg',
+         TINY, '--nproc', '2', '--device', 'cpu',
+         *launcher.tiny_opts('TRAIN.END_EPOCH', '1000')],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=launcher.env())
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log.is_file() and 'Epoch: [0]' in log.read_text():
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, out + err
+    assert 'interrupted by SIGTERM' in err
+    assert _wait_no_leftovers(launcher) == ''
