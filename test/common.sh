@@ -300,9 +300,12 @@ mipnet_build_command() {
     local script=tools/train.py
     [ "$MIPNET_MODE" = eval ] && script=tools/test.py
     local args=("$script" --cfg "$CFG" --data_path "$DATA_PATH" --device "$CFG_DEVICE"
-                --is_distributed "$IS_DISTRIBUTED")
+                --is_distributed "$IS_DISTRIBUTED") opts=()
     if [ "$MIPNET_MODE" = train ]; then
-        [ "$PERF" = 1 ] && args+=(--max_steps "$PERF_STEPS")
+        # A performance run starts fresh: AUTO_RESUME (on in the reference configs) would
+        # pick up the checkpoint of an earlier full run in the same folder (KEY VALUE
+        # overrides given on the command line come later and win).
+        [ "$PERF" = 1 ] && args+=(--max_steps "$PERF_STEPS") && opts=(AUTO_RESUME False)
         [ -n "$CHECK_POINT" ] && args+=(--check_point "$CHECK_POINT")
         [ -n "$PTH_PATH" ] && args+=(--pth_path "$PTH_PATH")
     else
@@ -336,7 +339,7 @@ mipnet_build_command() {
         RANK_LOG_DIR=''
         MIPNET_CMD=("$MIPNET_PY" "${args[@]}" --local_rank "${LOCAL_RANK_OPT:-$ASCEND_DEVICE_ID}")
     fi
-    MIPNET_CMD+=("${MIPNET_OVERRIDES[@]}")
+    MIPNET_CMD+=("${opts[@]}" "${MIPNET_OVERRIDES[@]}")
 }
 
 # Run MIPNET_CMD with its output on the console and in $LOG; forwards INT/TERM to it.
@@ -366,7 +369,7 @@ mipnet_run() {
 # The failing rank's last lines: torchrun's "Root Cause" names it; its own stdout/stderr
 # are in RANK_LOG_DIR. Falls back to the tail of the combined log.
 mipnet_report_failure() {
-    local n=${TAIL_LINES:-40} shown=0 local_rank rank f
+    local n=${TAIL_LINES:-40} shown=0 local_rank rank code f
     echo "error: ${MIPNET_SCRIPT}.sh failed (exit status $MIPNET_STATUS); log: $LOG" >&2
     if [ -n "$RANK_LOG_DIR" ] && [ -d "$RANK_LOG_DIR" ]; then
         read -r rank local_rank code < <(awk '/Root Cause/ {f = 1}

@@ -101,7 +101,7 @@ def test_performance_1p(launcher, data_root):
     assert float(case['TrainingTime']) > 0 and float(case['ActualLoss']) > 0
     assert int(case['E2ETrainingTime']) >= 0
     log = (launcher.logs / '0' / 'train_0.log').read_text()
-    assert 'Epoch: [0][0/' in log and '--max_steps 6' in log
+    assert 'Epoch: [0][0/' in log and '--max_steps 6 ' in log and ' AUTO_RESUME False ' in log
     run_dir = launcher.out / 'output' / 'synthetic' / 'pose_hrnet_se_lambda' / 'tiny_mipnet'
     assert (run_dir / 'final_state.pth').is_file()
 
