@@ -25,7 +25,8 @@ from mipnet.losses import build_criterion, multi_instance_loss
 from mipnet.models import build_model
 from mipnet.utils import dist
 from mipnet.utils.checkpoint import (CheckpointError, check_compatible, extract_state_dict,
-                                     load_file, load_model_weights, save_atomic)
+                                     load_file, load_model_weights, remove_partial_saves,
+                                     save_atomic)
 from mipnet.utils.logging import AverageMeter, setup_logging
 
 logger = logging.getLogger(__name__)
@@ -138,6 +139,9 @@ class Trainer:
             logger.info('config:\n%s', cfg.dump())
             logger.info('output: %s  device: %s  world size: %d', self.output_dir, self.device,
                         dist.get_world_size())
+            for path in remove_partial_saves(self.output_dir):
+                logger.warning('removed %s, a partial checkpoint of a run killed while saving',
+                               path)
 
         model = build_model(cfg, is_train=True)
         if finetune_file:

@@ -100,6 +100,26 @@ def load_model_weights(model, path, map_location='cpu'):
     return state
 
 
+def remove_partial_saves(folder):
+    """Delete the temporary files (``.<name>.pth.<random>.tmp``) that :func:`save_atomic`
+    leaves behind when its process is killed mid-write; returns their paths. Call it only
+    while nothing can be saving into ``folder`` (at the start of a run)."""
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return []
+    removed = []
+    for name in names:
+        if name.startswith('.') and name.endswith('.tmp') and '.pth.' in name:
+            path = os.path.join(folder, name)
+            try:
+                os.unlink(path)
+            except OSError:
+                continue
+            removed.append(path)
+    return removed
+
+
 def save_atomic(obj, path):
     """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
 
