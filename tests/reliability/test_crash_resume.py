@@ -90,13 +90,16 @@ def test_sigkill_while_saving_keeps_previous_checkpoint(tmp_path):
     assert state['epoch'] == 1
     assert all(torch.isfinite(v).all() for v in state['state_dict'].values()
                if v.is_floating_point())
-    # The killed write left its partial temporary file (ignored by the resume below).
+    # The killed write left its partial temporary file.
     partial = [p for p in folder.glob('.checkpoint.pth.*.tmp') if p.stat().st_size > 0]
     assert partial, 'the fault did not write a partial file'
 
     result = run_in_process('train', [*args, 'AUTO_RESUME', 'True'])
     assert result.returncode == 0, result.stderr[-3000:]
     assert f'resumed from {folder / "checkpoint.pth"} at epoch 1' in result.stdout
+    # ... and removed the partial file (a full checkpoint's worth of disk per crash).
+    assert f'removed {partial[0]}, a partial checkpoint' in result.stdout
+    assert not list(folder.glob('.*.tmp'))
     assert load_file(str(folder / 'checkpoint.pth'))['epoch'] == 2
     assert (folder / 'final_state.pth').exists()
 

@@ -89,4 +89,4 @@ def test_evaluation_keeps_keypoints_not_heatmaps(predictor):
 
     keeping = Keeping(predictor)
     growth_keeping, _ = _peak_growth_mib(keeping)
-    assert growth_keeping > all_heatmaps * 0.9, 'the measurement does not see kept heatmaps'
+    assert growth_keeping > all_heatmaps * 0.6, 'the measurement does not see kept heatmaps'
