@@ -123,7 +123,8 @@ def remove_partial_saves(folder):
 def save_atomic(obj, path):
     """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
 
-    A crash at any moment leaves either the old file or the new one, never a partial file.
+    A crash at any moment leaves either the old file or the new one at ``path``, never a
+    partial one (the partial temporary file stays; :func:`remove_partial_saves` deletes it).
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
