@@ -55,6 +55,36 @@ def load_json(path, what='annotation file'):
                         'probably truncated or corrupt: download or generate it again.') from None
 
 
+# A JPEG ends with the EOI marker; byte stuffing keeps it out of the compressed data, so a
+# file cut short has none near its end (trailing padding after EOI is tolerated).
+_JPEG_SOI, _JPEG_EOI, _JPEG_TAIL = b'\xff\xd8', b'\xff\xd9', 4096
+
+
+def decode_image(path):
+    """Read an image file as BGR uint8 (H, W, 3).
+
+    Returns:
+        (image, None) on success, or (None, reason) when the file is missing, empty,
+        undecodable, or a JPEG cut short (OpenCV would silently return a half-grey image).
+    """
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None, 'does not exist' if not os.path.exists(path) else 'cannot be read'
+    if data.size == 0:
+        return None, 'is empty (0 bytes)'
+    img = cv2.imdecode(data, _IMREAD_FLAGS)
+    truncated = data[:2].tobytes() == _JPEG_SOI and \
+        _JPEG_EOI not in data[-_JPEG_TAIL:].tobytes()
+    if img is None:
+        return None, 'could not be decoded by OpenCV (' + \
+            ('truncated: JPEG without its end marker)' if truncated else
+             'corrupt or not an image)')
+    if truncated:
+        return None, 'is truncated (JPEG without its end marker)'
+    return img, None
+
+
 def _is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -388,15 +418,9 @@ class COCOStyleDataset(Dataset):
 
     def _read_image(self, path):
         """BGR uint8 (H, W, 3) image, or None when it is broken and skipping is on."""
-        img = cv2.imread(path, _IMREAD_FLAGS)
+        img, why = decode_image(path)
         if img is not None:
             return img
-        if not os.path.exists(path):
-            why = 'does not exist'
-        elif os.path.getsize(path) == 0:
-            why = 'is empty (0 bytes)'
-        else:
-            why = 'could not be decoded by OpenCV (corrupt or not an image)'
         msg = (f'image {path} {why}; restore the file or set DATASET.SKIP_BROKEN_IMAGES true '
                'to skip unreadable images.')
         if not self.skip_broken_images:

@@ -88,6 +88,25 @@ def load_coco(gt):
     return coco
 
 
+# Segmentation area / box area of people; CrowdPose's protocol uses the same factor.
+BOX_AREA_FACTOR = 0.53
+
+
+def _fill_missing_areas(coco_gt):
+    """COCOeval scales OKS by the ``area`` field; annotations without one (hand-made sets)
+    get ``w * h * 0.53`` from their box instead of crashing pycocotools. Sets the field on
+    ``coco_gt``'s annotation dicts."""
+    missing = 0
+    for ann in coco_gt.anns.values():
+        if 'area' not in ann:
+            bbox = ann.get('bbox') or [0, 0, 0, 0]
+            ann['area'] = float(bbox[2]) * float(bbox[3]) * BOX_AREA_FACTOR
+            missing += 1
+    if missing:
+        logger.warning('%d ground-truth annotations have no "area"; using box w*h*%.2f',
+                       missing, BOX_AREA_FACTOR)
+
+
 def _load_results(results, coco_gt, num_joints):
     """Validated copies of the result records (image_id, category_id, keypoints, score)."""
     if isinstance(results, (str, Path)):
@@ -268,6 +287,7 @@ def keypoint_eval(gt_file, results, dataset='coco'):
         evaluator = CrowdPoseCOCOeval(coco_gt, coco_dt)
         names, index = CROWDPOSE_METRIC_NAMES, _CROWDPOSE_STATS_INDEX
     elif meta.evaluator == 'coco':
+        _fill_missing_areas(coco_gt)
         evaluator = COCOeval(coco_gt, coco_dt, 'keypoints')
         evaluator.params.kpt_oks_sigmas = meta.sigmas_array
         names, index = COCO_METRIC_NAMES, tuple(range(len(COCO_METRIC_NAMES)))
