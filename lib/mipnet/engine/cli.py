@@ -8,6 +8,8 @@ one ``error:`` line and exit status 1 instead of a traceback.
 import argparse
 import sys
 
+import torch.distributed
+
 from mipnet.config import ConfigError, load_config
 from mipnet.data import DataError
 from mipnet.utils.checkpoint import CheckpointError
@@ -57,6 +59,10 @@ def _run(fn):
     except (ConfigError, DataError, CheckpointError, NonFiniteLossError, DeviceError,
             FileNotFoundError) as exc:
         print(f'error: {_one_line(exc)}', file=sys.stderr)
+        sys.exit(1)
+    except torch.distributed.DistBackendError as exc:
+        print(f'error: a collective with the other ranks failed (a peer died or DIST_TIMEOUT '
+              f'passed); see the failing rank\'s log. {_one_line(exc)[:300]}', file=sys.stderr)
         sys.exit(1)
 
 

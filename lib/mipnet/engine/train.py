@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Steady-state speed in performance mode skips this many warm-up steps.
 WARMUP_STEPS = 5
+# With float16 AMP the GradScaler skips non-finite steps; this many in a row is a dead run.
+MAX_SKIPPED_STEPS = 20
 
 
 class NonFiniteLossError(RuntimeError):
@@ -163,6 +165,7 @@ class Trainer:
         # Loss scaling only matters for float16; CPU autocast uses bfloat16.
         self.scaler = torch.amp.GradScaler(self.device.type,
                                            enabled=self.amp and self.device.type != 'cpu')
+        self.skipped_steps = 0
         self.begin_epoch = cfg.TRAIN.BEGIN_EPOCH
         self.best_perf = -1.0
         self.history = []
@@ -325,15 +328,25 @@ class Trainer:
         return 0 < self.cfg.TRAIN.MAX_STEPS <= self.global_step
 
     def _check_finite(self, loss, epoch, step):
-        if self.scaler.is_enabled():
-            # The GradScaler skips steps whose gradients overflow; nothing is corrupted.
+        """Stop on a non-finite loss before the update. With a GradScaler (float16) the
+        scaler skips such steps itself, so only a run of MAX_SKIPPED_STEPS in a row stops.
+
+        This is the loop's one per-step host sync; GradScaler.step makes the same one.
+        """
+        if torch.isfinite(loss).item():
+            self.skipped_steps = 0
             return
-        if not torch.isfinite(loss).item():
-            last = self.checkpoint_path if os.path.isfile(self.checkpoint_path) else 'none yet'
-            raise NonFiniteLossError(
-                f'non-finite loss ({loss.item()}) at epoch {epoch}, step {step}; training '
-                f'stopped before the update. Last good checkpoint: {last}. Lower TRAIN.LR, '
-                'check the data, or resume from that checkpoint.')
+        self.skipped_steps += 1
+        if self.scaler.is_enabled() and self.skipped_steps < MAX_SKIPPED_STEPS:
+            logger.warning('non-finite loss at epoch %d, step %d: the GradScaler skips the '
+                           'update (%d in a row)', epoch, step, self.skipped_steps)
+            return
+        last = self.checkpoint_path if os.path.isfile(self.checkpoint_path) else 'none yet'
+        raise NonFiniteLossError(
+            f'non-finite loss ({loss.item()}) at epoch {epoch}, step {step}'
+            f'{f" ({self.skipped_steps} steps in a row)" if self.skipped_steps > 1 else ""}; '
+            f'training stopped before the update. Last good checkpoint: {last}. Lower '
+            'TRAIN.LR, check the data, or resume from that checkpoint.')
 
     def _debug_images(self, images, target, output, meta, epoch, step):
         from mipnet.utils.vis import save_debug_images
