@@ -28,13 +28,31 @@ from mipnet.data.transforms import (affine_transform_points, box_to_center_scale
 logger = logging.getLogger(__name__)
 
 __all__ = ['COCOStyleDataset', 'COCODataset', 'CrowdPoseDataset', 'OCHumanDataset',
-           'SyntheticDataset', 'IMAGENET_MEAN', 'IMAGENET_STD', 'load_json']
+           'SyntheticDataset', 'IMAGENET_MEAN', 'IMAGENET_STD', 'load_json', 'normalize_image',
+           'decode_image']
 
 # Applied per channel index (as HRNet does) whatever the channel order (DATASET.COLOR_RGB).
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 _IMREAD_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+_NORM_MUL = (1.0 / (255.0 * IMAGENET_STD)).astype(np.float32)
+_NORM_ADD = (-IMAGENET_MEAN / IMAGENET_STD).astype(np.float32)
+
+
+def normalize_image(crop, color_rgb):
+    """BGR uint8 (H, W, 3) -> float32 (3, H, W) network input: RGB channel order when
+    ``color_rgb``, ImageNet mean/std per channel index. Training, evaluation and the demo
+    all feed the model through this function."""
+    channels = cv2.split(crop)
+    if color_rgb:
+        channels = channels[::-1]
+    out = np.empty((3,) + crop.shape[:2], dtype=np.float32)
+    for c in range(3):
+        out[c] = channels[c]
+    out *= _NORM_MUL[:, None, None]
+    out += _NORM_ADD[:, None, None]
+    return out
 
 
 def load_json(path, what='annotation file'):
@@ -155,8 +173,6 @@ class COCOStyleDataset(Dataset):
                               if cfg.LOSS.USE_DIFFERENT_JOINTS_WEIGHT else None)
         self.upper_body_mask = np.zeros(self.num_joints, dtype=bool)
         self.upper_body_mask[list(self.meta.upper_body_ids)] = True
-        self._norm_mul = (1.0 / (255.0 * IMAGENET_STD)).astype(np.float32)
-        self._norm_add = (-IMAGENET_MEAN / IMAGENET_STD).astype(np.float32)
         self._broken = set()
 
         if not os.path.isdir(image_dir):
@@ -441,18 +457,6 @@ class COCOStyleDataset(Dataset):
                 return self._make_sample(rec, img)
         raise DataError(f'no readable image in dataset {self.name!r} ({self.image_dir}).')
 
-    def _normalize(self, crop):
-        """BGR uint8 (H, W, 3) -> float32 (3, H, W), RGB if COLOR_RGB, ImageNet-normalised."""
-        channels = cv2.split(crop)
-        if self.color_rgb:
-            channels = channels[::-1]
-        out = np.empty((3,) + crop.shape[:2], dtype=np.float32)
-        for c in range(3):
-            out[c] = channels[c]
-        out *= self._norm_mul[:, None, None]
-        out += self._norm_add[:, None, None]
-        return out
-
     def _make_sample(self, rec, img):
         """Crop, augment (training) and build targets for record ``rec`` of BGR image ``img``
         (H, W, 3) uint8; returns the item described in the class docstring."""
@@ -501,7 +505,7 @@ class COCOStyleDataset(Dataset):
         target, target_weight = generate_heatmaps(joints, joints_vis, self.image_size,
                                                   self.heatmap_size, self.sigma,
                                                   self.joint_weights)
-        image = torch.from_numpy(self._normalize(crop))
+        image = torch.from_numpy(normalize_image(crop, self.color_rgb))
         meta = {
             'image': rec['image'],
             'image_id': rec['image_id'],

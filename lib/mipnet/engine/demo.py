@@ -25,8 +25,8 @@ import torch
 from tqdm import tqdm
 
 from mipnet.config import ConfigError, load_config
-from mipnet.data import IMAGENET_MEAN, IMAGENET_STD, DataError
-from mipnet.data.coco import load_json
+from mipnet.data import DataError
+from mipnet.data.coco import decode_image, load_json, normalize_image
 from mipnet.data.metadata import get_keypoint_meta
 from mipnet.data.transforms import box_to_center_scale, get_affine_transform
 from mipnet.utils.checkpoint import CheckpointError
@@ -34,14 +34,11 @@ from mipnet.utils.dist import DeviceError, resolve_device_type
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['DemoError', 'main', 'run_demo', 'BoxSource', 'make_crop', 'normalize_crop',
+__all__ = ['DemoError', 'main', 'run_demo', 'BoxSource', 'make_crop',
            'check_box']
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
-_IMREAD_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-_NORM_MUL = (1.0 / (255.0 * IMAGENET_STD)).astype(np.float32)
-_NORM_ADD = (-IMAGENET_MEAN / IMAGENET_STD).astype(np.float32)
 
 
 class DemoError(ValueError):
@@ -49,15 +46,6 @@ class DemoError(ValueError):
 
 
 # ----------------------------------------------------------------------------- crops
-def normalize_crop(crop, color_rgb):
-    """BGR uint8 crop (H, W, 3) -> float32 (3, H, W) exactly as the dataset feeds the model
-    (RGB when ``color_rgb``, ImageNet mean / std per channel index)."""
-    if color_rgb:
-        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
-    image = crop.astype(np.float32) * _NORM_MUL + _NORM_ADD
-    return np.ascontiguousarray(image.transpose(2, 0, 1))
-
-
 def make_crop(image, box, image_size, color_rgb):
     """The network input for one person box.
 
@@ -75,7 +63,7 @@ def make_crop(image, box, image_size, color_rgb):
     center, scale = box_to_center_scale(*box, aspect_ratio=in_w / in_h)
     trans = get_affine_transform(center, scale, 0, (in_w, in_h))
     crop = cv2.warpAffine(image, trans, (in_w, in_h), flags=cv2.INTER_LINEAR)
-    return normalize_crop(crop, color_rgb), center, scale
+    return normalize_image(crop, color_rgb), center, scale
 
 
 def check_box(box, width, height, image_name):
@@ -233,10 +221,8 @@ class BoxSource:
 def _read_image(path):
     if not os.path.exists(path):
         raise DemoError(f'image not found: {path}')
-    img = cv2.imread(path, _IMREAD_FLAGS)
+    img, why = decode_image(path)
     if img is None:
-        why = 'is empty (0 bytes)' if os.path.getsize(path) == 0 else \
-            'could not be decoded (corrupt or not an image)'
         raise DemoError(f'image {path} {why}')
     return img
 
