@@ -80,3 +80,10 @@ def test_save_atomic_replaces_and_leaves_no_temp(tmp_path):
     save_atomic({'a': torch.zeros(2)}, str(path))
     assert torch.equal(load_file(str(path))['a'], torch.zeros(2))
     assert os.listdir(path.parent) == ['checkpoint.pth']
+
+
+def test_garbage_file_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / 'garbage.pth'
+    path.write_text('this is not a checkpoint')
+    with pytest.raises(CheckpointError, match='truncated or corrupt'):
+        load_file(str(path))

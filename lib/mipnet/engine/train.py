@@ -179,6 +179,8 @@ class Trainer:
             valid_set = build_dataset(cfg, is_train=False)
             self.valid_loader = build_loader(cfg, valid_set, False, self.device)
         self.global_step = self.begin_epoch * len(self.train_loader)
+        # TRAIN.MAX_STEPS counts the steps of this run, also when it resumed.
+        self.start_step = self.global_step
 
     # ---- checkpoints -------------------------------------------------------------------
     @property
@@ -288,7 +290,7 @@ class Trainer:
 
             step_time = time.perf_counter() - end
             batch_time.update(step_time)
-            if self.global_step > WARMUP_STEPS:
+            if self.global_step - self.start_step > WARMUP_STEPS:
                 steady_time += step_time
                 steady_samples += images.shape[0]
             bar.update(1)
@@ -325,7 +327,7 @@ class Trainer:
                 if steady_time > 0 else float('nan')}
 
     def _max_steps_reached(self):
-        return 0 < self.cfg.TRAIN.MAX_STEPS <= self.global_step
+        return 0 < self.cfg.TRAIN.MAX_STEPS <= self.global_step - self.start_step
 
     def _check_finite(self, loss, epoch, step):
         """Stop on a non-finite loss before the update. With a GradScaler (float16) the
@@ -383,16 +385,17 @@ class Trainer:
                             self.writer.add_scalar(f'valid/AP {mode}', values['AP'], epoch)
             self.save(epoch, ap)
             dist.barrier()
-        if dist.is_main_process():
+        # A performance run must not replace the final weights of a full run.
+        if dist.is_main_process() and cfg.TRAIN.MAX_STEPS <= 0:
             save_atomic(unwrap(self.model).state_dict(),
                         os.path.join(self.output_dir, 'final_state.pth'))
-            if self.writer is not None:
-                self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
         summary.update(metrics=metrics, best_ap=self.best_perf, epoch_losses=epoch_losses,
                        duration_s=time.perf_counter() - start, history=self.history)
         if cfg.TRAIN.MAX_STEPS > 0 and dist.is_main_process():
             logger.info('Performance mode: %d steps, steady-state speed %.1f samples/s',
-                        self.global_step, summary['steady_samples_per_s'])
+                        self.global_step - self.start_step, summary['steady_samples_per_s'])
         if metrics is not None and dist.is_main_process():
             logger.info('Final AP (merged instances): %.4f  best: %.4f',
                         main_metric(metrics), self.best_perf)

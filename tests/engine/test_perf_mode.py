@@ -1,0 +1,20 @@
+"""Performance mode (TRAIN.MAX_STEPS): counts the steps of this run, also after a resume,
+skips validation and leaves the final weights of a full run alone."""
+import hashlib
+
+from mipnet.engine.cli import train_main
+from tests.engine.conftest import TINY, tiny_opts
+
+
+def test_perf_run_after_resume(synthetic_root, tmp_path):
+    opts = tiny_opts(synthetic_root, tmp_path, 'TRAIN.END_EPOCH', '2', 'PRINT_FREQ', '1')
+    train_main(['--cfg', TINY, *opts, 'TRAIN.END_EPOCH', '1'])
+    run = tmp_path / 'output' / 'synthetic' / 'pose_hrnet_se_lambda' / 'tiny_mipnet'
+    final = hashlib.sha256((run / 'final_state.pth').read_bytes()).hexdigest()
+    summary = train_main(['--max_steps', '3', '--cfg', TINY, *opts, 'AUTO_RESUME', 'True'])
+    log = open(summary['log_file']).read()
+    assert 'resumed from' in log and 'at epoch 1' in log
+    assert log.count('Epoch: [1][') == 3          # three steps of epoch 1, then stop
+    assert 'Performance mode: 3 steps' in log
+    assert summary['metrics'] is None             # no validation
+    assert hashlib.sha256((run / 'final_state.pth').read_bytes()).hexdigest() == final
