@@ -94,9 +94,11 @@ def _train_step(name, device, batch, amp, shared):
         loss.backward()
         opt.step()
 
-    # Training costs about 3x the forward FLOPs (forward, input and weight gradients).
-    flops = 3 * batch * count_flops(model, (w, h), n)['total']
-    return step, flops
+    # Training costs about 3x the forward FLOPs (forward, input and weight gradients). The
+    # reference runs the whole network once per instance.
+    per_box = count_flops(model, (w, h), n)['total'] if shared else \
+        n * count_flops(model, (w, h), 1)['total']
+    return step, 3 * batch * per_box
 
 
 def bench_train(name, device, batch, amp, warmup, repeat):

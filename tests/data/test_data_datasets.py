@@ -23,7 +23,7 @@ def _check_item(item, n, j, size=(64, 64), hm=(16, 16)):
     assert target.dtype == torch.float32 and target.shape == (n, j, hm[1], hm[0])
     assert weight.dtype == torch.float32 and weight.shape == (n, j, 1)
     assert set(meta) == {'image', 'image_id', 'ann_id', 'center', 'scale', 'rotation', 'score',
-                         'joints', 'joints_vis', 'instance_valid'}
+                         'joints', 'joints_vis', 'instance_valid', 'index'}
     assert isinstance(meta['image'], str) and isinstance(meta['image_id'], int)
     assert isinstance(meta['ann_id'], int) and isinstance(meta['rotation'], float)
     assert isinstance(meta['score'], float)

@@ -124,7 +124,8 @@ class COCOStyleDataset(Dataset):
       boxes), 'center' (float32 (2,)), 'scale' (float32 (2,)), 'rotation' (float), 'score'
       (float), 'joints' (float32 (N, J, 3): crop x, y, 0), 'joints_vis' (float32 (N, J, 3)),
       'instance_valid' (float32 (N,): 1 where slot k holds a genuine person, 0 where it
-      repeats instance 0).
+      repeats instance 0), 'index' (int: the record returned, which differs from the
+      requested index when a broken image was skipped).
 
     with N = ``MODEL.NUM_INSTANCES``, J = ``MODEL.NUM_JOINTS``, (W, H) = ``MODEL.IMAGE_SIZE``
     and (w, h) = ``MODEL.HEATMAP_SIZE``.
@@ -454,7 +455,10 @@ class COCOStyleDataset(Dataset):
                 continue
             img = self._read_image(rec['image'])
             if img is not None:
-                return self._make_sample(rec, img)
+                image, target, target_weight, meta = self._make_sample(rec, img)
+                # The record actually returned: evaluation keeps one prediction per record.
+                meta['index'] = (idx + attempt) % n
+                return image, target, target_weight, meta
         raise DataError(f'no readable image in dataset {self.name!r} ({self.image_dir}).')
 
     def _make_sample(self, rec, img):

@@ -42,9 +42,7 @@ def run_inference(predictor, loader, device, progress=True):
         (M, K, J, 3), 'center' (M, 2), 'scale' (M, 2), 'score' (M,), 'image_id' (M,).
     """
     predictor.model.eval()
-    order = np.fromiter(iter(loader.sampler), dtype=np.int64) if loader.sampler is not None \
-        else np.arange(len(loader.dataset))
-    parts = {k: [] for k in ('keypoints', 'center', 'scale', 'score', 'image_id')}
+    parts = {k: [] for k in ('keypoints', 'center', 'scale', 'score', 'image_id', 'index')}
     bar = tqdm(loader, desc='eval',
                disable=not (progress and dist.is_main_process() and os.isatty(1)),
                leave=False, dynamic_ncols=True)
@@ -57,14 +55,14 @@ def run_inference(predictor, loader, device, progress=True):
         parts['scale'].append(scales)
         parts['score'].append(meta['score'].numpy().astype(np.float64))
         parts['image_id'].append(meta['image_id'].numpy().astype(np.int64))
-    out = {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in parts.items()}
-    out['index'] = order[:len(out['score'])]
-    return out
+        parts['index'].append(meta['index'].numpy().astype(np.int64))
+    return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in parts.items()}
 
 
 def gather_predictions(local):
-    """Concatenate every rank's predictions on rank 0, dropping the DistributedSampler's
-    padding duplicates; returns None on other ranks."""
+    """Concatenate every rank's predictions on rank 0, keeping one per dataset record (the
+    DistributedSampler pads with repeats; a skipped broken image returns another record);
+    returns None on other ranks."""
     parts = dist.all_gather_objects(local)
     if not dist.is_main_process():
         return None
