@@ -52,7 +52,7 @@ class SyntheticBoxes(Dataset):
         image = torch.randn(3, self.h, self.w, generator=g)
         meta = {'center': np.array([100.0 + i % 50, 120.0], dtype=np.float32),
                 'scale': np.array([1.0, 1.0], dtype=np.float32),
-                'score': 1.0, 'image_id': i // 8}
+                'score': 1.0, 'image_id': i // 8, 'index': i}
         return image, torch.zeros(0), torch.zeros(0), meta
 
 

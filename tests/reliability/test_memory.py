@@ -37,7 +37,8 @@ class Boxes(Dataset):
 
     def __getitem__(self, i):
         meta = {'center': np.array([50.0, 60.0], dtype=np.float32),
-                'scale': np.array([1.0, 1.0], dtype=np.float32), 'score': 1.0, 'image_id': i}
+                'scale': np.array([1.0, 1.0], dtype=np.float32), 'score': 1.0, 'image_id': i,
+                'index': i}
         return torch.zeros(3, 8, 8), torch.zeros(0), torch.zeros(0), meta
 
 
