@@ -7,6 +7,11 @@ measurement with a predictor that does keep them (the counterfactual) must see t
 test cannot pass by measuring nothing. benchmarks/benchmark_memory.py does the same with the
 real tiny model and 10k boxes.
 """
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -70,24 +75,39 @@ def _peak_growth_mib(predictor):
     return (_status('VmHWM') - before) * 1024 / MIB, out
 
 
-@pytest.fixture
-def predictor():
-    try:
-        open('/proc/self/clear_refs', 'w').close()
-    except OSError:
-        pytest.skip('peak RSS reset needs Linux /proc/self/clear_refs')
+def _predictor():
     return MultiInstancePredictor(StubNet().eval(), range(K), flip_index=np.arange(J),
                                   post_process='quarter')
 
 
-def test_evaluation_keeps_keypoints_not_heatmaps(predictor):
-    all_heatmaps = BOXES * K * J * HM * HM * 4 / MIB
-    growth, out = _peak_growth_mib(predictor)
-    assert out['keypoints'].shape == (BOXES, K, J, 3)
-    assert all(v.ndim <= 4 and v.nbytes < 1 * MIB for v in out.values())
-    # one batch in flight (with flip: 2 x 8 x 2 x 17 x 64 x 64 floats ~ 9 MiB, a few copies)
-    assert growth < all_heatmaps / 4, (growth, all_heatmaps)
+def measure():
+    """Peak RSS growth (MiB) of the real evaluation path and of the counterfactual, as JSON
+    on stdout. Runs in a fresh process: in a long pytest process, heap pages freed by earlier
+    tests would absorb kept heatmaps without any RSS growth."""
+    growth, out = _peak_growth_mib(_predictor())
+    growth_keeping, _ = _peak_growth_mib(Keeping(_predictor()))
+    print(json.dumps({'growth': growth, 'growth_keeping': growth_keeping,
+                      'keypoints_shape': list(out['keypoints'].shape),
+                      'max_ndim': max(v.ndim for v in out.values()),
+                      'max_nbytes': max(v.nbytes for v in out.values())}))
 
-    keeping = Keeping(predictor)
-    growth_keeping, _ = _peak_growth_mib(keeping)
-    assert growth_keeping > all_heatmaps * 0.6, 'the measurement does not see kept heatmaps'
+
+def test_evaluation_keeps_keypoints_not_heatmaps():
+    try:
+        open('/proc/self/clear_refs', 'w').close()
+    except OSError:
+        pytest.skip('peak RSS reset needs Linux /proc/self/clear_refs')
+    res = subprocess.run([sys.executable, __file__], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert res.returncode == 0, res.stderr[-2000:]
+    m = json.loads(res.stdout.strip().splitlines()[-1])
+    all_heatmaps = BOXES * K * J * HM * HM * 4 / MIB
+    assert m['keypoints_shape'] == [BOXES, K, J, 3]
+    assert m['max_ndim'] <= 4 and m['max_nbytes'] < 1 * MIB
+    # one batch in flight (with flip: 2 x 8 x 2 x 17 x 64 x 64 floats ~ 9 MiB, a few copies)
+    assert m['growth'] < all_heatmaps / 4, (m, all_heatmaps)
+    assert m['growth_keeping'] > all_heatmaps * 0.6, 'the measurement does not see kept heatmaps'
+
+
+if __name__ == '__main__':
+    measure()
