@@ -26,7 +26,7 @@ from mipnet.engine.train import compute_loss
 from mipnet.losses import JointsMSELoss
 from mipnet.models import build_model
 from mipnet.models.summary import count_flops
-from mipnet.utils.dist import resolve_device_type
+from mipnet.utils.dist import resolve_device_type, setup_cpu_math
 
 CONFIGS = {
     'w48_384x288': 'experiments/coco/hrnet/w48_384x288_adam_lr1e-3.yaml',
@@ -179,6 +179,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(resolve_device_type(args.device))
+    setup_cpu_math()
     dtype = autocast_dtype(device.type) if args.amp else torch.float32
     torch.manual_seed(0)
 

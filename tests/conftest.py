@@ -8,6 +8,8 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / 'shared' / 'fixtures'
 
 torch.set_num_threads(2)
+# As the engine does (mipnet.utils.dist.setup_cpu_math): denormals slow CPU math 10-50x.
+torch.set_flush_denormal(True)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from mipnet.data.coco import decode_image, load_json, normalize_image
 from mipnet.data.metadata import get_keypoint_meta
 from mipnet.data.transforms import box_to_center_scale, get_affine_transform
 from mipnet.utils.checkpoint import CheckpointError
-from mipnet.utils.dist import DeviceError, resolve_device_type
+from mipnet.utils.dist import DeviceError, resolve_device_type, setup_cpu_math
 
 logger = logging.getLogger(__name__)
 
@@ -485,6 +485,7 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
         raise DemoError(f'--batch-size {batch_size} must be positive')
 
     device = torch.device(resolve_device_type(cfg.DEVICE))
+    setup_cpu_math()
     model = build_demo_model(cfg, device)
     predictor = predictor_from_cfg(cfg, model, meta.flip_index)
     predictor.instances = _parse_instances(instances, model)
