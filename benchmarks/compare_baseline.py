@@ -1,0 +1,393 @@
+"""MIPNet vs its HRNet baseline on the synthetic crowded-people dataset, on CPU.
+
+The script
+
+1. generates (or reuses) a synthetic dataset: a training split drawn from the default
+   generator and a held-out validation split drawn with more people and more overlap
+   (``VAL_SYNTHETIC``), so that many validation people are strongly occluded;
+2. trains ``pose_hrnet`` (experiments/synthetic/small_hrnet.yaml) and
+   ``pose_hrnet_se_lambda`` (small_mipnet.yaml) one after the other, in process, with the
+   same HRNet widths, input size, schedule, data order and seed (the same ``KEY VALUE``
+   overrides on both files);
+3. evaluates both after every ``--eval-freq`` epochs with ground-truth boxes through the
+   training loop's own validation (rescoring, OKS-NMS, COCOeval), and additionally on the
+   occluded subset (people whose box has IoU >= 0.5 with another person's box,
+   :mod:`mipnet.evaluation.subsets`) from the result files that validation writes;
+4. writes ``summary.json``, ``results.md`` (tables), ``compare_ap_vs_epoch.png`` and
+   ``compare_predictions.png`` (the same crowded validation images, ground truth /
+   HRNet / MIPNet side by side) into ``--out``; with ``--docs`` the figures also go to
+   ``docs/images/``.
+
+Usage::
+
+    python benchmarks/compare_baseline.py --docs   # full budget: 38 min measured, 2 cores
+    python benchmarks/compare_baseline.py --quick  # smoke test: 4-6 min measured
+
+Measured numbers, machine and the analysis of the result: docs/results.md.
+
+Every size can be overridden (``--num-train``, ``--num-val``, ``--epochs``, ...); the
+presets are ``PRESETS``. Extra ``KEY VALUE`` config overrides for both models follow
+``--opts``.
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from unittest import mock
+
+import cv2
+import numpy as np
+import torch
+
+from mipnet.config import load_config
+from mipnet.data.synthetic import SyntheticConfig, generate_split, overlap_pair_fraction
+from mipnet.evaluation.subsets import OCCLUDED_IOU, occluded_ann_ids, subset_keypoint_eval
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS = (('HRNet (pose_hrnet)', 'experiments/synthetic/small_hrnet.yaml'),
+          ('MIPNet (pose_hrnet_se_lambda)', 'experiments/synthetic/small_mipnet.yaml'))
+
+PRESETS = {
+    'full': dict(num_train=3000, num_val=400, epochs=6, eval_freq=1,
+                 data='data/synthetic_compare', out='output/compare'),
+    'quick': dict(num_train=600, num_val=100, epochs=3, eval_freq=1,
+                  data='data/synthetic_compare_quick', out='output/compare_quick'),
+}
+IMAGE_SIZE = (256, 192)  # generated images (width, height)
+# Schedule of both models. The small configs' LR 0.002 (and weight decay 1e-4) keep the
+# short CPU runs in a noisy plateau and let Adam's L2 decay erase MIPNet's small lambda-path
+# weights before they learn anything (docs/results.md, "Analysis", section 1).
+LR = 0.0005
+WD = 0.0
+INPUT_SIZE = (64, 96)  # network input (width, height); heatmaps are a quarter of it
+# The validation split: fewer single-person images, more people placed onto others.
+VAL_SYNTHETIC = SyntheticConfig(people_probs=(0.1, 0.3, 0.3, 0.3), overlap_prob=0.8)
+TRAIN_SYNTHETIC = SyntheticConfig()
+DRAW_SCORE_THRE = 0.2  # poses drawn in the prediction figure
+NUM_FIGURE_IMAGES = 4
+
+
+def log(msg):
+    print(f'[compare {time.strftime("%H:%M:%S")}] {msg}', flush=True)
+
+
+# ------------------------------------------------------------------------------- data
+def prepare_data(data_dir, num_train, num_val, seed, workers, regenerate=False):
+    """Generate the dataset unless ``data_dir`` already holds one made with the same
+    parameters; returns (stats dict, seconds spent generating)."""
+    stamp_path = os.path.join(data_dir, 'compare_dataset.json')
+    params = dict(num_train=num_train, num_val=num_val, seed=seed, image_size=IMAGE_SIZE,
+                  train_config=repr(TRAIN_SYNTHETIC), val_config=repr(VAL_SYNTHETIC))
+    if not regenerate and os.path.isfile(stamp_path):
+        with open(stamp_path) as f:
+            stamp = json.load(f)
+        if stamp.get('params') == json.loads(json.dumps(params)):
+            log(f'reusing the dataset in {data_dir}')
+            return stamp['stats'], 0.0
+    if os.path.isdir(data_dir):
+        shutil.rmtree(data_dir)
+    log(f'generating {num_train} training and {num_val} validation images in {data_dir}')
+    start = time.perf_counter()
+    stats = {}
+    for split, n, config in (('train', num_train, TRAIN_SYNTHETIC),
+                             ('val', num_val, VAL_SYNTHETIC)):
+        path = generate_split(data_dir, split, n, seed, IMAGE_SIZE, workers, config)
+        with open(path) as f:
+            data = json.load(f)
+        occluded = occluded_ann_ids(data, OCCLUDED_IOU)
+        stats[split] = dict(images=len(data['images']), people=len(data['annotations']),
+                            occluded_people=len(occluded),
+                            overlap_pair_fraction=overlap_pair_fraction(data))
+        log(f'{split}: {stats[split]}')
+    seconds = time.perf_counter() - start
+    with open(stamp_path, 'w') as f:
+        json.dump({'params': params, 'stats': stats, 'seconds': seconds}, f, indent=1)
+    return stats, seconds
+
+
+# ---------------------------------------------------------------------------- training
+def overrides(args, data_dir, out_dir):
+    """The KEY VALUE overrides shared by both models."""
+    w, h = args.input_size
+    lr_step = max(1, int(round(0.8 * args.epochs)))
+    opts = ['DATASET.ROOT', data_dir, 'OUTPUT_DIR', out_dir,
+            'LOG_DIR', os.path.join(out_dir, 'log'),
+            'WORKERS', str(args.workers), 'SEED', str(args.seed),
+            'EPOCH_EVAL_FREQ', str(args.eval_freq), 'PRINT_FREQ', '20',
+            'MODEL.IMAGE_SIZE', f'[{w},{h}]', 'MODEL.HEATMAP_SIZE', f'[{w // 4},{h // 4}]',
+            'TRAIN.END_EPOCH', str(args.epochs), 'TRAIN.LR_STEP', f'[{lr_step}]',
+            'TRAIN.LR', str(args.lr), 'TRAIN.WD', str(args.wd),
+            'TEST.BATCH_SIZE_PER_GPU', '64', 'DEVICE', 'cpu']
+    return opts + list(args.opts)
+
+
+def results_file(output_dir, cfg, mode):
+    return os.path.join(output_dir, 'results',
+                        f'keypoints_{cfg.DATASET.TEST_SET}_results_{mode.replace(" ", "")}.json')
+
+
+def train_and_evaluate(label, cfg_file, opts):
+    """Train one model with :func:`mipnet.engine.train.train`; after every validation the
+    occluded-subset metrics of its result files are recorded too."""
+    import mipnet.engine.train as train_module
+
+    cfg = load_config(os.path.join(ROOT, cfg_file), opts)
+    per_eval = []
+    original = train_module.validate
+
+    def validate_and_record(cfg_, model, loader, device, output_dir=None, progress=True):
+        metrics = original(cfg_, model, loader, device, output_dir, progress)
+        if metrics is not None and output_dir:
+            dataset = loader.dataset
+            occluded = subset_keypoint_eval(dataset.annotation_file,
+                                            results_file(output_dir, cfg_, 'merged'),
+                                            dataset.meta)
+            per_eval.append({'metrics': metrics, 'occluded': occluded})
+            log(f'{label}: AP {metrics["merged"]["AP"]:.3f}  AR {metrics["merged"]["AR"]:.3f}'
+                f'  occluded AP {occluded["AP"]:.3f} AR {occluded["AR"]:.3f}')
+        return metrics
+
+    log(f'training {label} ({cfg.MODEL.NAME}), {cfg.TRAIN.END_EPOCH} epochs')
+    start = time.perf_counter()
+    with mock.patch.object(train_module, 'validate', validate_and_record):
+        summary = train_module.train(cfg, os.path.join(ROOT, cfg_file))
+    seconds = time.perf_counter() - start
+    out_dir = summary['output_dir']
+    history = [dict(h, AR=e['metrics']['merged']['AR'], occluded_AP=e['occluded']['AP'],
+                    occluded_AR=e['occluded']['AR'])
+               for h, e in zip(summary['history'], per_eval)]
+    final = summary['metrics']
+    ann_file = os.path.join(cfg.DATASET.ROOT, 'annotations',
+                            f'person_keypoints_{cfg.DATASET.TEST_SET}.json')
+    occluded = {mode: subset_keypoint_eval(ann_file, results_file(out_dir, cfg, mode),
+                                           cfg.DATASET.TEST_DATASET)
+                for mode in final}
+    log(f'{label}: done in {seconds / 60:.1f} min')
+    return dict(label=label, model=cfg.MODEL.NAME, config=cfg_file, output_dir=out_dir,
+                seconds=seconds, epoch_losses=summary['epoch_losses'],
+                steady_samples_per_s=summary.get('steady_samples_per_s'),
+                history=history, metrics=final, occluded=occluded,
+                results={mode: results_file(out_dir, cfg, mode) for mode in final},
+                annotation_file=ann_file)
+
+
+# ----------------------------------------------------------------------------- report
+def _f(v):
+    return f'{v:.3f}' if v >= 0 else 'n/a'
+
+
+def tables(runs, num_occluded):
+    """Markdown: the main table and the per-instance table of MIPNet."""
+    lines = [f'| Model | AP | AP .5 | AP .75 | AR | AP occluded | AR occluded |',
+             '|---|---|---|---|---|---|---|']
+    for run in runs:
+        m, o = run['metrics']['merged'], run['occluded']['merged']
+        lines.append(f'| {run["label"]} | {_f(m["AP"])} | {_f(m["AP .5"])} | '
+                     f'{_f(m["AP .75"])} | {_f(m["AR"])} | {_f(o["AP"])} | {_f(o["AR"])} |')
+    lines += ['', f'Occluded subset: {num_occluded} validation people whose box has IoU >= '
+              f'{OCCLUDED_IOU} with another person\'s box.', '']
+    for run in runs:
+        if len(run['metrics']) < 2:
+            continue
+        lines += [f'{run["label"]}, per instance (before merging, each instance alone '
+                  'through the same rescoring and OKS-NMS):', '',
+                  '| Instances | AP | AP .5 | AP .75 | AR | AP occluded | AR occluded |',
+                  '|---|---|---|---|---|---|---|']
+        for mode, m in run['metrics'].items():
+            o = run['occluded'][mode]
+            name = {'merged': 'merged (λ = e0 and e1)'}.get(
+                mode, f'λ = e{mode.split()[-1]} only')
+            lines.append(f'| {name} | {_f(m["AP"])} | {_f(m["AP .5"])} | {_f(m["AP .75"])} | '
+                         f'{_f(m["AR"])} | {_f(o["AP"])} | {_f(o["AR"])} |')
+    return '\n'.join(lines)
+
+
+def plot_history(runs, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for run, color in zip(runs, ('tab:blue', 'tab:red')):
+        epochs = [h['epoch'] + 1 for h in run['history']]
+        name = run['label'].split()[0]
+        ax.plot(epochs, [h['ap'] for h in run['history']], 'o-', color=color,
+                label=f'{name}: AP (all people)')
+        ax.plot(epochs, [h['occluded_AR'] for h in run['history']], 's--', color=color,
+                label=f'{name}: AR (occluded subset)')
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('COCO keypoint AP / AR (val, GT boxes)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title('Synthetic crowded people: MIPNet vs HRNet', fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def draw_predictions(runs, path, num_images=NUM_FIGURE_IMAGES, zoom=2):
+    """Ground truth | HRNet | MIPNet on the first ``num_images`` validation images (by id)
+    that hold an occluded pair (IoU >= 0.5); chosen without looking at the predictions."""
+    from mipnet.data.metadata import get_keypoint_meta
+    from mipnet.utils.vis import draw_pose, draw_poses, pose_color
+    skeleton = get_keypoint_meta('coco').skeleton
+    with open(runs[0]['annotation_file']) as f:
+        gt = json.load(f)
+    occluded = occluded_ann_ids(gt)
+    image_ids = sorted({a['image_id'] for a in gt['annotations'] if a['id'] in occluded})
+    image_ids = image_ids[:num_images]
+    images = {im['id']: im for im in gt['images']}
+    image_dir = os.path.join(os.path.dirname(os.path.dirname(runs[0]['annotation_file'])),
+                             'images', 'val')
+    preds = []
+    for run in runs:
+        with open(run['results']['merged']) as f:
+            preds.append(json.load(f))
+
+    def scaled(kpts):
+        k = np.asarray(kpts, dtype=np.float64).reshape(-1, 3).copy()
+        k[:, :2] = (k[:, :2] + 0.5) * zoom - 0.5
+        return k
+
+    rows = []
+    for image_id in image_ids:
+        img = cv2.imread(os.path.join(image_dir, images[image_id]['file_name']))
+        img = cv2.resize(img, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+        tile = img.copy()
+        for i, a in enumerate(a for a in gt['annotations'] if a['image_id'] == image_id):
+            k = scaled(a['keypoints'])
+            k[:, 2] = (k[:, 2] > 0).astype(np.float64)
+            draw_pose(tile, k, skeleton, pose_color(i), kpt_thre=0.5)
+        tiles = [tile]
+        for run, results in zip(runs, preds):
+            poses = [{'keypoints': scaled(r['keypoints']), 'score': r['score'],
+                      'instance': r.get('instance', 0)}
+                     for r in results if r['image_id'] == image_id
+                     and r['score'] >= DRAW_SCORE_THRE]
+            tiles.append(draw_poses(img, poses, skeleton, kpt_thre=0.2, draw_boxes=True))
+        rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255)
+                                    for t in tiles], axis=1))
+    header = np.full((28, rows[0].shape[1], 3), 255, np.uint8)
+    width = rows[0].shape[1] // 3
+    for i, title in enumerate(['ground truth', runs[0]['label'], runs[1]['label']]):
+        cv2.putText(header, title, (i * width + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    save_png(path, np.concatenate([header] + rows, axis=0))
+    return image_ids
+
+
+def save_png(path, bgr):
+    """Write a BGR image as a 256-colour PNG (a quarter of the size) when Pillow is
+    installed (it comes with matplotlib), else as a full-colour PNG."""
+    try:
+        from PIL import Image
+    except ImportError:
+        cv2.imwrite(path, bgr, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        return
+    image = Image.fromarray(np.ascontiguousarray(bgr[..., ::-1]))
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                   dither=Image.Dither.NONE).save(path, optimize=True)
+
+
+def machine():
+    model = platform.processor()
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next(line.split(':', 1)[1].strip() for line in f
+                         if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    return dict(cpu=model, cores=os.cpu_count(), python=platform.python_version(),
+                torch=torch.__version__, torch_threads=torch.get_num_threads(),
+                system=platform.platform())
+
+
+# ------------------------------------------------------------------------------- main
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--quick', action='store_true', help='smoke-test preset')
+    parser.add_argument('--data', help='dataset folder (preset default)')
+    parser.add_argument('--out', help='output folder (preset default)')
+    parser.add_argument('--num-train', type=int, help='training images')
+    parser.add_argument('--num-val', type=int, help='validation images')
+    parser.add_argument('--epochs', type=int)
+    parser.add_argument('--eval-freq', type=int, help='validate every N epochs')
+    parser.add_argument('--input-size', type=int, nargs=2, default=INPUT_SIZE,
+                        metavar=('W', 'H'), help='network input (default %(default)s)')
+    parser.add_argument('--lr', type=float, default=LR,
+                        help='Adam learning rate of both models (default %(default)s)')
+    parser.add_argument('--wd', type=float, default=WD,
+                        help='weight decay of both models (default %(default)s)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads (default 1: measured best on a shared 2-core '
+                             'machine, see docs/results.md)')
+    parser.add_argument('--workers', type=int, default=0,
+                        help='DataLoader workers (default 0: measured best on 2 cores)')
+    parser.add_argument('--gen-workers', type=int, default=2,
+                        help='processes generating the dataset (default 2)')
+    parser.add_argument('--regenerate', action='store_true', help='rebuild the dataset')
+    parser.add_argument('--docs', action='store_true',
+                        help='also copy the figures to docs/images/')
+    parser.add_argument('--opts', nargs=argparse.REMAINDER, default=[],
+                        help='KEY VALUE overrides for both models')
+    args = parser.parse_args(argv)
+    preset = PRESETS['quick' if args.quick else 'full']
+    for key, value in preset.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    data_dir = os.path.abspath(os.path.join(ROOT, args.data))
+    out_dir = os.path.abspath(os.path.join(ROOT, args.out))
+    os.makedirs(out_dir, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)
+    start = time.perf_counter()
+    load_start = os.getloadavg()
+    log(f'preset {"quick" if args.quick else "full"}: {vars(args)}')
+
+    data_stats, gen_seconds = prepare_data(data_dir, args.num_train, args.num_val, args.seed,
+                                           args.gen_workers, args.regenerate)
+    opts = overrides(args, data_dir, out_dir)
+    runs = []
+    for label, cfg_file in MODELS:
+        runs.append(train_and_evaluate(label, cfg_file, opts))
+    total = time.perf_counter() - start
+
+    num_occluded = runs[0]['occluded']['merged']['num_gt']
+    table = tables(runs, num_occluded)
+    plot_path = os.path.join(out_dir, 'compare_ap_vs_epoch.png')
+    fig_path = os.path.join(out_dir, 'compare_predictions.png')
+    plot_history(runs, plot_path)
+    figure_ids = draw_predictions(runs, fig_path)
+    info = dict(machine(), load_average_start=load_start, load_average_end=os.getloadavg())
+    command = 'python benchmarks/compare_baseline.py ' + ' '.join(argv if argv is not None
+                                                                  else sys.argv[1:])
+    summary = dict(command=command.strip(), args=vars(args), overrides=opts,
+                   data=data_stats, data_seconds=gen_seconds, total_seconds=total,
+                   machine=info, figure_image_ids=figure_ids,
+                   runs=[{k: v for k, v in r.items()} for r in runs])
+    with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=1, default=float)
+    report = '\n'.join([
+        f'Command: `{summary["command"]}`', '',
+        f'Run time: {total / 60:.1f} min in total (data {gen_seconds / 60:.1f} min, '
+        + ', '.join(f'{r["label"].split()[0]} {r["seconds"] / 60:.1f} min' for r in runs)
+        + f'); machine: {info["cpu"]}, {info["cores"]} cores, torch {info["torch"]} '
+          f'({info["torch_threads"]} threads); load average at start '
+          f'{load_start[0]:.1f}, at end {info["load_average_end"][0]:.1f}.', '',
+        table, ''])
+    with open(os.path.join(out_dir, 'results.md'), 'w') as f:
+        f.write(report)
+    if args.docs:
+        docs = os.path.join(ROOT, 'docs', 'images')
+        os.makedirs(docs, exist_ok=True)
+        for p in (plot_path, fig_path):
+            shutil.copy(p, os.path.join(docs, os.path.basename(p)))
+    print(report)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

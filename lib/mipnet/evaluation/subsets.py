@@ -1,0 +1,177 @@
+"""Keypoint AP/AR restricted to a subset of the ground-truth people, in particular the
+*occluded subset*: the people whose box overlaps another person's box by IoU >= 0.5.
+
+Method
+------
+The subset metrics are the ordinary COCO (or CrowdPose) keypoint metrics of
+:func:`mipnet.evaluation.keypoint_eval`, computed by pycocotools' ``COCOeval`` on **all**
+results and **all** ground-truth people of **all** images; the only change is that every
+ground-truth person outside the subset is marked ``ignore`` (after ``COCOeval._prepare``,
+on copies of the annotation dicts). ``COCOeval`` then treats those people exactly as it
+treats crowd regions and people without keypoints:
+
+* they do not count in the number of ground-truth people (the recall denominator), so
+  AR (subset) = the fraction of subset people found, averaged over the OKS thresholds
+  .50:.05:.95 (at most 20 detections per image);
+* a detection matched to an ignored person is neither a true nor a false positive: it
+  is dropped from the precision computation. Predictions of the other people in the
+  image therefore cost the subset AP nothing;
+* everything else is unchanged: detections are matched greedily in score order, each
+  person at most once (the ignored ones too: they are not ``iscrowd``, so a duplicate
+  of an ignored person is a false positive, as in the full evaluation); a detection that
+  matches nobody is a false positive; as for COCO crowd regions, a detection is matched
+  to an ignored person only if no unmatched subset person reaches the OKS threshold.
+
+So a subset AP/AR answers: "on these people, how many are found, and how precise is the
+ranking of the detections that are not of the other people?"
+
+Occluded subset (:func:`occluded_ann_ids`): a ground-truth person (category 1, not crowd)
+belongs to it when its box ``[x, y, w, h]`` has IoU >= ``iou_thre`` (continuous
+coordinates, no +1) with the box of any other non-crowd person of the same image (people
+without labelled keypoints included, as occluders). Overlap is symmetric, so both people
+of such a pair are in the subset. Subset members without labelled keypoints are ignored by
+COCOeval anyway and are not counted in ``num_gt``.
+
+A subset without an evaluable person gives -1 for every metric, as pycocotools does for an
+empty area range.
+"""
+import contextlib
+import io
+import logging
+from collections import OrderedDict
+
+import numpy as np
+from pycocotools.cocoeval import COCOeval
+
+from mipnet.evaluation.metrics import (_CROWDPOSE_STATS_INDEX, COCO_METRIC_NAMES,
+                                       CROWDPOSE_METRIC_NAMES, CrowdPoseCOCOeval, _load_dt,
+                                       _load_results, _resolve_meta, load_coco)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ['box_iou_matrix', 'occluded_ann_ids', 'subset_keypoint_eval',
+           'occluded_keypoint_eval', 'OCCLUDED_IOU']
+
+#: default box IoU that puts a pair of people into the occluded subset
+OCCLUDED_IOU = 0.5
+
+
+def box_iou_matrix(boxes):
+    """Pairwise IoU of ``[x, y, w, h]`` boxes.
+
+    Args:
+        boxes: (N, 4) array-like.
+
+    Returns:
+        (N, N) float64 array (1 on the diagonal for boxes of positive area, 0 where the
+        union is empty).
+    """
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x0, y0 = b[:, 0], b[:, 1]
+    x1, y1 = x0 + np.maximum(b[:, 2], 0), y0 + np.maximum(b[:, 3], 0)
+    iw = np.clip(np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None]), 0, None)
+    ih = np.clip(np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None]), 0, None)
+    inter = iw * ih
+    area = (x1 - x0) * (y1 - y0)
+    union = area[:, None] + area[None] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def occluded_ann_ids(gt, iou_thre=OCCLUDED_IOU):
+    """Annotation ids of the people whose box has IoU >= ``iou_thre`` with another
+    person's box of the same image.
+
+    Args:
+        gt: COCO ground truth (path, dataset dict or pycocotools COCO).
+        iou_thre: box IoU threshold.
+
+    Returns:
+        set of annotation ids.
+    """
+    coco = load_coco(gt)
+    by_image = {}
+    for ann in coco.dataset['annotations']:
+        if ann.get('category_id', 1) != 1 or ann.get('iscrowd', 0):
+            continue
+        by_image.setdefault(ann['image_id'], []).append(ann)
+    ids = set()
+    for anns in by_image.values():
+        if len(anns) < 2:
+            continue
+        iou = box_iou_matrix([a['bbox'] for a in anns])
+        np.fill_diagonal(iou, 0.0)
+        for a, hit in zip(anns, (iou >= iou_thre).any(axis=1)):
+            if hit:
+                ids.add(a['id'])
+    return ids
+
+
+def _subset_evaluator(base, keep_ids):
+    """``base`` (COCOeval or CrowdPoseCOCOeval) with every gt outside ``keep_ids`` ignored."""
+
+    class SubsetEval(base):
+        def _prepare(self):
+            super()._prepare()
+            for key, gts in self._gts.items():
+                self._gts[key] = [g if g['id'] in keep_ids else dict(g, ignore=1)
+                                  for g in gts]
+
+    return SubsetEval
+
+
+def subset_keypoint_eval(gt_file, results, dataset='coco', ann_ids=None,
+                         iou_thre=OCCLUDED_IOU):
+    """Keypoint AP/AR of ``results`` on a subset of the ground-truth people.
+
+    Args:
+        gt_file: COCO ground truth: path (.json / .json.gz), dataset dict or COCO object.
+        results: COCO keypoint results (list of dicts or a JSON path), as for
+            :func:`mipnet.evaluation.keypoint_eval`.
+        dataset: dataset name or ``KeypointMeta`` (sigmas and evaluator).
+        ann_ids: annotation ids of the subset; None: the occluded subset
+            (:func:`occluded_ann_ids` with ``iou_thre``).
+        iou_thre: box IoU of the occluded subset (used only when ``ann_ids`` is None).
+
+    Returns:
+        OrderedDict: the metrics of ``keypoint_eval`` (same names, same meaning, but over
+        the subset; see the module docstring), plus 'num_gt', the number of evaluable
+        (non-crowd, keypoint-labelled) people of the subset.
+    """
+    meta = _resolve_meta(dataset)
+    coco_gt = load_coco(gt_file)
+    keep = occluded_ann_ids(coco_gt, iou_thre) if ann_ids is None else set(ann_ids)
+    records = _load_results(results, coco_gt, meta.num_joints)
+    coco_dt = _load_dt(coco_gt, records)
+    if meta.evaluator == 'crowdpose':
+        evaluator = _subset_evaluator(CrowdPoseCOCOeval, keep)(coco_gt, coco_dt)
+        names, index = CROWDPOSE_METRIC_NAMES, _CROWDPOSE_STATS_INDEX
+    elif meta.evaluator == 'coco':
+        evaluator = _subset_evaluator(COCOeval, keep)(coco_gt, coco_dt, 'keypoints')
+        evaluator.params.kpt_oks_sigmas = meta.sigmas_array
+        names, index = COCO_METRIC_NAMES, tuple(range(len(COCO_METRIC_NAMES)))
+    else:
+        raise ValueError(f'unknown evaluator {meta.evaluator!r} for dataset {meta.name!r}')
+    evaluator.params.useSegm = None
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    metrics = OrderedDict((name, float(evaluator.stats[i])) for name, i in zip(names, index))
+    metrics['num_gt'] = sum(1 for a in coco_gt.dataset['annotations']
+                            if a['id'] in keep and not a.get('iscrowd', 0)
+                            and _num_keypoints(a) > 0)
+    logger.debug('subset keypoint metrics (%d people): %s', metrics['num_gt'], dict(metrics))
+    return metrics
+
+
+def _num_keypoints(ann):
+    if 'num_keypoints' in ann:
+        return int(ann['num_keypoints'])
+    return int(np.count_nonzero(np.asarray(ann.get('keypoints', []))[2::3]))
+
+
+def occluded_keypoint_eval(gt_file, results, dataset='coco', iou_thre=OCCLUDED_IOU):
+    """:func:`subset_keypoint_eval` on the occluded subset (box IoU >= ``iou_thre`` with
+    another person)."""
+    return subset_keypoint_eval(gt_file, results, dataset, None, iou_thre)

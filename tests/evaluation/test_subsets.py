@@ -1,0 +1,139 @@
+"""Occluded-subset AP/AR on a tiny hand-made ground truth.
+
+Image 1 holds A and B, whose boxes overlap (IoU 4000 / 6000 = 2/3), and C, isolated.
+Image 2 holds D alone. The occluded subset (IoU >= 0.5) is {A, B}. Every person's 17
+keypoints are spread over a 12 x 15 px patch; different people are >= 40 px apart, so a
+pose has OKS 1 with its own person and ~0 with everybody else.
+
+COCO AP samples precision at the 101 recall points 0, .01, ..., 1: a precision of 1 up to
+recall 1/2 and none beyond gives AP = 51 / 101; up to recall 3/4, 76 / 101.
+"""
+import numpy as np
+import pytest
+
+from mipnet.evaluation import keypoint_eval
+from mipnet.evaluation.subsets import (box_iou_matrix, occluded_ann_ids,
+                                       occluded_keypoint_eval, subset_keypoint_eval)
+
+A, B, C, D = 1, 2, 3, 4
+ORIGIN = {A: (20, 20), B: (20, 70), C: (130, 20), D: (30, 30)}
+BOXES = {A: [10, 10, 50, 100], B: [20, 10, 50, 100], C: [120, 10, 50, 100],
+         D: [10, 10, 50, 100]}
+IMAGE = {A: 1, B: 1, C: 1, D: 2}
+
+
+def _pose(x0, y0, v=2):
+    j = np.arange(17)
+    return np.stack([x0 + 3.0 * (j % 5), y0 + 5.0 * (j // 5), np.full(17, v)], axis=1)
+
+
+def _gt(boxes=BOXES, crowdpose=False):
+    joints = 14 if crowdpose else 17
+    anns = [{'id': i, 'image_id': IMAGE[i], 'category_id': 1, 'iscrowd': 0,
+             'bbox': list(boxes[i]), 'area': 2000.0, 'num_keypoints': joints,
+             'keypoints': _pose(*ORIGIN[i])[:joints].reshape(-1).tolist()}
+            for i in (A, B, C, D)]
+    images = [{'id': 1, 'width': 200, 'height': 200, 'crowdIndex': 0.5},
+              {'id': 2, 'width': 200, 'height': 200, 'crowdIndex': 0.0}]
+    return {'images': images, 'annotations': anns,
+            'categories': [{'id': 1, 'name': 'person'}]}
+
+
+def _pred(person, score, joints=17):
+    return {'image_id': IMAGE[person], 'category_id': 1, 'score': score,
+            'keypoints': _pose(*ORIGIN[person], v=1)[:joints].reshape(-1).tolist()}
+
+
+def _false_positive(score):
+    """A pose in image 1 far from everybody."""
+    return {'image_id': 1, 'category_id': 1, 'score': score,
+            'keypoints': _pose(150, 150, v=1).reshape(-1).tolist()}
+
+
+def test_box_iou_matrix_by_hand():
+    iou = box_iou_matrix([BOXES[A], BOXES[B], BOXES[C]])
+    assert iou[0, 1] == pytest.approx(4000 / 6000)
+    assert iou[1, 0] == pytest.approx(4000 / 6000)
+    assert iou[0, 2] == 0 and iou[1, 2] == 0
+    assert np.allclose(np.diag(iou), 1)
+    assert box_iou_matrix([[0, 0, 0, 0], [0, 0, 0, 0]])[0, 1] == 0  # empty union
+
+
+def test_occluded_ids_pairs_in_the_same_image_only():
+    assert occluded_ann_ids(_gt()) == {A, B}
+    # D has A's box but lives in another image: not a pair.
+    assert occluded_ann_ids(_gt(), iou_thre=0.7) == set()  # 2/3 < 0.7
+    # crowd regions and other categories are not occluders
+    gt = _gt()
+    gt['annotations'].append(dict(gt['annotations'][2], id=9, iscrowd=1, bbox=BOXES[C]))
+    assert occluded_ann_ids(gt) == {A, B}
+
+
+def test_missed_occluded_person_halves_subset_recall():
+    # A, C and D found, B (occluded) missed.
+    results = [_pred(A, 0.9), _pred(C, 0.8), _pred(D, 0.7)]
+    full = keypoint_eval(_gt(), results, 'coco')
+    assert full['AR'] == pytest.approx(3 / 4)
+    assert full['AP'] == pytest.approx(76 / 101)
+    sub = occluded_keypoint_eval(_gt(), results, 'coco')
+    assert sub['num_gt'] == 2
+    assert sub['AR'] == pytest.approx(1 / 2)
+    assert sub['AR .5'] == pytest.approx(1 / 2)
+    # C and D are matched to ignored people: neither true nor false positives.
+    assert sub['AP'] == pytest.approx(51 / 101)
+    assert sub['AP .5'] == pytest.approx(51 / 101)
+
+
+def test_both_occluded_people_found():
+    results = [_pred(A, 0.9), _pred(B, 0.6), _pred(C, 0.8)]
+    sub = occluded_keypoint_eval(_gt(), results, 'coco')
+    assert sub['AR'] == pytest.approx(1.0)
+    assert sub['AP'] == pytest.approx(1.0)
+
+
+def test_unmatched_detection_is_a_false_positive_of_the_subset():
+    # Ranked above A, the stray pose halves the precision at A's recall.
+    results = [_false_positive(0.95), _pred(A, 0.9), _pred(C, 0.8)]
+    sub = occluded_keypoint_eval(_gt(), results, 'coco')
+    assert sub['AR'] == pytest.approx(1 / 2)
+    assert sub['AP'] == pytest.approx(0.5 * 51 / 101)
+    # Ranked below A it costs nothing (precision is interpolated from the right).
+    sub = occluded_keypoint_eval(_gt(), [_pred(A, 0.9), _false_positive(0.5)], 'coco')
+    assert sub['AP'] == pytest.approx(51 / 101)
+
+
+def test_duplicate_of_an_ignored_person_is_a_false_positive():
+    # C is matched (ignored) by its best pose; its duplicate matches nobody.
+    results = [_pred(C, 0.9), _pred(C, 0.8), _pred(A, 0.5)]
+    sub = occluded_keypoint_eval(_gt(), results, 'coco')
+    assert sub['AP'] == pytest.approx(0.5 * 51 / 101)
+    assert sub['AR'] == pytest.approx(1 / 2)
+
+
+def test_explicit_subset_and_empty_subset():
+    results = [_pred(A, 0.9), _pred(C, 0.8)]
+    sub = subset_keypoint_eval(_gt(), results, 'coco', ann_ids={C, D})
+    assert sub['num_gt'] == 2
+    assert sub['AR'] == pytest.approx(1 / 2)
+    assert sub['AP'] == pytest.approx(51 / 101)
+    far = {A: [0, 0, 10, 10], B: [100, 100, 10, 10], C: [150, 0, 10, 10], D: BOXES[D]}
+    sub = occluded_keypoint_eval(_gt(far), results, 'coco')
+    assert sub['num_gt'] == 0
+    assert sub['AP'] == -1 and sub['AR'] == -1
+
+
+def test_subset_eval_leaves_the_ground_truth_untouched():
+    gt = _gt()
+    occluded_keypoint_eval(gt, [_pred(A, 0.9)], 'coco')
+    assert all('ignore' not in a for a in gt['annotations'])
+    # and the full evaluation afterwards is unaffected
+    assert keypoint_eval(gt, [_pred(A, 0.9), _pred(C, 0.8)], 'coco')['AR'] == \
+        pytest.approx(2 / 4)
+
+
+def test_crowdpose_protocol():
+    results = [_pred(A, 0.9, joints=14), _pred(C, 0.8, joints=14)]
+    sub = occluded_keypoint_eval(_gt(crowdpose=True), results, 'crowdpose')
+    assert sub['num_gt'] == 2
+    assert sub['AR'] == pytest.approx(1 / 2)
+    assert sub['AP'] == pytest.approx(51 / 101)
