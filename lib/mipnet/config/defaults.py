@@ -161,6 +161,9 @@ _C.TRAIN.OPTIMIZER = 'adam'
 _C.TRAIN.MOMENTUM = 0.9
 # Weight decay.
 _C.TRAIN.WD = 0.0001
+# (port) No weight decay on the λ MLPs (``fc_lambda``): they start at std 0.001 (reference
+# init) with tiny gradients, and Adam's L2 decay can erase them in short schedules.
+_C.TRAIN.NO_WD_LAMBDA = False
 # SGD Nesterov momentum.
 _C.TRAIN.NESTEROV = False
 # Reference keys (Adam betas in some forks); kept for compatibility.

@@ -79,10 +79,23 @@ def build_loader(cfg, dataset, is_train, device):
                       generator=torch.Generator())
 
 
+def param_groups(model, weight_decay, no_decay_lambda=False):
+    """Optimizer parameter groups: all trainable parameters with ``weight_decay``; with
+    ``no_decay_lambda`` those of the λ MLPs (``fc_lambda``) in a second group without."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if no_decay_lambda and '.fc_lambda.' in name else decay).append(p)
+    groups = [{'params': decay, 'weight_decay': weight_decay}]
+    if no_decay:
+        groups.append({'params': no_decay, 'weight_decay': 0.0})
+    return groups
+
+
 def build_optimizer(cfg, model, device):
     """Adam / AdamW / SGD from ``TRAIN.*``; torch_npu's fused variants on NPU when present."""
-    params = [p for p in model.parameters() if p.requires_grad]
     name, lr, wd = cfg.TRAIN.OPTIMIZER, cfg.TRAIN.LR, cfg.TRAIN.WD
+    params = param_groups(model, wd, cfg.TRAIN.NO_WD_LAMBDA)
     if device.type == 'npu':
         import torch_npu
         fused = getattr(torch_npu.optim, {'adam': 'NpuFusedAdam', 'adamw': 'NpuFusedAdamW',
