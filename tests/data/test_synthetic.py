@@ -11,8 +11,8 @@ import pytest
 from pycocotools.coco import COCO as CocoApi
 
 from mipnet.data.metadata import COCO
-from mipnet.data.synthetic import (box_iou, generate_dataset, overlap_pair_fraction,
-                                   render_image)
+from mipnet.data.synthetic import (SyntheticConfig, box_iou, generate_dataset,
+                                   overlap_pair_fraction, render_image)
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / 'tools' / 'make_synthetic.py'
@@ -73,9 +73,10 @@ def test_tiny_dataset_is_valid_coco(tiny):
             x, y, w, h = a['bbox']
             assert x >= 0 and y >= 0 and w > 0 and h > 0
             assert x + w <= SIZE[0] and y + h <= SIZE[1]
-            # The labelled joints lie in (or at the edge of) the box of the drawn body.
-            assert np.all(on[:, 0] >= x - 1) and np.all(on[:, 0] <= x + w)
-            assert np.all(on[:, 1] >= y - 1) and np.all(on[:, 1] <= y + h)
+            # Visible joints lie in (or at the edge of) the box of the visible pixels.
+            seen = kps[v == 2]
+            assert np.all(seen[:, 0] >= x - 1) and np.all(seen[:, 0] <= x + w)
+            assert np.all(seen[:, 1] >= y - 1) and np.all(seen[:, 1] <= y + h)
             assert 0 < a['area'] <= w * h
         assert set(per_image.values()) <= {1, 2, 3, 4}
 
@@ -108,6 +109,43 @@ def test_crowded_overlaps_and_occlusions():
     assert (v == 1).sum() > 0.05 * (v > 0).sum()  # joints hidden by nearer people
     assert (v == 2).sum() > 0.5 * v.size
     assert box_iou([0, 0, 10, 10], [5, 0, 10, 10]) == pytest.approx(1 / 3)
+
+
+def test_boxes_and_areas_follow_the_visible_pixels():
+    # COCO-style: a person hidden in part by a nearer one gets the box and area of what is
+    # seen; an unhidden person's box is that of the whole drawn body.
+    shrunk = 0
+    for i in range(30):
+        _, people = render_image(5, 'val', i)
+        for p in people:
+            x, y, w, h = p['bbox']
+            fx, fy, fw, fh = p['full_bbox']
+            assert fx <= x and fy <= y and x + w <= fx + fw and y + h <= fy + fh
+            assert 0 < p['area'] <= p['full_area'] <= fw * fh
+            assert p['area'] >= 0.3 * p['full_area']  # SyntheticConfig.min_visible_fraction
+            assert (p['keypoints'][:, 2] == 2).sum() >= 6  # .min_visible_joints
+            if p['area'] == p['full_area']:
+                assert p['bbox'] == p['full_bbox']
+            shrunk += p['bbox'] != p['full_bbox']
+    assert shrunk >= 5
+
+
+def test_overlap_and_visibility_settings_are_honoured():
+    loose = SyntheticConfig(people_probs=(0, 0, 0, 1), overlap_prob=1.0,
+                            overlap_shift=(0.0, 0.1), min_visible_fraction=0.15,
+                            min_visible_joints=4)
+    default_iou, loose_iou, fractions = [], [], []
+    for i in range(12):
+        for cfg, ious in ((SyntheticConfig(), default_iou), (loose, loose_iou)):
+            _, people = render_image(1, 'train', i, config=cfg)
+            boxes = [p['full_bbox'] for p in people]
+            ious += [max(box_iou(b, o) for o in boxes if o is not b) for b in boxes
+                     if len(boxes) > 1]
+            if cfg is loose:
+                fractions += [p['area'] / p['full_area'] for p in people]
+                assert all((p['keypoints'][:, 2] == 2).sum() >= 4 for p in people)
+    assert min(fractions) >= 0.15 and min(fractions) < 0.3  # more hidden than the default
+    assert np.mean(loose_iou) > np.mean(default_iou) + 0.1
 
 
 def test_cli_with_workers_writes_same_dataset_and_preview(tiny, tmp_path):

@@ -137,3 +137,27 @@ def test_crowdpose_protocol():
     assert sub['num_gt'] == 2
     assert sub['AR'] == pytest.approx(1 / 2)
     assert sub['AP'] == pytest.approx(51 / 101)
+
+
+def _shifted(person, score, dx):
+    rec = _pred(person, score)
+    k = np.asarray(rec['keypoints']).reshape(-1, 3)
+    k[:, 0] += dx
+    rec['keypoints'] = k.reshape(-1).tolist()
+    return rec
+
+
+def test_best_oks_per_person_by_hand():
+    from mipnet.data.metadata import COCO
+    from mipnet.evaluation.subsets import best_oks_per_person
+    # B's pose 3 px to the right: OKS = mean_j exp(-9 / (2 * area * (2 sigma_j)^2)).
+    expected_b = float(np.mean(np.exp(-9.0 / (2 * 2000.0 * (2 * COCO.sigmas_array) ** 2))))
+    results = [_pred(A, 0.9), _shifted(B, 0.8, 3.0), _pred(A, 0.3)]
+    best = best_oks_per_person(_gt(), results)
+    assert set(best) == {A, B, C, D}
+    assert best[A] == pytest.approx(1.0)
+    assert best[B] == pytest.approx(expected_b, rel=1e-9) and 0.5 < best[B] < 1
+    assert best[C] < 1e-6  # other people's poses are > 40 px away
+    assert best[D] == 0.0  # no result in its image
+    # Only the max_dets best-scored results of an image count (COCO's AR rule).
+    assert best_oks_per_person(_gt(), results, max_dets=1)[B] < 1e-6

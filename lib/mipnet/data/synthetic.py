@@ -12,10 +12,13 @@ Layout of a generated dataset (what ``DATASET.ROOT`` of ``experiments/synthetic`
     DIR/annotations/person_keypoints_train.json
     DIR/annotations/person_keypoints_val.json
 
-Annotations follow COCO: ``bbox`` is the tight box of the whole drawn body (also its hidden
-parts) clipped to the image, ``area`` is the pixel area of the whole drawn body, keypoints
-are ``(x, y, v)`` with ``v = 2`` visible, ``v = 1`` hidden behind a nearer person or the
-person's own body or head, and ``v = 0`` (with ``x = y = 0``) outside the image.
+Annotations follow COCO, whose boxes and areas come from the visible segmentation: ``bbox``
+is the tight box of the person's *visible* pixels (not covered by a nearer person) and
+``area`` their number, so the box of a partly hidden person covers only what can be seen
+and often lies largely inside the box of the person in front, as in COCO and OCHuman.
+Keypoints are ``(x, y, v)`` with ``v = 2`` visible, ``v = 1`` hidden behind a nearer
+person or the person's own body or head (hidden joints may lie outside the box), and
+``v = 0`` (with ``x = y = 0``) outside the image.
 
 Every image is rendered from its own random generator seeded by ``(seed, split, index)``,
 so the output does not depend on the number of worker processes.
@@ -59,6 +62,9 @@ class SyntheticConfig:
     overlap_prob: float = 0.6  # a further person is placed onto an earlier one
     min_height: float = 0.42  # standing body height, fraction of image height
     max_height: float = 0.95
+    overlap_shift: tuple = (0.05, 0.4)  # |horizontal shift| onto the anchor, anchor widths
+    min_visible_fraction: float = 0.3  # of a person's drawn pixels not hidden by others
+    min_visible_joints: int = 6  # joints with v = 2
     jpeg_quality: int = 90
     max_attempts: int = 10  # layouts tried until every person is sufficiently visible
 
@@ -604,8 +610,8 @@ def _sample_layout(rng, W, H, cfg):
             fig = _Figure(rng, hb)
             ax0, ay0, ax1, ay1 = anchor.extent()
             e = fig.extent()
-            target = np.array([(ax0 + ax1) / 2 + rng.choice([-1, 1]) * rng.uniform(0.05, 0.4)
-                               * (ax1 - ax0),
+            target = np.array([(ax0 + ax1) / 2 + rng.choice([-1, 1])
+                               * rng.uniform(*cfg.overlap_shift) * (ax1 - ax0),
                                (ay0 + ay1) / 2 + rng.uniform(-0.12, 0.12) * (ay1 - ay0)])
             fig.translate(target - (e[:2] + e[2:]) / 2)
         else:
@@ -621,7 +627,7 @@ def _sample_layout(rng, W, H, cfg):
     return [figs[k] for k in rng.permutation(n)]  # back to front
 
 
-def _annotate(figs, W, H):
+def _annotate(figs, W, H, cfg):
     """Label maps, keypoints (17, 3) and acceptance of each person (back to front)."""
     labs = [_draw_labels(f, (H, W)) for f in figs]
     masks = [lab > 0 for lab in labs]
@@ -641,12 +647,13 @@ def _annotate(figs, W, H):
             hidden = (f.hidden[jj] or not _OWNER_LUT[jj, labs[i][iy, ix]]
                       or front[i][iy, ix])
             kps[jj] = (x, y, 1 if hidden else 2)
+        seen = masks[i] & ~front[i]  # COCO boxes and areas follow the visible pixels
         full = int(masks[i].sum())
-        visible = int((masks[i] & ~front[i]).sum())
-        ok = (full >= min_area and visible >= 0.3 * full
-              and int((kps[:, 2] == 2).sum()) >= 6)
-        people.append(dict(keypoints=kps, mask=masks[i], area=full, visible_area=visible,
-                           ok=ok))
+        visible = int(seen.sum())
+        ok = (full >= min_area and visible >= cfg.min_visible_fraction * full
+              and int((kps[:, 2] == 2).sum()) >= cfg.min_visible_joints)
+        people.append(dict(keypoints=kps, mask=masks[i], visible_mask=seen, full_area=full,
+                           visible_area=visible, ok=ok))
     return labs, people
 
 
@@ -655,21 +662,22 @@ def render_image(seed, split, index, image_size=DEFAULT_IMAGE_SIZE, config=None)
 
     Returns ``(image, people)``: a uint8 BGR image of ``image_size`` (width, height) and,
     back to front, one dict per person with ``keypoints`` (17, 3) float array (v=0 rows are
-    zero), ``bbox`` [x, y, w, h], ``area``, ``visible_area`` and ``num_keypoints``.
+    zero), ``bbox`` [x, y, w, h] and ``area`` of the visible pixels, ``full_bbox`` and
+    ``full_area`` of the whole drawn body (hidden parts included) and ``num_keypoints``.
     """
     cfg = config or SyntheticConfig()
     W, H = int(image_size[0]), int(image_size[1])
     rng = np.random.default_rng(image_seed(seed, split, index))
     for attempt in range(cfg.max_attempts):
         figs = _sample_layout(rng, W, H, cfg)
-        labs, people = _annotate(figs, W, H)
+        labs, people = _annotate(figs, W, H, cfg)
         if all(p['ok'] for p in people):
             break
     else:  # drop the insufficiently visible people, one at a time
         while figs and not all(p['ok'] for p in people):
             k = next(i for i, p in enumerate(people) if not p['ok'])
             figs.pop(k)
-            labs, people = _annotate(figs, W, H)
+            labs, people = _annotate(figs, W, H, cfg)
     canvas = _background(rng, W, H)
     for lab in labs:
         _paint_person(canvas, lab, rng)
@@ -682,14 +690,19 @@ def render_image(seed, split, index, image_size=DEFAULT_IMAGE_SIZE, config=None)
 
     out = []
     for p in people:
-        ys, xs = np.nonzero(p['mask'])
-        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
         kps = p['keypoints']
-        out.append(dict(keypoints=kps, bbox=[float(x0), float(y0), float(x1 - x0),
-                                             float(y1 - y0)],
-                        area=float(p['area']), visible_area=float(p['visible_area']),
+        out.append(dict(keypoints=kps, bbox=_mask_box(p['visible_mask']),
+                        area=float(p['visible_area']), full_bbox=_mask_box(p['mask']),
+                        full_area=float(p['full_area']),
                         num_keypoints=int((kps[:, 2] > 0).sum())))
     return image, out
+
+
+def _mask_box(mask):
+    """[x, y, w, h] (floats) of the pixels of a non-empty boolean mask."""
+    ys, xs = np.nonzero(mask)
+    x0, y0 = xs.min(), ys.min()
+    return [float(x0), float(y0), float(xs.max() + 1 - x0), float(ys.max() + 1 - y0)]
 
 
 # ---------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from mipnet.evaluation.metrics import (_CROWDPOSE_STATS_INDEX, COCO_METRIC_NAMES
 logger = logging.getLogger(__name__)
 
 __all__ = ['box_iou_matrix', 'occluded_ann_ids', 'subset_keypoint_eval',
-           'occluded_keypoint_eval', 'OCCLUDED_IOU']
+           'occluded_keypoint_eval', 'best_oks_per_person', 'OCCLUDED_IOU']
 
 #: default box IoU that puts a pair of people into the occluded subset
 OCCLUDED_IOU = 0.5
@@ -175,3 +175,43 @@ def occluded_keypoint_eval(gt_file, results, dataset='coco', iou_thre=OCCLUDED_I
     """:func:`subset_keypoint_eval` on the occluded subset (box IoU >= ``iou_thre`` with
     another person)."""
     return subset_keypoint_eval(gt_file, results, dataset, None, iou_thre)
+
+
+def best_oks_per_person(gt_file, results, dataset='coco', max_dets=20):
+    """Per ground-truth person, the best OKS reached by any result of its image.
+
+    The OKS is pycocotools' (``COCOeval.computeOks``: the person's labelled joints, its
+    ``area``, the dataset's sigmas) and only the ``max_dets`` highest-scoring results of
+    each image count, as in COCO's AR. A person is "found" at OKS threshold t when its
+    value is >= t, whatever else the results hold: this is the per-person view behind AR.
+
+    Args:
+        gt_file: COCO ground truth: path (.json / .json.gz), dataset dict or COCO object.
+        results: COCO keypoint results (list of dicts or a JSON path).
+        dataset: dataset name or ``KeypointMeta`` (sigmas).
+        max_dets: results per image taken into account.
+
+    Returns:
+        dict {annotation id: best OKS (float, 0.0 if the image has no result)} over the
+        evaluable people (not crowd, at least one labelled joint).
+    """
+    meta = _resolve_meta(dataset)
+    coco_gt = load_coco(gt_file)
+    records = _load_results(results, coco_gt, meta.num_joints)
+    evaluator = COCOeval(coco_gt, _load_dt(coco_gt, records), 'keypoints')
+    evaluator.params.kpt_oks_sigmas = meta.sigmas_array
+    evaluator.params.maxDets = [int(max_dets)]
+    evaluator.params.useSegm = None
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator._prepare()
+    best = {}
+    cat_id = evaluator.params.catIds[0]
+    for img_id in evaluator.params.imgIds:
+        gts = evaluator._gts[img_id, cat_id]
+        oks = evaluator.computeOks(img_id, cat_id)
+        oks = np.asarray(oks, dtype=np.float64).reshape(-1, len(gts))
+        for g, person in enumerate(gts):
+            if person['iscrowd'] or _num_keypoints(person) == 0:
+                continue
+            best[person['id']] = float(oks[:, g].max()) if oks.shape[0] else 0.0
+    return best
