@@ -3,12 +3,14 @@
 The script
 
 1. generates (or reuses) a synthetic dataset: a training split drawn from the default
-   generator and a held-out validation split drawn with more people and more overlap
-   (``VAL_SYNTHETIC``), so that many validation people are strongly occluded;
+   generator and a held-out validation split drawn with more people, more overlap and
+   heavier occlusion (``VAL_SYNTHETIC``), so that many validation people are strongly
+   occluded;
 2. trains ``pose_hrnet`` (experiments/synthetic/small_hrnet.yaml) and
-   ``pose_hrnet_se_lambda`` (small_mipnet.yaml) one after the other, in process, with the
-   same HRNet widths, input size, schedule, data order and seed (the same ``KEY VALUE``
-   overrides on both files);
+   ``pose_hrnet_se_lambda`` (small_mipnet.yaml) with the same HRNet widths, input size,
+   schedule, data order and seed (the same ``KEY VALUE`` overrides on both files), at the
+   same time in two processes of one torch thread each (``--no-parallel``: one after the
+   other, in process);
 3. evaluates both after every ``--eval-freq`` epochs with ground-truth boxes through the
    training loop's own validation (rescoring, OKS-NMS, COCOeval), and additionally on the
    occluded subset (people whose box has IoU >= 0.5 with another person's box,
@@ -20,8 +22,8 @@ The script
 
 Usage::
 
-    python benchmarks/compare_baseline.py --docs   # full budget: 38 min measured, 2 cores
-    python benchmarks/compare_baseline.py --quick  # smoke test: 4-6 min measured
+    python benchmarks/compare_baseline.py --docs   # full budget: 14 epochs, see results.md
+    python benchmarks/compare_baseline.py --quick  # smoke test, a few minutes
 
 Measured numbers, machine and the analysis of the result: docs/results.md.
 
@@ -31,6 +33,7 @@ presets are ``PRESETS``. Extra ``KEY VALUE`` config overrides for both models fo
 """
 import argparse
 import json
+import multiprocessing as mp
 import os
 import platform
 import shutil
@@ -44,14 +47,15 @@ import torch
 
 from mipnet.config import load_config
 from mipnet.data.synthetic import SyntheticConfig, generate_split, overlap_pair_fraction
-from mipnet.evaluation.subsets import OCCLUDED_IOU, occluded_ann_ids, subset_keypoint_eval
+from mipnet.evaluation.subsets import (OCCLUDED_IOU, best_oks_per_person, occluded_ann_ids,
+                                       subset_keypoint_eval)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = (('HRNet (pose_hrnet)', 'experiments/synthetic/small_hrnet.yaml'),
           ('MIPNet (pose_hrnet_se_lambda)', 'experiments/synthetic/small_mipnet.yaml'))
 
 PRESETS = {
-    'full': dict(num_train=3000, num_val=400, epochs=6, eval_freq=1,
+    'full': dict(num_train=3000, num_val=400, epochs=14, eval_freq=2,
                  data='data/synthetic_compare', out='output/compare'),
     'quick': dict(num_train=600, num_val=100, epochs=3, eval_freq=1,
                   data='data/synthetic_compare_quick', out='output/compare_quick'),
@@ -63,10 +67,16 @@ IMAGE_SIZE = (256, 192)  # generated images (width, height)
 LR = 0.0005
 WD = 0.0
 INPUT_SIZE = (64, 96)  # network input (width, height); heatmaps are a quarter of it
-# The validation split: fewer single-person images, more people placed onto others.
-VAL_SYNTHETIC = SyntheticConfig(people_probs=(0.1, 0.3, 0.3, 0.3), overlap_prob=0.8)
+# Training data: the default generator. The held-out validation split is more crowded:
+# fewer single-person images, more people placed onto others, closer behind them and allowed
+# to be more hidden. (Training on the crowded settings too was measured to slow both models
+# down, MIPNet more: docs/results.md, "Analysis".)
 TRAIN_SYNTHETIC = SyntheticConfig()
+VAL_SYNTHETIC = SyntheticConfig(people_probs=(0.1, 0.3, 0.3, 0.3), overlap_prob=0.8,
+                                overlap_shift=(0.0, 0.3), min_visible_fraction=0.2,
+                                min_visible_joints=5)
 DRAW_SCORE_THRE = 0.2  # poses drawn in the prediction figure
+FOUND_OKS = 0.5  # a person counts as found when some kept pose reaches this OKS
 NUM_FIGURE_IMAGES = 4
 
 
@@ -129,10 +139,14 @@ def results_file(output_dir, cfg, mode):
                         f'keypoints_{cfg.DATASET.TEST_SET}_results_{mode.replace(" ", "")}.json')
 
 
-def train_and_evaluate(label, cfg_file, opts):
-    """Train one model with :func:`mipnet.engine.train.train`; after every validation the
-    occluded-subset metrics of its result files are recorded too."""
+def train_and_evaluate(label, cfg_file, opts, threads=1):
+    """Train one model with :func:`mipnet.engine.train.train` using ``threads`` torch
+    threads; after every validation the occluded-subset metrics of its result files are
+    recorded too."""
     import mipnet.engine.train as train_module
+
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(1)
 
     cfg = load_config(os.path.join(ROOT, cfg_file), opts)
     per_eval = []
@@ -203,6 +217,41 @@ def tables(runs, num_occluded):
             lines.append(f'| {name} | {_f(m["AP"])} | {_f(m["AP .5"])} | {_f(m["AP .75"])} | '
                          f'{_f(m["AR"])} | {_f(o["AP"])} | {_f(o["AR"])} |')
     return '\n'.join(lines)
+
+
+def people_found(runs, oks_thre=FOUND_OKS):
+    """Markdown table and counts: how many validation people (occluded subset / others)
+    each model finds, i.e. has a kept pose with OKS >= ``oks_thre``
+    (:func:`mipnet.evaluation.subsets.best_oks_per_person`, 20 poses per image as in AR),
+    and how many one model finds that the other misses."""
+    baseline, mipnet = runs
+    ann_file = baseline['annotation_file']
+    with open(ann_file) as f:
+        occluded = occluded_ann_ids(json.load(f))
+
+    def found(results):
+        best = best_oks_per_person(ann_file, results)
+        return {i for i, v in best.items() if v >= oks_thre}, set(best)
+
+    base, people = found(baseline['results']['merged'])
+    rows = [(baseline['label'], base)]
+    for mode, name in (('instance 0', 'λ = e0 only'), ('merged', 'merged (λ = e0 and e1)')):
+        if mode in mipnet['results']:
+            rows.append((f'{mipnet["label"].split()[0]} {name}',
+                         found(mipnet['results'][mode])[0]))
+    merged = rows[-1][1]
+    groups = (('occluded', people & occluded), ('others', people - occluded))
+    lines = [f'| People found (a pose with OKS >= {oks_thre}) | '
+             + ' | '.join(f'{g} ({len(ids)})' for g, ids in groups) + ' |',
+             '|---|' + '---|' * len(groups)]
+    for name, ids in rows:
+        lines.append(f'| {name} | ' + ' | '.join(str(len(ids & g)) for _, g in groups) + ' |')
+    lines.append(f'| found by {rows[-1][0]}, missed by {baseline["label"].split()[0]} | '
+                 + ' | '.join(str(len((merged - base) & g)) for _, g in groups) + ' |')
+    lines.append(f'| found by {baseline["label"].split()[0]}, missed by {rows[-1][0]} | '
+                 + ' | '.join(str(len((base - merged) & g)) for _, g in groups) + ' |')
+    counts = {name: {g: len(ids & members) for g, members in groups} for name, ids in rows}
+    return '\n'.join(lines), counts
 
 
 def plot_history(runs, path):
@@ -324,6 +373,9 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads (default 1: measured best on a shared 2-core '
                              'machine, see docs/results.md)')
+    parser.add_argument('--parallel', action=argparse.BooleanOptionalAction, default=True,
+                        help='train the two models at the same time in two processes '
+                             '(default; --no-parallel: one after the other)')
     parser.add_argument('--workers', type=int, default=0,
                         help='DataLoader workers (default 0: measured best on 2 cores)')
     parser.add_argument('--gen-workers', type=int, default=2,
@@ -350,13 +402,18 @@ def main(argv=None):
     data_stats, gen_seconds = prepare_data(data_dir, args.num_train, args.num_val, args.seed,
                                            args.gen_workers, args.regenerate)
     opts = overrides(args, data_dir, out_dir)
-    runs = []
-    for label, cfg_file in MODELS:
-        runs.append(train_and_evaluate(label, cfg_file, opts))
+    jobs = [(label, cfg_file, opts, args.threads) for label, cfg_file in MODELS]
+    if args.parallel:
+        # One process per model: the two trainings share nothing but the read-only data.
+        with mp.get_context('spawn').Pool(len(jobs)) as pool:
+            runs = pool.starmap(train_and_evaluate, jobs)
+    else:
+        runs = [train_and_evaluate(*job) for job in jobs]
     total = time.perf_counter() - start
 
     num_occluded = runs[0]['occluded']['merged']['num_gt']
     table = tables(runs, num_occluded)
+    found_table, found_counts = people_found(runs)
     plot_path = os.path.join(out_dir, 'compare_ap_vs_epoch.png')
     fig_path = os.path.join(out_dir, 'compare_predictions.png')
     plot_history(runs, plot_path)
@@ -366,7 +423,7 @@ def main(argv=None):
                                                                   else sys.argv[1:])
     summary = dict(command=command.strip(), args=vars(args), overrides=opts,
                    data=data_stats, data_seconds=gen_seconds, total_seconds=total,
-                   machine=info, figure_image_ids=figure_ids,
+                   machine=info, figure_image_ids=figure_ids, people_found=found_counts,
                    runs=[{k: v for k, v in r.items()} for r in runs])
     with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1, default=float)
@@ -377,7 +434,7 @@ def main(argv=None):
         + f'); machine: {info["cpu"]}, {info["cores"]} cores, torch {info["torch"]} '
           f'({info["torch_threads"]} threads); load average at start '
           f'{load_start[0]:.1f}, at end {info["load_average_end"][0]:.1f}.', '',
-        table, ''])
+        table, '', found_table, ''])
     with open(os.path.join(out_dir, 'results.md'), 'w') as f:
         f.write(report)
     if args.docs:
