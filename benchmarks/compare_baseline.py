@@ -226,8 +226,7 @@ def people_found(runs, oks_thre=FOUND_OKS):
     and how many one model finds that the other misses."""
     baseline, mipnet = runs
     ann_file = baseline['annotation_file']
-    with open(ann_file) as f:
-        occluded = occluded_ann_ids(json.load(f))
+    occluded = occluded_ann_ids(ann_file)
 
     def found(results):
         best = best_oks_per_person(ann_file, results)

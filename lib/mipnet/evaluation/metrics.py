@@ -258,6 +258,42 @@ def _resolve_meta(dataset):
     return get_keypoint_meta(str(dataset))
 
 
+def run_keypoint_eval(coco_gt, results, meta, wrap=None):
+    """COCOeval (or CrowdPoseCOCOeval, per ``meta.evaluator``) of ``results``.
+
+    Args:
+        coco_gt: pycocotools COCO ground truth (annotations without ``area`` get one).
+        results: as for :func:`keypoint_eval`.
+        meta: :class:`KeypointMeta` (evaluator and sigmas).
+        wrap: optional ``wrap(evaluator_class) -> subclass`` to evaluate with, e.g. to mark
+            ground-truth people as ignored.
+
+    Returns:
+        (OrderedDict of metrics as in :func:`keypoint_eval`, list of validated records).
+    """
+    records = _load_results(results, coco_gt, meta.num_joints)
+    coco_dt = _load_dt(coco_gt, records)
+    if meta.evaluator == 'crowdpose':
+        base, args = CrowdPoseCOCOeval, ()
+        names, index = CROWDPOSE_METRIC_NAMES, _CROWDPOSE_STATS_INDEX
+    elif meta.evaluator == 'coco':
+        _fill_missing_areas(coco_gt)
+        base, args = COCOeval, ('keypoints',)
+        names, index = COCO_METRIC_NAMES, tuple(range(len(COCO_METRIC_NAMES)))
+    else:
+        raise ValueError(f'unknown evaluator {meta.evaluator!r} for dataset {meta.name!r}')
+    evaluator = (wrap(base) if wrap else base)(coco_gt, coco_dt, *args)
+    if meta.evaluator == 'coco':
+        evaluator.params.kpt_oks_sigmas = meta.sigmas_array
+    evaluator.params.useSegm = None
+    with _quiet():
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    metrics = OrderedDict((name, float(evaluator.stats[i])) for name, i in zip(names, index))
+    return metrics, records
+
+
 def keypoint_eval(gt_file, results, dataset='coco'):
     """Keypoint AP/AR of ``results`` against ``gt_file``.
 
@@ -280,25 +316,7 @@ def keypoint_eval(gt_file, results, dataset='coco'):
             malformed result records.
     """
     meta = _resolve_meta(dataset)
-    coco_gt = load_coco(gt_file)
-    records = _load_results(results, coco_gt, meta.num_joints)
-    coco_dt = _load_dt(coco_gt, records)
-    if meta.evaluator == 'crowdpose':
-        evaluator = CrowdPoseCOCOeval(coco_gt, coco_dt)
-        names, index = CROWDPOSE_METRIC_NAMES, _CROWDPOSE_STATS_INDEX
-    elif meta.evaluator == 'coco':
-        _fill_missing_areas(coco_gt)
-        evaluator = COCOeval(coco_gt, coco_dt, 'keypoints')
-        evaluator.params.kpt_oks_sigmas = meta.sigmas_array
-        names, index = COCO_METRIC_NAMES, tuple(range(len(COCO_METRIC_NAMES)))
-    else:
-        raise ValueError(f'unknown evaluator {meta.evaluator!r} for dataset {meta.name!r}')
-    evaluator.params.useSegm = None
-    with _quiet():
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    metrics = OrderedDict((name, float(evaluator.stats[i])) for name, i in zip(names, index))
+    metrics, records = run_keypoint_eval(load_coco(gt_file), results, meta)
     logger.debug('%s keypoint metrics over %d results: %s', meta.name, len(records),
                  dict(metrics))
     return metrics

@@ -35,17 +35,13 @@ COCOeval anyway and are not counted in ``num_gt``.
 A subset without an evaluable person gives -1 for every metric, as pycocotools does for an
 empty area range.
 """
-import contextlib
-import io
 import logging
-from collections import OrderedDict
 
 import numpy as np
 from pycocotools.cocoeval import COCOeval
 
-from mipnet.evaluation.metrics import (_CROWDPOSE_STATS_INDEX, COCO_METRIC_NAMES,
-                                       CROWDPOSE_METRIC_NAMES, CrowdPoseCOCOeval, _load_dt,
-                                       _load_results, _resolve_meta, load_coco)
+from mipnet.evaluation.metrics import (_load_dt, _load_results, _quiet, _resolve_meta,
+                                       load_coco, run_keypoint_eval)
 
 logger = logging.getLogger(__name__)
 
@@ -140,24 +136,8 @@ def subset_keypoint_eval(gt_file, results, dataset='coco', ann_ids=None,
     meta = _resolve_meta(dataset)
     coco_gt = load_coco(gt_file)
     keep = occluded_ann_ids(coco_gt, iou_thre) if ann_ids is None else set(ann_ids)
-    records = _load_results(results, coco_gt, meta.num_joints)
-    coco_dt = _load_dt(coco_gt, records)
-    if meta.evaluator == 'crowdpose':
-        evaluator = _subset_evaluator(CrowdPoseCOCOeval, keep)(coco_gt, coco_dt)
-        names, index = CROWDPOSE_METRIC_NAMES, _CROWDPOSE_STATS_INDEX
-    elif meta.evaluator == 'coco':
-        evaluator = _subset_evaluator(COCOeval, keep)(coco_gt, coco_dt, 'keypoints')
-        evaluator.params.kpt_oks_sigmas = meta.sigmas_array
-        names, index = COCO_METRIC_NAMES, tuple(range(len(COCO_METRIC_NAMES)))
-    else:
-        raise ValueError(f'unknown evaluator {meta.evaluator!r} for dataset {meta.name!r}')
-    evaluator.params.useSegm = None
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    metrics = OrderedDict((name, float(evaluator.stats[i])) for name, i in zip(names, index))
+    metrics, _ = run_keypoint_eval(coco_gt, results, meta,
+                                   lambda base: _subset_evaluator(base, keep))
     metrics['num_gt'] = sum(1 for a in coco_gt.dataset['annotations']
                             if a['id'] in keep and not a.get('iscrowd', 0)
                             and _num_keypoints(a) > 0)
@@ -202,7 +182,7 @@ def best_oks_per_person(gt_file, results, dataset='coco', max_dets=20):
     evaluator.params.kpt_oks_sigmas = meta.sigmas_array
     evaluator.params.maxDets = [int(max_dets)]
     evaluator.params.useSegm = None
-    with contextlib.redirect_stdout(io.StringIO()):
+    with _quiet():
         evaluator._prepare()
     best = {}
     cat_id = evaluator.params.catIds[0]
