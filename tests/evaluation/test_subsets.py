@@ -161,3 +161,47 @@ def test_best_oks_per_person_by_hand():
     assert best[D] == 0.0  # no result in its image
     # Only the max_dets best-scored results of an image count (COCO's AR rule).
     assert best_oks_per_person(_gt(), results, max_dets=1)[B] < 1e-6
+
+
+def test_person_oks_by_hand():
+    from mipnet.data.metadata import COCO
+    from mipnet.evaluation.subsets import person_oks
+    person = _gt()['annotations'][0]  # A, area 2000, all 17 joints labelled
+    exact = _pose(*ORIGIN[A])[None]
+    shifted = exact.copy()
+    shifted[..., 0] += 3.0
+    expected = float(np.mean(np.exp(-9.0 / (2 * 2000.0 * (2 * COCO.sigmas_array) ** 2))))
+    assert person_oks(np.concatenate([exact, shifted]), person, COCO.sigmas_array) == \
+        pytest.approx([1.0, expected], rel=1e-9)
+    # Unlabelled joints do not count: a wrong joint 0 is ignored once v = 0.
+    wrong = exact.copy()
+    wrong[0, 0, 0] += 50.0
+    unlabelled = dict(person, keypoints=_pose(*ORIGIN[A]).copy())
+    unlabelled['keypoints'][0, 2] = 0
+    unlabelled['keypoints'] = unlabelled['keypoints'].reshape(-1).tolist()
+    assert person_oks(wrong, person, COCO.sigmas_array)[0] < 0.95
+    assert person_oks(wrong, unlabelled, COCO.sigmas_array)[0] == pytest.approx(1.0)
+
+
+def test_box_outcomes_counts_the_crowd_error():
+    from mipnet.evaluation.subsets import box_outcomes
+    far = _pose(150, 150)[:, :2]
+
+    def poses(*origins):
+        return np.stack([_pose(*o)[:, :2] if o is not None else far for o in origins])
+
+    # Image 1: A's box shows A (instance 0) and B (instance 1); B's box shows A (the crowd
+    # error) and nobody; C's box shows nobody. Image 2: D's box shows D.
+    ann_ids = [A, B, C, D]
+    keypoints = np.stack([poses(ORIGIN[A], ORIGIN[B]), poses(ORIGIN[A], None),
+                          poses(None, None), poses(ORIGIN[D], None)])
+    out = box_outcomes(_gt(), ann_ids, keypoints)
+    assert out == {'people': 4, 'own': 2, 'other': 1, 'found': 3}  # A, D own; B other
+    # B is still found (by instance 1 of A's box); restricted to the occluded pair:
+    assert box_outcomes(_gt(), ann_ids, keypoints, subset={A, B}) == \
+        {'people': 2, 'own': 1, 'other': 1, 'found': 2}
+    # A one-instance model that makes the same crowd error misses B altogether.
+    assert box_outcomes(_gt(), ann_ids, keypoints[:, :1], subset={A, B}) == \
+        {'people': 2, 'own': 1, 'other': 1, 'found': 1}
+    with pytest.raises(ValueError, match='4 boxes'):
+        box_outcomes(_gt(), ann_ids, keypoints[:3])

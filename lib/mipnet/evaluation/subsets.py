@@ -46,7 +46,8 @@ from mipnet.evaluation.metrics import (_load_dt, _load_results, _quiet, _resolve
 logger = logging.getLogger(__name__)
 
 __all__ = ['box_iou_matrix', 'occluded_ann_ids', 'subset_keypoint_eval',
-           'occluded_keypoint_eval', 'best_oks_per_person', 'OCCLUDED_IOU']
+           'occluded_keypoint_eval', 'best_oks_per_person', 'box_outcomes', 'person_oks',
+           'OCCLUDED_IOU']
 
 #: default box IoU that puts a pair of people into the occluded subset
 OCCLUDED_IOU = 0.5
@@ -195,3 +196,79 @@ def best_oks_per_person(gt_file, results, dataset='coco', max_dets=20):
                 continue
             best[person['id']] = float(oks[:, g].max()) if oks.shape[0] else 0.0
     return best
+
+
+def person_oks(poses, person, sigmas):
+    """COCO OKS of poses against one ground-truth person (``COCOeval.computeOks`` for a
+    person with labelled joints: their ``area``, the joints with v > 0).
+
+    Args:
+        poses: (P, J, >=2) image coordinates.
+        person: COCO annotation with ``keypoints`` and ``area``.
+        sigmas: (J,) per-joint OKS sigmas.
+
+    Returns:
+        (P,) float64; zeros if the person has no labelled joint.
+    """
+    poses = np.asarray(poses, dtype=np.float64)
+    gt = np.asarray(person['keypoints'], dtype=np.float64).reshape(-1, 3)
+    labelled = gt[:, 2] > 0
+    if not labelled.any():
+        return np.zeros(len(poses))
+    variances = (2.0 * np.asarray(sigmas, dtype=np.float64)) ** 2
+    d2 = ((poses[:, :, :2] - gt[None, :, :2]) ** 2).sum(axis=2)
+    e = d2 / variances / (float(person['area']) + np.spacing(1)) / 2.0
+    return np.exp(-e[:, labelled]).mean(axis=1)
+
+
+def box_outcomes(gt, ann_ids, keypoints, dataset='coco', oks_thre=0.5, subset=None):
+    """What each ground-truth box's poses show, before rescoring and NMS.
+
+    The crowd error of a one-person-per-box network is a box whose pose is another person
+    of the image; this counts it, and how many people any pose reaches at all.
+
+    Args:
+        gt: COCO ground truth (path, dataset dict or COCO object).
+        ann_ids: (M,) annotation id of the person each box belongs to.
+        keypoints: (M, K, J, >=2) the K instance poses predicted from each box.
+        dataset: dataset name or ``KeypointMeta`` (sigmas).
+        oks_thre: OKS at which a pose counts as showing a person.
+        subset: annotation ids to count (None: all evaluable people).
+
+    Returns:
+        dict of ints over the evaluable people (not crowd, a labelled joint) in ``subset``:
+        'people'; 'own': the instance-0 pose of the person's box reaches ``oks_thre`` with
+        them; 'other': it does not, but reaches ``oks_thre`` with another person of the
+        image (the crowd error); 'found': some pose of any box and instance of the image
+        reaches ``oks_thre`` with them.
+    """
+    meta = _resolve_meta(dataset)
+    coco = load_coco(gt)
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    ann_ids = np.asarray(ann_ids).reshape(-1)
+    if keypoints.ndim != 4 or len(keypoints) != len(ann_ids):
+        raise ValueError(f'keypoints must be (M, K, J, >=2) for the M = {len(ann_ids)} boxes, '
+                         f'got {keypoints.shape}')
+    box_of = {int(a): m for m, a in enumerate(ann_ids)}
+    counts = dict(people=0, own=0, other=0, found=0)
+    for image_id, anns in coco.imgToAnns.items():
+        rows = [box_of[a['id']] for a in anns if a['id'] in box_of]
+        if not rows:
+            continue
+        poses = keypoints[rows].reshape(-1, *keypoints.shape[2:])  # every box and instance
+        first = keypoints[rows, 0]  # instance 0 of each box, in ``rows`` order
+        oks_first = [person_oks(first, a, meta.sigmas_array) for a in anns]  # per person
+        for i, a in enumerate(anns):
+            if (a.get('iscrowd', 0) or _num_keypoints(a) == 0
+                    or (subset is not None and a['id'] not in subset)):
+                continue
+            counts['people'] += 1
+            counts['found'] += bool(person_oks(poses, a, meta.sigmas_array).max() >= oks_thre)
+            if a['id'] not in box_of:
+                continue
+            own_row = rows.index(box_of[a['id']])
+            if oks_first[i][own_row] >= oks_thre:
+                counts['own'] += 1
+            elif any(oks_first[j][own_row] >= oks_thre for j in range(len(anns)) if j != i):
+                counts['other'] += 1
+    return counts
