@@ -15,7 +15,10 @@ The script
    training loop's own validation (rescoring, OKS-NMS, COCOeval), and additionally on the
    occluded subset (people whose box has IoU >= 0.5 with another person's box,
    :mod:`mipnet.evaluation.subsets`) from the result files that validation writes;
-4. writes ``summary.json``, ``results.md`` (tables), ``compare_ap_vs_epoch.png`` and
+4. looks at every validation box's poses from the final weights before rescoring and
+   OKS-NMS (:func:`mipnet.evaluation.subsets.box_outcomes`: the box's own person, another
+   person instead, people reached by any pose);
+5. writes ``summary.json``, ``results.md`` (tables), ``compare_ap_vs_epoch.png`` and
    ``compare_predictions.png`` (the same crowded validation images, ground truth /
    HRNet / MIPNet side by side) into ``--out``; with ``--docs`` the figures also go to
    ``docs/images/``.
