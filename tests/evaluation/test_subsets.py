@@ -203,5 +203,8 @@ def test_box_outcomes_counts_the_crowd_error():
     # A one-instance model that makes the same crowd error misses B altogether.
     assert box_outcomes(_gt(), ann_ids, keypoints[:, :1], subset={A, B}) == \
         {'people': 2, 'own': 1, 'other': 1, 'found': 1}
+    # People without a box still count, as not found (here D, the only person of image 2).
+    assert box_outcomes(_gt(), ann_ids[:3], keypoints[:3]) == \
+        {'people': 4, 'own': 1, 'other': 1, 'found': 2}
     with pytest.raises(ValueError, match='4 boxes'):
         box_outcomes(_gt(), ann_ids, keypoints[:3])

@@ -237,7 +237,7 @@ def box_outcomes(gt, ann_ids, keypoints, dataset='coco', oks_thre=0.5, subset=No
 
     Returns:
         dict of ints over the evaluable people (not crowd, a labelled joint) in ``subset``:
-        'people'; 'own': the instance-0 pose of the person's box reaches ``oks_thre`` with
+        'people' (with or without a box); 'own': the instance-0 pose of the person's box reaches ``oks_thre`` with
         them; 'other': it does not, but reaches ``oks_thre`` with another person of the
         image (the crowd error); 'found': some pose of any box and instance of the image
         reaches ``oks_thre`` with them.
@@ -253,8 +253,6 @@ def box_outcomes(gt, ann_ids, keypoints, dataset='coco', oks_thre=0.5, subset=No
     counts = dict(people=0, own=0, other=0, found=0)
     for image_id, anns in coco.imgToAnns.items():
         rows = [box_of[a['id']] for a in anns if a['id'] in box_of]
-        if not rows:
-            continue
         poses = keypoints[rows].reshape(-1, *keypoints.shape[2:])  # every box and instance
         first = keypoints[rows, 0]  # instance 0 of each box, in ``rows`` order
         oks_first = [person_oks(first, a, meta.sigmas_array) for a in anns]  # per person
@@ -263,7 +261,8 @@ def box_outcomes(gt, ann_ids, keypoints, dataset='coco', oks_thre=0.5, subset=No
                     or (subset is not None and a['id'] not in subset)):
                 continue
             counts['people'] += 1
-            counts['found'] += bool(person_oks(poses, a, meta.sigmas_array).max() >= oks_thre)
+            counts['found'] += bool(len(poses) and
+                                    person_oks(poses, a, meta.sigmas_array).max() >= oks_thre)
             if a['id'] not in box_of:
                 continue
             own_row = rows.index(box_of[a['id']])
