@@ -50,6 +50,7 @@ import torch
 
 from mipnet.config import load_config
 from mipnet.data.synthetic import SyntheticConfig, generate_split, overlap_pair_fraction
+from mipnet.evaluation.metrics import load_coco
 from mipnet.evaluation.subsets import (OCCLUDED_IOU, best_oks_per_person, box_outcomes,
                                        occluded_ann_ids, subset_keypoint_eval)
 
@@ -130,9 +131,6 @@ def prepare_data(data_dir, num_train, num_val, seed, workers, regenerate=False):
 def overrides(args, data_dir, out_dir):
     """The KEY VALUE overrides shared by both models."""
     w, h = args.input_size
-    widths = {f'MODEL.EXTRA.STAGE{s}.NUM_CHANNELS':
-              '[' + ','.join(str(args.width * 2 ** b) for b in range(s)) + ']'
-              for s in (2, 3, 4)}
     lr_step = max(1, int(round(0.8 * args.epochs)))
     opts = ['DATASET.ROOT', data_dir, 'OUTPUT_DIR', out_dir,
             'LOG_DIR', os.path.join(out_dir, 'log'),
@@ -142,8 +140,9 @@ def overrides(args, data_dir, out_dir):
             'TRAIN.END_EPOCH', str(args.epochs), 'TRAIN.LR_STEP', f'[{lr_step}]',
             'TRAIN.LR', str(args.lr), 'TRAIN.WD', str(args.wd),
             'TEST.BATCH_SIZE_PER_GPU', '64', 'DEVICE', 'cpu']
-    for key, value in widths.items():
-        opts += [key, value]
+    for stage in (2, 3, 4):  # branch widths W, 2W, 4W, 8W
+        opts += [f'MODEL.EXTRA.STAGE{stage}.NUM_CHANNELS',
+                 '[' + ','.join(str(args.width * 2 ** b) for b in range(stage)) + ']']
     return opts + list(args.opts)
 
 
@@ -220,8 +219,9 @@ def per_box_outcomes(cfg, out_dir, ann_file):
     predictor = predictor_from_cfg(cfg, model, dataset.meta.flip_index)
     pred = run_inference(predictor, loader, device, progress=False)
     ann_ids = [dataset.db[i]['ann_id'] for i in pred['index']]
-    occluded = occluded_ann_ids(ann_file)
-    return {group: box_outcomes(ann_file, ann_ids, pred['keypoints'], dataset.meta,
+    gt = load_coco(ann_file)  # read once: neither function below modifies it
+    occluded = occluded_ann_ids(gt)
+    return {group: box_outcomes(gt, ann_ids, pred['keypoints'], dataset.meta,
                                 FOUND_OKS, subset=ids)
             for group, ids in (('occluded', occluded), ('others', set(ann_ids) - occluded))}
 

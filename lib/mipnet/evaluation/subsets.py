@@ -237,10 +237,10 @@ def box_outcomes(gt, ann_ids, keypoints, dataset='coco', oks_thre=0.5, subset=No
 
     Returns:
         dict of ints over the evaluable people (not crowd, a labelled joint) in ``subset``:
-        'people' (with or without a box); 'own': the instance-0 pose of the person's box reaches ``oks_thre`` with
-        them; 'other': it does not, but reaches ``oks_thre`` with another person of the
-        image (the crowd error); 'found': some pose of any box and instance of the image
-        reaches ``oks_thre`` with them.
+        'people' (with or without a box); 'own': the instance-0 pose of the person's box
+        reaches ``oks_thre`` with them; 'other': it does not, but reaches ``oks_thre`` with
+        another person of the image (the crowd error); 'found': some pose of any box and
+        instance of the image reaches ``oks_thre`` with them.
     """
     meta = _resolve_meta(dataset)
     coco = load_coco(gt)
@@ -251,7 +251,7 @@ def box_outcomes(gt, ann_ids, keypoints, dataset='coco', oks_thre=0.5, subset=No
                          f'got {keypoints.shape}')
     box_of = {int(a): m for m, a in enumerate(ann_ids)}
     counts = dict(people=0, own=0, other=0, found=0)
-    for image_id, anns in coco.imgToAnns.items():
+    for anns in coco.imgToAnns.values():
         rows = [box_of[a['id']] for a in anns if a['id'] in box_of]
         poses = keypoints[rows].reshape(-1, *keypoints.shape[2:])  # every box and instance
         first = keypoints[rows, 0]  # instance 0 of each box, in ``rows`` order
