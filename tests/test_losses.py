@@ -45,6 +45,31 @@ def test_multi_instance_loss_by_hand():
     torch.testing.assert_close(swapped, torch.tensor(0.375))
 
 
+def test_multi_instance_loss_instance_weights_by_hand():
+    out, tgt, w = _example()
+    o = torch.stack([out, out.flip(0)])          # per-sample losses [[0.625, 0], [0, 0.625]]
+    t = torch.stack([tgt, tgt.flip(0)])
+    ww = torch.stack([w, w.flip(0)])
+    crit = JointsMSELoss(True)
+    # Instance 0 of box 1 is wrong: instance means (0.3125, 0.3125) -> weights do not matter.
+    torch.testing.assert_close(multi_instance_loss(crit, o, t, ww, [1.0, 0.5]),
+                               torch.tensor(0.3125))
+    # Only instance 1 wrong (box 0 and 1): means (0, 0.625); weights 2:1 -> 0.625 / 3.
+    o2 = torch.stack([tgt, out.flip(0)]).transpose(0, 1)
+    t2 = torch.stack([tgt, tgt.flip(0)]).transpose(0, 1)
+    w2 = torch.stack([w, w.flip(0)]).transpose(0, 1)
+    per_instance = [crit(o2[:, i], t2[:, i], w2[:, i]).item() for i in range(2)]
+    assert per_instance[0] == 0 and per_instance[1] > 0
+    torch.testing.assert_close(multi_instance_loss(crit, o2, t2, w2, [2.0, 1.0]),
+                               torch.tensor(per_instance[1] / 3))
+    # Equal weights are the plain mean; zero weight ignores that instance.
+    torch.testing.assert_close(multi_instance_loss(crit, o2, t2, w2, [1.0, 1.0]),
+                               multi_instance_loss(crit, o2, t2, w2))
+    assert multi_instance_loss(crit, o2, t2, w2, [1.0, 0.0]) == 0
+    with pytest.raises(ValueError, match='3 instance weights for 2 instances'):
+        multi_instance_loss(crit, o2, t2, w2, [1.0, 1.0, 1.0])
+
+
 def test_loss_in_float32_under_half_inputs():
     out, tgt, w = _example()
     loss = JointsMSELoss(True)(out.half(), tgt, w)

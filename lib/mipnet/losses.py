@@ -48,20 +48,30 @@ class JointsOHKMMSELoss(JointsMSELoss):
         return per_joint.topk(k, dim=1).values.mean(dim=1)
 
 
-def multi_instance_loss(criterion, output, target, target_weight):
-    """λ training loss: instance k's heatmaps against instance k's target, mean over B*K.
+def multi_instance_loss(criterion, output, target, target_weight, instance_weights=None):
+    """λ training loss: instance k's heatmaps against instance k's target.
 
     Args:
         criterion: a :class:`JointsMSELoss` (or subclass).
         output: (B, K, J, h, w) predictions for K instances.
         target: (B, K, J, h, w).
         target_weight: (B, K, J, 1).
+        instance_weights: None, or K non-negative weights w_k (not all 0).
 
     Returns:
-        Scalar loss, the mean over the B*K expanded samples.
+        Scalar loss: sum_k w_k * mean_b(loss[b, k]) / sum_k w_k; without weights the mean
+        over the B*K expanded samples.
     """
-    return criterion.per_sample(output.flatten(0, 1), target.flatten(0, 1),
-                                target_weight.flatten(0, 1)).mean()
+    b, k = output.shape[:2]
+    per_sample = criterion.per_sample(output.flatten(0, 1), target.flatten(0, 1),
+                                      target_weight.flatten(0, 1)).view(b, k)
+    if instance_weights is None:
+        return per_sample.mean()
+    weights = torch.as_tensor(instance_weights, dtype=per_sample.dtype,
+                              device=per_sample.device)
+    if weights.shape != (k,):
+        raise ValueError(f'{len(weights)} instance weights for {k} instances')
+    return (per_sample.mean(dim=0) * weights).sum() / weights.sum()
 
 
 def build_criterion(cfg):

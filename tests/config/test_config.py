@@ -37,6 +37,15 @@ def test_overrides_and_errors(tiny_cfg_file, tmp_path):
                                       'TRAIN.AMP', 'true', 'TEST.FLIP_TEST', 'false'])
     assert cfg.TRAIN.LR == 0.5 and cfg.MODEL.NUM_INSTANCES == 3
     assert cfg.TRAIN.AMP is True and cfg.TEST.FLIP_TEST is False
+    # YAML spellings inside lists too; paths and names stay strings.
+    cfg = load_config(tiny_cfg_file, ['MODEL.SE_MODULES', '[false, true, true, true]',
+                                      'LOSS.INSTANCE_WEIGHTS', '[1.0, 0.5]',
+                                      'DATASET.ROOT', 'data/true'])
+    assert cfg.MODEL.SE_MODULES == [False, True, True, True]
+    assert cfg.LOSS.INSTANCE_WEIGHTS == [1.0, 0.5] and cfg.DATASET.ROOT == 'data/true'
+    for bad in ('[1.0]', '[1.0, -1.0]', '[0, 0]'):
+        with pytest.raises(ConfigError, match='LOSS.INSTANCE_WEIGHTS'):
+            load_config(tiny_cfg_file, ['MODEL.NUM_INSTANCES', '2', 'LOSS.INSTANCE_WEIGHTS', bad])
     with pytest.raises(ConfigError, match='TRAIN.FOO'):
         load_config(tiny_cfg_file, ['TRAIN.FOO', '1'])
     with pytest.raises(ConfigError, match='TRAIN.LR'):

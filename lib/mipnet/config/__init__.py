@@ -2,6 +2,7 @@
 
 Public API: :func:`get_cfg`, :func:`load_config`, :class:`ConfigError`.
 """
+import ast
 import os
 
 import yaml
@@ -50,6 +51,12 @@ def _validate(cfg):
         raise ConfigError(f'MODEL.NUM_INSTANCES = {cfg.MODEL.NUM_INSTANCES} must be at least 1')
     if len(cfg.MODEL.SE_MODULES) > 4:
         raise ConfigError(f'MODEL.SE_MODULES has {len(cfg.MODEL.SE_MODULES)} entries; at most 4')
+    weights = list(cfg.LOSS.INSTANCE_WEIGHTS)
+    if weights and (len(weights) != cfg.MODEL.NUM_INSTANCES or min(weights) < 0
+                    or sum(weights) <= 0):
+        raise ConfigError(f'LOSS.INSTANCE_WEIGHTS = {weights} must be empty or '
+                          f'{cfg.MODEL.NUM_INSTANCES} non-negative numbers (MODEL.NUM_INSTANCES), '
+                          'not all 0')
     for key in ('TRAIN.BATCH_SIZE_PER_GPU', 'TEST.BATCH_SIZE_PER_GPU'):
         if _get(cfg, key) <= 0:
             raise ConfigError(f'{key} = {_get(cfg, key)} must be positive')
@@ -75,6 +82,23 @@ def _normalise(cfg):
             value = cfg[section][name]
             if value and not os.path.isabs(value):
                 cfg[section][name] = os.path.join(cfg.DATA_DIR, value)
+
+
+def _python_literal(value):
+    """An override value yacs can parse: yacs uses ``literal_eval``, which knows Python's
+    True/False but not YAML's ``true``/``[false, true]``; such values are read as YAML."""
+    if not isinstance(value, str):
+        return value
+    try:
+        ast.literal_eval(value)
+        return value
+    except (ValueError, SyntaxError):
+        pass
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return repr(parsed) if isinstance(parsed, (bool, int, float, list)) else value
 
 
 def _merge(cfg, what, fn):
@@ -119,9 +143,7 @@ def load_config(cfg_file=None, opts=()):
         _merge(cfg, f'config file {cfg_file}',
                lambda: cfg.merge_from_other_cfg(CfgNode(loaded)))
     opts = list(opts or ())
-    # yacs parses values with literal_eval, which knows True/False but not YAML's true/false.
-    opts = [{'true': 'True', 'false': 'False'}.get(o, o) if i % 2 else o
-            for i, o in enumerate(opts)]
+    opts = [_python_literal(o) if i % 2 else o for i, o in enumerate(opts)]
     if len(opts) % 2:
         raise ConfigError(f'overrides must be KEY VALUE pairs; got an odd number: {opts}')
     _merge(cfg, 'command-line override', lambda: cfg.merge_from_list(opts))

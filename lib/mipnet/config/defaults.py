@@ -89,6 +89,8 @@ _C.LOSS.TOPK = 8
 _C.LOSS.USE_TARGET_WEIGHT = True
 # Multiply target weights by the dataset's per-joint weights.
 _C.LOSS.USE_DIFFERENT_JOINTS_WEIGHT = False
+# λ models: loss weight of each instance (MODEL.NUM_INSTANCES values); empty = equal weights.
+_C.LOSS.INSTANCE_WEIGHTS = []
 
 _C.DATASET = CN()
 # Dataset name of the run (used in output paths): coco, crowdpose, ochuman.

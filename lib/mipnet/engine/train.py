@@ -115,7 +115,8 @@ def compute_loss(cfg, model, criterion, images, target, target_weight):
     """Forward and loss of one batch.
 
     λ models: every box on all N instances; instance k's heatmaps against instance k's
-    target; mean over the B*N expanded samples. Plain HRNet: instance 0 only.
+    target; mean over the B*N expanded samples, or weighted per instance by
+    ``LOSS.INSTANCE_WEIGHTS``. Plain HRNet: instance 0 only.
 
     Args:
         images: (B, 3, H, W); target: (B, N, J, h, w); target_weight: (B, N, J, 1).
@@ -127,7 +128,8 @@ def compute_loss(cfg, model, criterion, images, target, target_weight):
     if net.uses_lambda:
         output = instance_heatmaps(model, images, range(net.num_instances),
                                    cfg.MODEL.SHARED_TRUNK)
-        loss = multi_instance_loss(criterion, output, target, target_weight)
+        loss = multi_instance_loss(criterion, output, target, target_weight,
+                                   list(cfg.LOSS.INSTANCE_WEIGHTS) or None)
     else:
         output = model(images).unsqueeze(1)
         loss = criterion(output[:, 0], target[:, 0], target_weight[:, 0])
