@@ -6,6 +6,7 @@ from mipnet.config import get_cfg
 from mipnet.data.transforms import box_to_center_scale
 from mipnet.evaluation import (keypoint_eval, postprocess_options_from_cfg, rescore,
                                rescore_and_merge)
+from mipnet.evaluation.postprocess import nms_areas
 from mipnet.evaluation.nms import oks_iou
 
 from ._helpers import load_json
@@ -55,7 +56,7 @@ def test_options_from_cfg():
     cfg.TEST.SOFT_NMS = True
     opts = postprocess_options_from_cfg(cfg)
     assert opts == {'in_vis_thre': cfg.TEST.IN_VIS_THRE, 'decay': 0.25,
-                    'oks_thre': cfg.TEST.OKS_THRE, 'soft_nms': True}
+                    'oks_thre': cfg.TEST.OKS_THRE, 'soft_nms': True, 'nms_area': 'box'}
     rescore_and_merge(**scene(), **opts)  # the options are valid keyword arguments
 
 
@@ -108,6 +109,27 @@ def test_nms_area_is_the_box_area():
     assert oks_iou(kpts[0], kpts[1:], a_small, [a_small])[0] < 0.5
     assert len(rescore_and_merge(scales=np.stack([big, big]), **common)) == 1
     assert len(rescore_and_merge(scales=np.stack([small, small]), **common)) == 2
+
+
+def test_nms_area_of_the_pose():
+    # P spans x 100..160 and y 50..250: its own area is 60 * 200 = 12000 px².
+    np.testing.assert_allclose(nms_areas(np.stack([P, R]), np.tile(SCALE, (2, 1)), 'pose'),
+                               [12000.0, 12000.0])
+    np.testing.assert_allclose(nms_areas(np.stack([P]), [SCALE], 'box'), [20000.0])
+    assert nms_areas(np.zeros((1, J, 2)), [SCALE], 'pose')[0] == 1.0  # collapsed pose
+    with pytest.raises(ValueError, match="'visible'"):
+        nms_areas(np.stack([P]), [SCALE], 'visible')
+    # Two people 20 px apart inside one large padded box (400 x 600 px): the box's area
+    # makes them duplicates, their own extent does not.
+    preds = np.stack([P, P + [20, 0]])
+    kpts = np.concatenate([preds, np.ones((2, J, 1))], 2)
+    assert oks_iou(kpts[0], kpts[1:], 240000.0, [240000.0])[0] > 0.9
+    assert oks_iou(kpts[0], kpts[1:], 12000.0, [12000.0])[0] < 0.9
+    common = dict(preds=preds, maxvals=np.ones((2, J)), scales=[[2.0, 3.0]] * 2,
+                  box_scores=[0.9, 0.8], image_ids=[7, 7], instance_ids=[0, 1], decay=1.0,
+                  oks_thre=0.9)
+    assert len(rescore_and_merge(**common)) == 1
+    assert len(rescore_and_merge(**common, nms_area='pose')) == 2
 
 
 def test_merge_on_real_coco_people(coco_gt_file):

@@ -17,6 +17,7 @@ _CHOICES = {
     'MODEL.TARGET_TYPE': ('gaussian',),
     'TRAIN.OPTIMIZER': ('adam', 'adamw', 'sgd'),
     'TEST.POST_PROCESS_TYPE': ('quarter', 'dark'),
+    'TEST.NMS_AREA': ('box', 'pose'),
 }
 
 
@@ -73,6 +74,7 @@ def _normalise(cfg):
     cfg.DEVICE = cfg.DEVICE.lower()
     cfg.TRAIN.OPTIMIZER = cfg.TRAIN.OPTIMIZER.lower()
     cfg.TEST.POST_PROCESS_TYPE = cfg.TEST.POST_PROCESS_TYPE.lower()
+    cfg.TEST.NMS_AREA = cfg.TEST.NMS_AREA.lower()
     cfg.DATASET.DATASET = cfg.DATASET.DATASET.lower()
     cfg.DATASET.TRAIN_DATASET = (cfg.DATASET.TRAIN_DATASET or cfg.DATASET.DATASET).lower()
     cfg.DATASET.TEST_DATASET = (cfg.DATASET.TEST_DATASET or cfg.DATASET.DATASET).lower()

@@ -209,6 +209,10 @@ _C.TEST.NMS_THRE = 0.6
 _C.TEST.SOFT_NMS = False
 # OKS-NMS overlap threshold.
 _C.TEST.OKS_THRE = 0.5
+# Area that scales the OKS of OKS-NMS: 'box' (the padded box's, as in HRNet's reference) or
+# 'pose' (the bounding box of the pose's own joints; a secondary instance's pose belongs to
+# another person than its box).
+_C.TEST.NMS_AREA = 'box'
 # Joints with confidence above this count towards the pose score.
 _C.TEST.IN_VIS_THRE = 0.0
 # COCO results file of person detections.

@@ -17,7 +17,7 @@ from mipnet.data.transforms import PIXEL_STD
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['rescore', 'rescore_and_merge', 'postprocess_options_from_cfg']
+__all__ = ['rescore', 'rescore_and_merge', 'nms_areas', 'postprocess_options_from_cfg']
 
 
 def postprocess_options_from_cfg(cfg):
@@ -27,6 +27,7 @@ def postprocess_options_from_cfg(cfg):
         'decay': float(cfg.TEST.DECAY_THRE),
         'oks_thre': float(cfg.TEST.OKS_THRE),
         'soft_nms': bool(cfg.TEST.SOFT_NMS),
+        'nms_area': str(cfg.TEST.NMS_AREA),
     }
 
 
@@ -58,13 +59,34 @@ def rescore(maxvals, box_scores, instance_ids=None, in_vis_thre=0.0, decay=1.0):
     return scores
 
 
+def nms_areas(preds, scales, mode='box'):
+    """Areas that scale the OKS of OKS-NMS.
+
+    Args:
+        preds: (N, J, 2) poses in image coordinates.
+        scales: (N, 2) box scales (units of 200 px).
+        mode: 'box': ``prod(scale * 200)``, the padded box (HRNet's reference); 'pose': the
+            area of the bounding box of the pose's joints (at least 1 px²).
+
+    Returns:
+        (N,) float64 areas.
+    """
+    if mode == 'box':
+        return np.prod(np.asarray(scales, dtype=np.float64) * PIXEL_STD, axis=1)
+    if mode == 'pose':
+        preds = np.asarray(preds, dtype=np.float64)
+        extent = preds.max(axis=1) - preds.min(axis=1)
+        return np.maximum(np.prod(extent, axis=1), 1.0)
+    raise ValueError(f"NMS area {mode!r} is not 'box' or 'pose'")
+
+
 def _py_id(x):
     return x.item() if isinstance(x, np.generic) else x
 
 
 def rescore_and_merge(preds, maxvals, scales, box_scores, image_ids, instance_ids=None, *,
-                      in_vis_thre=0.0, decay=0.5, oks_thre=0.5, soft_nms=False, sigmas=None,
-                      instances=None, category_id=1, return_indices=False):
+                      in_vis_thre=0.0, decay=0.5, oks_thre=0.5, soft_nms=False, nms_area='box',
+                      sigmas=None, instances=None, category_id=1, return_indices=False):
     """Rescore all poses, run OKS-NMS per image and return COCO keypoint results.
 
     Defaults mirror the config defaults (TEST.IN_VIS_THRE, TEST.DECAY_THRE, TEST.OKS_THRE,
@@ -73,8 +95,8 @@ def rescore_and_merge(preds, maxvals, scales, box_scores, image_ids, instance_id
     Args:
         preds: (N, J, 2) image coordinates of every pose (one row per box and instance).
         maxvals: (N, J, 1) or (N, J) joint confidences.
-        scales: (N, 2) box scales (units of 200 px); the NMS area of a pose is that of its
-            box, ``prod(scale * 200)``.
+        scales: (N, 2) box scales (units of 200 px); with ``nms_area='box'`` the NMS area
+            of a pose is that of its box, ``prod(scale * 200)``.
         box_scores: (N,) person box scores.
         image_ids: (N,) image id of each pose.
         instance_ids: (N,) instance index k of each pose (None: all 0).
@@ -84,6 +106,7 @@ def rescore_and_merge(preds, maxvals, scales, box_scores, image_ids, instance_id
         oks_thre: OKS-NMS threshold.
         soft_nms: use soft OKS-NMS (Gaussian decay, at most 20 poses per image; the
             reported scores are the undecayed ones, as in HRNet) instead of greedy NMS.
+        nms_area: 'box' or 'pose', the area scaling the NMS OKS (:func:`nms_areas`).
         sigmas: (J,) OKS sigmas or a dataset name; None means COCO's 17.
         instances: None for all instances, or an iterable of instance ids to keep before
             NMS (e.g. ``[0]`` or ``[1]`` for per-instance AP).
@@ -107,7 +130,7 @@ def rescore_and_merge(preds, maxvals, scales, box_scores, image_ids, instance_id
 
     sigmas = resolve_sigmas(sigmas, j)
     scores = rescore(conf, box_scores, inst, in_vis_thre, decay)
-    areas = np.prod(scales * PIXEL_STD, axis=1)
+    areas = nms_areas(preds, scales, nms_area)
     kpts = np.concatenate([preds, conf[..., None]], axis=2)  # (N, J, 3)
 
     selected = np.arange(n)
