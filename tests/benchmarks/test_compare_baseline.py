@@ -40,7 +40,16 @@ def test_tiny_comparison_writes_tables_plot_and_figure(tmp_path):
             assert box['own'] + box['other'] <= box['people']
             assert box['own'] <= box['found'] <= box['people']
         assert run['per_box']['occluded']['people'] == occluded
+    # Crowd-merged boxes: the same box file for both models, at most one box per person,
+    # both models evaluated on it with the occluded subset of the ground truth.
+    gt = json.loads((tmp_path / 'data' / 'annotations' / 'person_keypoints_val.json')
+                    .read_text())
+    boxes = [r['crowd_boxes'] for r in runs]
+    assert boxes[0]['boxes'] == boxes[1]['boxes'] <= len(gt['annotations'])
+    assert list(boxes[1]['metrics']) == ['merged', 'instance 0', 'instance 1']
+    assert all(b['occluded']['merged']['num_gt'] == occluded for b in boxes)
     report = (out / 'results.md').read_text()
+    assert 'Crowd-merged boxes' in report and '| MIPNet λ = e1 only |' in report
     assert '| HRNet (pose_hrnet) |' in report and 'People found' in report
     assert 'MIPNet λ = e0: the box\'s pose is another person instead' in report
     for name in ('compare_ap_vs_epoch.png', 'compare_predictions.png'):

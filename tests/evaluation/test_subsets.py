@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mipnet.evaluation import keypoint_eval
-from mipnet.evaluation.subsets import (box_iou_matrix, occluded_ann_ids,
+from mipnet.evaluation.subsets import (box_iou_matrix, crowd_merged_boxes, occluded_ann_ids,
                                        occluded_keypoint_eval, subset_keypoint_eval)
 
 A, B, C, D = 1, 2, 3, 4
@@ -67,6 +67,23 @@ def test_occluded_ids_pairs_in_the_same_image_only():
     gt = _gt()
     gt['annotations'].append(dict(gt['annotations'][2], id=9, iscrowd=1, bbox=BOXES[C]))
     assert occluded_ann_ids(gt) == {A, B}
+
+
+def test_crowd_merged_boxes_by_hand():
+    gt = _gt()
+    # A and B overlap with IoU 2/3: only one keeps its box. Equal areas: the lower id (A).
+    boxes = crowd_merged_boxes(gt)
+    assert [(b['image_id'], b['bbox']) for b in boxes] == [(1, BOXES[A]), (1, BOXES[C]),
+                                                           (2, BOXES[D])]
+    assert all(b['score'] == 1.0 and b['category_id'] == 1 for b in boxes)
+    # The more visible person keeps the box.
+    gt['annotations'][1]['area'] = 3000.0
+    assert [b['bbox'] for b in crowd_merged_boxes(gt)][:2] == [BOXES[B], BOXES[C]]
+    # Below the IoU threshold both stay; crowd regions and empty boxes never get one.
+    assert len(crowd_merged_boxes(gt, iou_thre=0.7)) == 4
+    gt['annotations'].append(dict(gt['annotations'][2], id=9, iscrowd=1))
+    gt['annotations'].append(dict(gt['annotations'][2], id=10, bbox=[5, 5, 0, 10]))
+    assert len(crowd_merged_boxes(gt, iou_thre=0.7)) == 4
 
 
 def test_missed_occluded_person_halves_subset_recall():

@@ -103,6 +103,43 @@ def occluded_ann_ids(gt, iou_thre=OCCLUDED_IOU):
     return ids
 
 
+def crowd_merged_boxes(gt, iou_thre=OCCLUDED_IOU):
+    """Person boxes as a detector with box NMS would give them: per image, the ground-truth
+    boxes in order of decreasing visible area (``area``), each dropped when its IoU with
+    an already kept box reaches ``iou_thre``. Two strongly overlapping people then share
+    one box, the situation a one-person-per-box network cannot resolve.
+
+    Args:
+        gt: COCO ground truth (path, dataset dict or pycocotools COCO).
+        iou_thre: box IoU at which the smaller person's box is dropped.
+
+    Returns:
+        COCO detection results (list of ``{'image_id', 'category_id': 1, 'bbox', 'score':
+        1.0}``), images in ascending id order; crowd regions and empty boxes are skipped.
+    """
+    coco = load_coco(gt)
+    by_image = {}
+    for ann in coco.dataset['annotations']:
+        bbox = ann.get('bbox')
+        if ann.get('category_id', 1) != 1 or ann.get('iscrowd', 0) or not bbox \
+                or bbox[2] <= 0 or bbox[3] <= 0:
+            continue
+        by_image.setdefault(ann['image_id'], []).append(ann)
+    boxes = []
+    for image_id in sorted(by_image):
+        anns = sorted(by_image[image_id],
+                      key=lambda a: (-float(a.get('area', a['bbox'][2] * a['bbox'][3])),
+                                     a['id']))
+        iou = box_iou_matrix([a['bbox'] for a in anns])
+        kept = []
+        for i in range(len(anns)):
+            if all(iou[i, j] < iou_thre for j in kept):
+                kept.append(i)
+        boxes += [{'image_id': image_id, 'category_id': 1,
+                   'bbox': [float(v) for v in anns[i]['bbox']], 'score': 1.0} for i in kept]
+    return boxes
+
+
 def _subset_evaluator(base, keep_ids):
     """``base`` (COCOeval or CrowdPoseCOCOeval) with every gt outside ``keep_ids`` ignored."""
 
