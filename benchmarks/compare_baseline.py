@@ -206,21 +206,28 @@ def train_and_evaluate(label, cfg_file, opts, threads=1):
                 annotation_file=ann_file)
 
 
-def per_box_outcomes(cfg, out_dir, ann_file):
-    """:func:`mipnet.evaluation.subsets.box_outcomes` of the final weights on every
-    validation box (the same inference as validation, before rescoring and OKS-NMS), for
-    the occluded subset and the other people."""
+def final_model_and_data(cfg, out_dir, device):
+    """The run's final weights (``final_state.pth`` in ``out_dir``) in a model built from
+    ``cfg``, with the evaluation dataset and loader ``cfg`` describes."""
     from mipnet.data import build_dataset
-    from mipnet.engine.evaluate import predictor_from_cfg, run_inference
     from mipnet.engine.train import build_loader
     from mipnet.models import build_model
     from mipnet.utils.checkpoint import load_model_weights
 
-    device = torch.device('cpu')
     model = build_model(cfg)
     load_model_weights(model, os.path.join(out_dir, 'final_state.pth'))
     dataset = build_dataset(cfg, is_train=False)
-    loader = build_loader(cfg, dataset, False, device)
+    return model, dataset, build_loader(cfg, dataset, False, device)
+
+
+def per_box_outcomes(cfg, out_dir, ann_file):
+    """:func:`mipnet.evaluation.subsets.box_outcomes` of the final weights on every
+    validation box (the same inference as validation, before rescoring and OKS-NMS), for
+    the occluded subset and the other people."""
+    from mipnet.engine.evaluate import predictor_from_cfg, run_inference
+
+    device = torch.device('cpu')
+    model, dataset, loader = final_model_and_data(cfg, out_dir, device)
     predictor = predictor_from_cfg(cfg, model, dataset.meta.flip_index)
     pred = run_inference(predictor, loader, device, progress=False)
     ann_ids = [dataset.db[i]['ann_id'] for i in pred['index']]
@@ -237,15 +244,13 @@ def crowd_box_metrics(cfg, out_dir, ann_file):
     overlap with IoU >= 0.5 only the more visible one keeps a box, as after a detector's box
     NMS), through the same validation as the ground-truth boxes; per instance mode the
     metrics of all people and of the occluded subset."""
-    from mipnet.data import build_dataset
     from mipnet.engine.evaluate import validate
-    from mipnet.engine.train import build_loader
-    from mipnet.models import build_model
-    from mipnet.utils.checkpoint import load_model_weights
 
     folder = os.path.join(out_dir, 'crowd_boxes')
     os.makedirs(folder, exist_ok=True)
-    boxes = crowd_merged_boxes(ann_file)
+    gt = load_coco(ann_file)  # read once: none of the functions below modifies it
+    occluded_ids = occluded_ann_ids(gt)
+    boxes = crowd_merged_boxes(gt)
     box_file = os.path.join(folder, 'crowd_merged_boxes.json')
     with open(box_file, 'w') as f:
         json.dump(boxes, f)
@@ -256,13 +261,10 @@ def crowd_box_metrics(cfg, out_dir, ann_file):
     cfg.TEST.IMAGE_THRE = 0.0
     cfg.freeze()
     device = torch.device('cpu')
-    model = build_model(cfg)
-    load_model_weights(model, os.path.join(out_dir, 'final_state.pth'))
-    dataset = build_dataset(cfg, is_train=False)
-    metrics = validate(cfg, model, build_loader(cfg, dataset, False, device), device, folder,
-                       progress=False)
-    occluded = {mode: subset_keypoint_eval(ann_file, results_file(folder, cfg, mode),
-                                           cfg.DATASET.TEST_DATASET)
+    model, _, loader = final_model_and_data(cfg, out_dir, device)
+    metrics = validate(cfg, model, loader, device, folder, progress=False)
+    occluded = {mode: subset_keypoint_eval(gt, results_file(folder, cfg, mode),
+                                           cfg.DATASET.TEST_DATASET, ann_ids=occluded_ids)
                 for mode in metrics}
     return dict(boxes=len(boxes), metrics=metrics, occluded=occluded)
 

@@ -74,6 +74,16 @@ def box_iou_matrix(boxes):
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def _people_by_image(coco):
+    """Non-crowd person annotations of a COCO object grouped by image id."""
+    by_image = {}
+    for ann in coco.dataset['annotations']:
+        if ann.get('category_id', 1) != 1 or ann.get('iscrowd', 0):
+            continue
+        by_image.setdefault(ann['image_id'], []).append(ann)
+    return by_image
+
+
 def occluded_ann_ids(gt, iou_thre=OCCLUDED_IOU):
     """Annotation ids of the people whose box has IoU >= ``iou_thre`` with another
     person's box of the same image.
@@ -85,14 +95,8 @@ def occluded_ann_ids(gt, iou_thre=OCCLUDED_IOU):
     Returns:
         set of annotation ids.
     """
-    coco = load_coco(gt)
-    by_image = {}
-    for ann in coco.dataset['annotations']:
-        if ann.get('category_id', 1) != 1 or ann.get('iscrowd', 0):
-            continue
-        by_image.setdefault(ann['image_id'], []).append(ann)
     ids = set()
-    for anns in by_image.values():
+    for anns in _people_by_image(load_coco(gt)).values():
         if len(anns) < 2:
             continue
         iou = box_iou_matrix([a['bbox'] for a in anns])
@@ -117,19 +121,15 @@ def crowd_merged_boxes(gt, iou_thre=OCCLUDED_IOU):
         COCO detection results (list of ``{'image_id', 'category_id': 1, 'bbox', 'score':
         1.0}``), images in ascending id order; crowd regions and empty boxes are skipped.
     """
-    coco = load_coco(gt)
-    by_image = {}
-    for ann in coco.dataset['annotations']:
-        bbox = ann.get('bbox')
-        if ann.get('category_id', 1) != 1 or ann.get('iscrowd', 0) or not bbox \
-                or bbox[2] <= 0 or bbox[3] <= 0:
-            continue
-        by_image.setdefault(ann['image_id'], []).append(ann)
+    by_image = _people_by_image(load_coco(gt))
     boxes = []
     for image_id in sorted(by_image):
-        anns = sorted(by_image[image_id],
+        anns = sorted((a for a in by_image[image_id]
+                       if a.get('bbox') and a['bbox'][2] > 0 and a['bbox'][3] > 0),
                       key=lambda a: (-float(a.get('area', a['bbox'][2] * a['bbox'][3])),
                                      a['id']))
+        if not anns:
+            continue
         iou = box_iou_matrix([a['bbox'] for a in anns])
         kept = []
         for i in range(len(anns)):
