@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mipnet.evaluation import keypoint_eval
-from mipnet.evaluation.subsets import (box_iou_matrix, crowd_merged_boxes, occluded_ann_ids,
+from mipnet.evaluation.subsets import (crowd_merged_boxes, occluded_ann_ids,
                                        occluded_keypoint_eval, subset_keypoint_eval)
 
 A, B, C, D = 1, 2, 3, 4
@@ -48,15 +48,6 @@ def _false_positive(score):
     """A pose in image 1 far from everybody."""
     return {'image_id': 1, 'category_id': 1, 'score': score,
             'keypoints': _pose(150, 150, v=1).reshape(-1).tolist()}
-
-
-def test_box_iou_matrix_by_hand():
-    iou = box_iou_matrix([BOXES[A], BOXES[B], BOXES[C]])
-    assert iou[0, 1] == pytest.approx(4000 / 6000)
-    assert iou[1, 0] == pytest.approx(4000 / 6000)
-    assert iou[0, 2] == 0 and iou[1, 2] == 0
-    assert np.allclose(np.diag(iou), 1)
-    assert box_iou_matrix([[0, 0, 0, 0], [0, 0, 0, 0]])[0, 1] == 0  # empty union
 
 
 def test_occluded_ids_pairs_in_the_same_image_only():

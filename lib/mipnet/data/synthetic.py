@@ -44,10 +44,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from mipnet.utils.boxes import box_iou_matrix
+
 from .metadata import COCO
 
 __all__ = ['DEFAULT_IMAGE_SIZE', 'SyntheticConfig', 'render_image', 'generate_split',
-           'generate_dataset', 'overlap_pair_fraction', 'box_iou', 'image_seed']
+           'generate_dataset', 'overlap_pair_fraction', 'image_seed']
 
 DEFAULT_IMAGE_SIZE = (256, 192)  # (width, height)
 MIN_IMAGE_SIDE = 64
@@ -852,15 +854,6 @@ def generate_dataset(out_dir, num_train, num_val, seed=0, image_size=DEFAULT_IMA
 # ---------------------------------------------------------------------------------------
 # Statistics.
 
-def box_iou(a, b):
-    """IoU of two [x, y, w, h] boxes."""
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def overlap_pair_fraction(data, iou=0.4):
     """Fraction of the images with >= 2 people of a COCO dict that contain a pair of
     person boxes with IoU >= ``iou`` (NaN without such images)."""
@@ -870,6 +863,5 @@ def overlap_pair_fraction(data, iou=0.4):
     multi = [b for b in boxes.values() if len(b) >= 2]
     if not multi:
         return float('nan')
-    hit = sum(any(box_iou(bs[i], bs[k]) >= iou for i in range(len(bs))
-                  for k in range(i + 1, len(bs))) for bs in multi)
+    hit = sum(bool(np.any(np.triu(box_iou_matrix(bs), k=1) >= iou)) for bs in multi)
     return hit / len(multi)

@@ -42,6 +42,7 @@ from pycocotools.cocoeval import COCOeval
 
 from mipnet.evaluation.metrics import (_load_dt, _load_results, _quiet, _resolve_meta,
                                        load_coco, run_keypoint_eval)
+from mipnet.utils.boxes import box_iou_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -51,27 +52,6 @@ __all__ = ['box_iou_matrix', 'occluded_ann_ids', 'subset_keypoint_eval',
 
 #: default box IoU that puts a pair of people into the occluded subset
 OCCLUDED_IOU = 0.5
-
-
-def box_iou_matrix(boxes):
-    """Pairwise IoU of ``[x, y, w, h]`` boxes.
-
-    Args:
-        boxes: (N, 4) array-like.
-
-    Returns:
-        (N, N) float64 array (1 on the diagonal for boxes of positive area, 0 where the
-        union is empty).
-    """
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    x0, y0 = b[:, 0], b[:, 1]
-    x1, y1 = x0 + np.maximum(b[:, 2], 0), y0 + np.maximum(b[:, 3], 0)
-    iw = np.clip(np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None]), 0, None)
-    ih = np.clip(np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None]), 0, None)
-    inter = iw * ih
-    area = (x1 - x0) * (y1 - y0)
-    union = area[:, None] + area[None] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def _people_by_image(coco):
