@@ -274,6 +274,11 @@ def _f(v):
     return f'{v:.3f}' if v >= 0 else 'n/a'
 
 
+def mode_name(mode):
+    """Row name of an instance mode: 'merged' or 'instance k'."""
+    return 'merged (λ = e0 and e1)' if mode == 'merged' else f'λ = e{mode.split()[-1]} only'
+
+
 def tables(runs, num_occluded):
     """Markdown: the main table and the per-instance table of MIPNet."""
     lines = [f'| Model | AP | AP .5 | AP .75 | AR | AP occluded | AR occluded |',
@@ -293,10 +298,8 @@ def tables(runs, num_occluded):
                   '|---|---|---|---|---|---|---|']
         for mode, m in run['metrics'].items():
             o = run['occluded'][mode]
-            name = {'merged': 'merged (λ = e0 and e1)'}.get(
-                mode, f'λ = e{mode.split()[-1]} only')
-            lines.append(f'| {name} | {_f(m["AP"])} | {_f(m["AP .5"])} | {_f(m["AP .75"])} | '
-                         f'{_f(m["AR"])} | {_f(o["AP"])} | {_f(o["AR"])} |')
+            lines.append(f'| {mode_name(mode)} | {_f(m["AP"])} | {_f(m["AP .5"])} | '
+                         f'{_f(m["AP .75"])} | {_f(m["AR"])} | {_f(o["AP"])} | {_f(o["AR"])} |')
     return '\n'.join(lines)
 
 
@@ -312,8 +315,7 @@ def crowd_box_table(runs):
         name = run['label'].split()[0]
         for mode, m in run['crowd_boxes']['metrics'].items():
             o = run['crowd_boxes']['occluded'][mode]
-            label = run['label'] if mode == 'merged' else \
-                f'{name} λ = e{mode.split()[-1]} only'
+            label = run['label'] if mode == 'merged' else f'{name} {mode_name(mode)}'
             lines.append(f'| {label} | {_f(m["AP"])} | {_f(m["AP .5"])} | {_f(m["AR"])} | '
                          f'{_f(o["AP"])} | {_f(o["AR"])} | {_f(o["AR .5"])} |')
     return '\n'.join(lines)
@@ -334,9 +336,9 @@ def people_found(runs, oks_thre=FOUND_OKS):
 
     base, people = found(baseline['results']['merged'])
     rows = [(baseline['label'], base)]
-    for mode, name in (('instance 0', 'λ = e0 only'), ('merged', 'merged (λ = e0 and e1)')):
+    for mode in ('instance 0', 'merged'):
         if mode in mipnet['results']:
-            rows.append((f'{mipnet["label"].split()[0]} {name}',
+            rows.append((f'{mipnet["label"].split()[0]} {mode_name(mode)}',
                          found(mipnet['results'][mode])[0]))
     merged = rows[-1][1]
     groups = (('occluded', people & occluded), ('others', people - occluded))
