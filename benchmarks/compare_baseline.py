@@ -165,16 +165,19 @@ def train_and_evaluate(label, cfg_file, opts, threads=1):
     cv2.setNumThreads(1)
 
     cfg = load_config(os.path.join(ROOT, cfg_file), opts)
+    ann_file = os.path.join(cfg.DATASET.ROOT, 'annotations',
+                            f'person_keypoints_{cfg.DATASET.TEST_SET}.json')
+    # Read once for every subset evaluation below: none of them modifies it.
+    gt = load_coco(ann_file)
+    occluded_ids = occluded_ann_ids(gt)
     per_eval = []
     original = train_module.validate
 
     def validate_and_record(cfg_, model, loader, device, output_dir=None, progress=True):
         metrics = original(cfg_, model, loader, device, output_dir, progress)
         if metrics is not None and output_dir:
-            dataset = loader.dataset
-            occluded = subset_keypoint_eval(dataset.annotation_file,
-                                            results_file(output_dir, cfg_, 'merged'),
-                                            dataset.meta)
+            occluded = subset_keypoint_eval(gt, results_file(output_dir, cfg_, 'merged'),
+                                            loader.dataset.meta, ann_ids=occluded_ids)
             per_eval.append({'metrics': metrics, 'occluded': occluded})
             log(f'{label}: AP {metrics["merged"]["AP"]:.3f}  AR {metrics["merged"]["AR"]:.3f}'
                 f'  occluded AP {occluded["AP"]:.3f} AR {occluded["AR"]:.3f}')
@@ -190,15 +193,13 @@ def train_and_evaluate(label, cfg_file, opts, threads=1):
                     occluded_AR=e['occluded']['AR'])
                for h, e in zip(summary['history'], per_eval)]
     final = summary['metrics']
-    ann_file = os.path.join(cfg.DATASET.ROOT, 'annotations',
-                            f'person_keypoints_{cfg.DATASET.TEST_SET}.json')
-    occluded = {mode: subset_keypoint_eval(ann_file, results_file(out_dir, cfg, mode),
-                                           cfg.DATASET.TEST_DATASET)
+    occluded = {mode: subset_keypoint_eval(gt, results_file(out_dir, cfg, mode),
+                                           cfg.DATASET.TEST_DATASET, ann_ids=occluded_ids)
                 for mode in final}
     log(f'{label}: done in {seconds / 60:.1f} min')
     return dict(label=label, model=cfg.MODEL.NAME, config=cfg_file, output_dir=out_dir,
-                seconds=seconds, per_box=per_box_outcomes(cfg, out_dir, ann_file),
-                crowd_boxes=crowd_box_metrics(cfg, out_dir, ann_file),
+                seconds=seconds, per_box=per_box_outcomes(cfg, out_dir, gt, occluded_ids),
+                crowd_boxes=crowd_box_metrics(cfg, out_dir, gt, occluded_ids),
                 epoch_losses=summary['epoch_losses'],
                 steady_samples_per_s=summary.get('steady_samples_per_s'),
                 history=history, metrics=final, occluded=occluded,
@@ -220,10 +221,11 @@ def final_model_and_data(cfg, out_dir, device):
     return model, dataset, build_loader(cfg, dataset, False, device)
 
 
-def per_box_outcomes(cfg, out_dir, ann_file):
+def per_box_outcomes(cfg, out_dir, gt, occluded):
     """:func:`mipnet.evaluation.subsets.box_outcomes` of the final weights on every
     validation box (the same inference as validation, before rescoring and OKS-NMS), for
-    the occluded subset and the other people."""
+    the occluded subset (annotation ids ``occluded`` of the ground truth ``gt``) and the
+    other people."""
     from mipnet.engine.evaluate import predictor_from_cfg, run_inference
 
     device = torch.device('cpu')
@@ -231,25 +233,22 @@ def per_box_outcomes(cfg, out_dir, ann_file):
     predictor = predictor_from_cfg(cfg, model, dataset.meta.flip_index)
     pred = run_inference(predictor, loader, device, progress=False)
     ann_ids = [dataset.db[i]['ann_id'] for i in pred['index']]
-    gt = load_coco(ann_file)  # read once: neither function below modifies it
-    occluded = occluded_ann_ids(gt)
     return {group: box_outcomes(gt, ann_ids, pred['keypoints'], dataset.meta,
                                 FOUND_OKS, subset=ids)
             for group, ids in (('occluded', occluded), ('others', set(ann_ids) - occluded))}
 
 
-def crowd_box_metrics(cfg, out_dir, ann_file):
+def crowd_box_metrics(cfg, out_dir, gt, occluded_ids):
     """Metrics of the final weights on crowd-merged boxes
     (:func:`mipnet.evaluation.subsets.crowd_merged_boxes`: of two people whose boxes
     overlap with IoU >= 0.5 only the more visible one keeps a box, as after a detector's box
     NMS), through the same validation as the ground-truth boxes; per instance mode the
-    metrics of all people and of the occluded subset."""
+    metrics of all people and of the occluded subset (annotation ids ``occluded_ids`` of the
+    ground truth ``gt``)."""
     from mipnet.engine.evaluate import validate
 
     folder = os.path.join(out_dir, 'crowd_boxes')
     os.makedirs(folder, exist_ok=True)
-    gt = load_coco(ann_file)  # read once: none of the functions below modifies it
-    occluded_ids = occluded_ann_ids(gt)
     boxes = crowd_merged_boxes(gt)
     box_file = os.path.join(folder, 'crowd_merged_boxes.json')
     with open(box_file, 'w') as f:
