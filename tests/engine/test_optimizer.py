@@ -1,4 +1,5 @@
-"""Optimizer construction: weight decay on and off the λ MLPs (TRAIN.NO_WD_LAMBDA)."""
+"""Optimizer construction: Adam undecayed as in the reference (TRAIN.ADAM_WD opts in), weight
+decay on and off the λ MLPs (TRAIN.NO_WD_LAMBDA)."""
 import pytest
 import torch
 
@@ -8,10 +9,10 @@ from mipnet.models import build_model
 from tests.engine.conftest import TINY
 
 
-def _zero_grad_step(no_wd_lambda, optimizer='adam'):
+def _zero_grad_step(no_wd_lambda, optimizer='adam', adam_wd=True):
     """One optimizer step with every gradient zero: only weight decay moves weights."""
     cfg = load_config(TINY, ['TRAIN.NO_WD_LAMBDA', str(no_wd_lambda), 'TRAIN.WD', '0.01',
-                             'TRAIN.OPTIMIZER', optimizer])
+                             'TRAIN.OPTIMIZER', optimizer, 'TRAIN.ADAM_WD', str(adam_wd)])
     torch.manual_seed(0)
     model = build_model(cfg)
     opt = build_optimizer(cfg, model, torch.device('cpu'))
@@ -34,7 +35,25 @@ def test_no_wd_lambda_exempts_exactly_the_lambda_mlps(optimizer):
     assert all(moved[n] for n in weights)  # decayed
 
 
-def test_default_decays_everything_like_the_reference():
+def test_adam_wd_decays_everything_when_asked():
     opt, moved = _zero_grad_step(False)
     assert len(opt.param_groups) == 1
     assert all(moved[n] for n in moved if '.fc_lambda.' in n and n.endswith('.weight'))
+
+
+def test_adam_has_no_weight_decay_by_default_like_the_reference():
+    # Reference lib/utils/utils.py get_optimizer: optim.Adam(model.parameters(), lr=cfg.TRAIN.LR)
+    # (no weight_decay argument, so torch's default 0); TRAIN.WD goes to SGD only.
+    cfg = load_config(TINY, ['TRAIN.WD', '0.01'])
+    assert cfg.TRAIN.OPTIMIZER == 'adam' and not cfg.TRAIN.ADAM_WD
+    opt = build_optimizer(cfg, build_model(cfg), torch.device('cpu'))
+    assert isinstance(opt, torch.optim.Adam)
+    assert [g['weight_decay'] for g in opt.param_groups] == [0.0]
+    _, moved = _zero_grad_step(False, 'adam', adam_wd=False)
+    assert not any(moved.values())  # zero gradients and no decay: nothing moves
+
+
+def test_sgd_keeps_weight_decay_like_the_reference():
+    # Reference get_optimizer: optim.SGD(..., weight_decay=cfg.TRAIN.WD, ...).
+    opt, _ = _zero_grad_step(False, 'sgd', adam_wd=False)
+    assert [g['weight_decay'] for g in opt.param_groups] == [0.01]

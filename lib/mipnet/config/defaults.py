@@ -161,8 +161,11 @@ _C.TRAIN.LR = 0.001
 _C.TRAIN.OPTIMIZER = 'adam'
 # SGD momentum.
 _C.TRAIN.MOMENTUM = 0.9
-# Weight decay.
+# Weight decay of SGD and AdamW. Adam ignores it (the reference's get_optimizer passes WD to
+# SGD only, and the Ascend port's NpuFusedAdam gets none) unless TRAIN.ADAM_WD is true.
 _C.TRAIN.WD = 0.0001
+# (port) Apply TRAIN.WD as L2 weight decay with Adam too (not the reference recipe).
+_C.TRAIN.ADAM_WD = False
 # (port) No weight decay on the λ MLPs (``fc_lambda``): they start at std 0.001 (reference
 # init) with tiny gradients, and Adam's L2 decay can erase them in short schedules.
 _C.TRAIN.NO_WD_LAMBDA = False

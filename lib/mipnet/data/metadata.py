@@ -69,7 +69,9 @@ CROWDPOSE = KeypointMeta(
     flip_pairs=((0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11)),
     upper_body_ids=(0, 1, 2, 3, 4, 5, 12, 13),
     lower_body_ids=(6, 7, 8, 9, 10, 11),
-    joint_weights=(1.2, 1.2, 1.5, 1.5, 1., 1., 1.2, 1.2, 1.5, 1.5, 1., 1., 1., 1.),
+    # Reference crowdpose_lambda.py / crowdpose.py joints_weight: shoulders 1, elbows 1.2,
+    # wrists 1.5, hips 1, knees 1.2, ankles 1.5, head and neck 1.
+    joint_weights=(1., 1., 1.2, 1.2, 1.5, 1.5, 1., 1., 1.2, 1.2, 1.5, 1.5, 1., 1.),
     sigmas=tuple(s / 10.0 for s in (.79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89,
                                     .79, .79)),
     skeleton=((12, 13), (13, 0), (13, 1), (0, 2), (2, 4), (1, 3), (3, 5), (13, 6), (13, 7),

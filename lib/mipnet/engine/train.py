@@ -92,9 +92,17 @@ def param_groups(model, weight_decay, no_decay_lambda=False):
     return groups
 
 
+def effective_weight_decay(cfg):
+    """Weight decay the optimizer gets: ``TRAIN.WD`` for SGD and AdamW; for Adam 0 unless
+    ``TRAIN.ADAM_WD`` (the reference's get_optimizer gives Adam no weight decay)."""
+    if cfg.TRAIN.OPTIMIZER == 'adam' and not cfg.TRAIN.ADAM_WD:
+        return 0.0
+    return float(cfg.TRAIN.WD)
+
+
 def build_optimizer(cfg, model, device):
     """Adam / AdamW / SGD from ``TRAIN.*``; torch_npu's fused variants on NPU when present."""
-    name, lr, wd = cfg.TRAIN.OPTIMIZER, cfg.TRAIN.LR, cfg.TRAIN.WD
+    name, lr, wd = cfg.TRAIN.OPTIMIZER, cfg.TRAIN.LR, effective_weight_decay(cfg)
     params = param_groups(model, wd, cfg.TRAIN.NO_WD_LAMBDA)
     if device.type == 'npu':
         import torch_npu
