@@ -216,6 +216,9 @@ _C.TEST.OKS_THRE = 0.5
 # 'pose' (the bounding box of the pose's own joints; a secondary instance's pose belongs to
 # another person than its box).
 _C.TEST.NMS_AREA = 'box'
+# (port) Run OKS-NMS in CrowdPose evaluation too. The reference keeps every pose of every
+# instance on CrowdPose (crowdpose.py evaluate_lambda: keep = []), so the default is off.
+_C.TEST.CROWDPOSE_NMS = False
 # Joints with confidence above this count towards the pose score.
 _C.TEST.IN_VIS_THRE = 0.0
 # COCO results file of person detections.

@@ -89,6 +89,9 @@ def evaluate_predictions(predictions, dataset, cfg, output_dir=None):
         instance_ids=np.tile(np.arange(k), m),
     )
     options = postprocess_options_from_cfg(cfg)
+    # The reference's CrowdPose evaluation keeps every pose ("do not use nms, keep all
+    # detections"); TEST.CROWDPOSE_NMS runs OKS-NMS there as on COCO.
+    options['nms'] = dataset.meta.evaluator != 'crowdpose' or bool(cfg.TEST.CROWDPOSE_NMS)
     modes = [('merged', None)]
     if k > 1:
         modes += [(f'instance {i}', [i]) for i in range(k)]

@@ -86,7 +86,8 @@ def _py_id(x):
 
 def rescore_and_merge(preds, maxvals, scales, box_scores, image_ids, instance_ids=None, *,
                       in_vis_thre=0.0, decay=0.5, oks_thre=0.5, soft_nms=False, nms_area='box',
-                      sigmas=None, instances=None, category_id=1, return_indices=False):
+                      nms=True, sigmas=None, instances=None, category_id=1,
+                      return_indices=False):
     """Rescore all poses, run OKS-NMS per image and return COCO keypoint results.
 
     Defaults mirror the config defaults (TEST.IN_VIS_THRE, TEST.DECAY_THRE, TEST.OKS_THRE,
@@ -107,6 +108,7 @@ def rescore_and_merge(preds, maxvals, scales, box_scores, image_ids, instance_id
         soft_nms: use soft OKS-NMS (Gaussian decay, at most 20 poses per image; the
             reported scores are the undecayed ones, as in HRNet) instead of greedy NMS.
         nms_area: 'box' or 'pose', the area scaling the NMS OKS (:func:`nms_areas`).
+        nms: False keeps every rescored pose (the reference's CrowdPose evaluation).
         sigmas: (J,) OKS sigmas or a dataset name; None means COCO's 17.
         instances: None for all instances, or an iterable of instance ids to keep before
             NMS (e.g. ``[0]`` or ``[1]`` for per-instance AP).
@@ -145,7 +147,9 @@ def rescore_and_merge(preds, maxvals, scales, box_scores, image_ids, instance_id
     rows, row_image = [], []
     for g, image_id in enumerate(uniq):
         idx = selected[order[bounds[g]:bounds[g + 1]]]
-        if soft_nms:
+        if not nms:
+            keep = np.arange(len(idx))
+        elif soft_nms:
             keep, _ = soft_oks_nms_arrays(kpts[idx], scores[idx], areas[idx], oks_thre,
                                           sigmas)
         else:
