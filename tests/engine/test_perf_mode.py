@@ -11,9 +11,11 @@ def test_perf_run_after_resume(synthetic_root, tmp_path):
     train_main(['--cfg', TINY, *opts, 'TRAIN.END_EPOCH', '1'])
     run = tmp_path / 'output' / 'synthetic' / 'pose_hrnet_se_lambda' / 'tiny_mipnet'
     final = hashlib.sha256((run / 'final_state.pth').read_bytes()).hexdigest()
-    summary = train_main(['--max_steps', '3', '--cfg', TINY, *opts, 'AUTO_RESUME', 'True'])
+    # END_EPOCH differs from the checkpoint's run, so AUTO_RESUME would refuse: resume on purpose.
+    summary = train_main(['--max_steps', '3', '--check_point', str(run / 'checkpoint.pth'),
+                          '--cfg', TINY, *opts])
     log = open(summary['log_file']).read()
-    assert 'resumed from' in log and 'at epoch 1' in log
+    assert 'RESUMING' in log and 'resumed from' in log and 'at epoch 1 (END_EPOCH 2' in log
     assert log.count('Epoch: [1][') == 3          # three steps of epoch 1, then stop
     assert 'Performance mode: 3 steps' in log
     assert summary['metrics'] is None             # no validation

@@ -10,7 +10,7 @@ from yacs.config import CfgNode
 
 from mipnet.config.defaults import _C
 
-__all__ = ['ConfigError', 'get_cfg', 'load_config', 'run_output_dir']
+__all__ = ['ConfigError', 'get_cfg', 'load_config', 'run_output_dir', 'run_differences']
 
 _CHOICES = {
     'DEVICE': ('auto', 'npu', 'cuda', 'cpu'),
@@ -18,6 +18,18 @@ _CHOICES = {
     'TRAIN.OPTIMIZER': ('adam', 'adamw', 'sgd'),
     'TEST.POST_PROCESS_TYPE': ('quarter', 'dark'),
     'TEST.NMS_AREA': ('box', 'pose'),
+}
+
+
+# Dataset names of the reference launchers (DATASET.TRAIN_DATASET / TEST_DATASET /
+# *_DATASET_TYPE of scripts/train and scripts/test) and the dataset each one means here:
+# the λ variants are the same data with the multi-instance targets, which every dataset
+# here builds.
+DATASET_ALIASES = {
+    'coco_lambda': 'coco',
+    'coco_lambda_012': 'coco',
+    'coco_lambda_0123': 'coco',
+    'crowdpose_lambda': 'crowdpose',
 }
 
 
@@ -75,11 +87,15 @@ def _normalise(cfg):
     cfg.TRAIN.OPTIMIZER = cfg.TRAIN.OPTIMIZER.lower()
     cfg.TEST.POST_PROCESS_TYPE = cfg.TEST.POST_PROCESS_TYPE.lower()
     cfg.TEST.NMS_AREA = cfg.TEST.NMS_AREA.lower()
-    cfg.DATASET.DATASET = cfg.DATASET.DATASET.lower()
-    cfg.DATASET.TRAIN_DATASET = (cfg.DATASET.TRAIN_DATASET or cfg.DATASET.DATASET).lower()
-    cfg.DATASET.TEST_DATASET = (cfg.DATASET.TEST_DATASET or cfg.DATASET.DATASET).lower()
+    for key in ('DATASET', 'TRAIN_DATASET', 'TEST_DATASET', 'TRAIN_DATASET_TYPE',
+                'TEST_DATASET_TYPE'):
+        name = cfg.DATASET[key].lower()
+        cfg.DATASET[key] = DATASET_ALIASES.get(name, name)
+    cfg.DATASET.TRAIN_DATASET = cfg.DATASET.TRAIN_DATASET or cfg.DATASET.DATASET
+    cfg.DATASET.TEST_DATASET = cfg.DATASET.TEST_DATASET or cfg.DATASET.DATASET
     if cfg.DATA_DIR:
-        for key in ('DATASET.ROOT', 'MODEL.PRETRAINED', 'TEST.MODEL_FILE'):
+        for key in ('DATASET.ROOT', 'MODEL.PRETRAINED', 'TEST.MODEL_FILE',
+                    'TRAIN.INIT_CHECKPOINT'):
             section, name = key.split('.')
             value = cfg[section][name]
             if value and not os.path.isabs(value):
@@ -173,3 +189,63 @@ def run_output_dir(cfg, cfg_file, root=None):
         raise ConfigError(f'output path {path} derived from DATASET.DATASET / MODEL.NAME / config '
                           f'name escapes OUTPUT_DIR {root}')
     return path
+
+
+# Keys whose value changes what a training run computes (model, training data, schedule).
+# A checkpoint written under other values must not be resumed silently (AUTO_RESUME).
+_RUN_SECTIONS = ('MODEL', 'LOSS', 'TRAIN', 'DATASET')
+_RUN_TOP_KEYS = ('SEED',)
+# Paths, speed switches and evaluation-only settings that do not change the trained weights.
+_NOT_RUN_KEYS = {
+    'MODEL.PRETRAINED', 'MODEL.INIT_WEIGHTS', 'MODEL.CHANNELS_LAST', 'MODEL.SHARED_TRUNK',
+    'MODEL.TAG_PER_JOINT', 'TRAIN.INIT_CHECKPOINT', 'TRAIN.RESUME', 'TRAIN.CHECKPOINT',
+    'TRAIN.MAX_STEPS', 'TRAIN.BEGIN_EPOCH', 'TRAIN.GAMMA1', 'TRAIN.GAMMA2',
+    'DATASET.ROOT', 'DATASET.TRAIN_IMAGE_DIR', 'DATASET.TEST_IMAGE_DIR',
+    'DATASET.TEST_DATASET', 'DATASET.TEST_SET', 'DATASET.TEST_ANNOTATION_FILE',
+    'DATASET.TEST_DATASET_TYPE', 'DATASET.TRAIN_DATASET_TYPE', 'DATASET.SKIP_BROKEN_IMAGES',
+    'DATASET.HYBRID_JOINTS_TYPE',
+}
+
+
+def _flat(node, prefix=''):
+    out = {}
+    for key, value in node.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, dict):
+            out.update(_flat(value, name + '.'))
+        else:
+            out[name] = value
+    return out
+
+
+def _run_keys(flat):
+    return {k: v for k, v in flat.items()
+            if (k.split('.', 1)[0] in _RUN_SECTIONS or k in _RUN_TOP_KEYS)
+            and k not in _NOT_RUN_KEYS and not k.startswith('DATASET.SYNTHETIC_')}
+
+
+def run_differences(stored_dump, cfg):
+    """Keys that change a training run and differ between a checkpoint's stored config and
+    ``cfg``.
+
+    Args:
+        stored_dump: the YAML text of ``cfg.dump()`` saved in a checkpoint.
+        cfg: the current config.
+
+    Returns:
+        sorted list of ``(key, stored value, current value)``; a key absent on one side has
+        the value None there.
+
+    Raises:
+        ConfigError: ``stored_dump`` is not a YAML mapping.
+    """
+    try:
+        stored = yaml.safe_load(stored_dump)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f'the stored config is not valid YAML: {exc}') from None
+    if not isinstance(stored, dict):
+        raise ConfigError('the stored config is not a mapping of keys')
+    old = _run_keys(_flat(stored))
+    new = _run_keys(_flat(yaml.safe_load(cfg.dump())))
+    return [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k)]

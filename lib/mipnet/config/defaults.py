@@ -177,6 +177,11 @@ _C.TRAIN.GAMMA2 = 0.0
 # First and last (exclusive) epoch.
 _C.TRAIN.BEGIN_EPOCH = 0
 _C.TRAIN.END_EPOCH = 140
+# (port) Initialise the model from this HRNet or MIPNet checkpoint before training, as the
+# reference MIPNet recipe starts from a COCO-trained HRNet (its TEST.MODEL_FILE in training):
+# every tensor is loaded, the λ blocks an HRNet checkpoint lacks keep their initialisation;
+# unknown keys and shape mismatches are refused. MODEL.PRETRAINED is not read then.
+_C.TRAIN.INIT_CHECKPOINT = ''
 # Resume from TRAIN.CHECKPOINT (full training state).
 _C.TRAIN.RESUME = False
 _C.TRAIN.CHECKPOINT = ''

@@ -6,6 +6,8 @@ re-seeded from (SEED, epoch, rank), the sampler's order depends only on (SEED, e
 data workers derive their seeds from the loader generator seeded the same way. A resumed run
 therefore replays exactly the epochs an uninterrupted run would.
 """
+import bisect
+import collections
 import logging
 import os
 import random
@@ -16,13 +18,13 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from mipnet.config import run_output_dir
+from mipnet.config import ConfigError, run_differences, run_output_dir
 from mipnet.data import build_dataset
 from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
 from mipnet.evaluation.pck import heatmap_accuracy
 from mipnet.losses import build_criterion, multi_instance_loss
-from mipnet.models import build_model
+from mipnet.models import build_model, init_from_checkpoint
 from mipnet.utils import dist
 from mipnet.utils.checkpoint import (CheckpointError, check_compatible, extract_state_dict,
                                      load_file, load_model_weights, remove_partial_saves,
@@ -119,6 +121,33 @@ def build_optimizer(cfg, model, device):
     return opt(params, lr=lr, weight_decay=wd)
 
 
+def shifted_milestones(lr_steps, begin_epoch):
+    """LR milestones of a run that starts at ``begin_epoch`` without resuming, counted from
+    that epoch: the reference (train_lambda_real.py) subtracts BEGIN_EPOCH from every step and
+    drops the negative ones, so the LR starts at TRAIN.LR."""
+    return [s - begin_epoch for s in lr_steps if s - begin_epoch >= 0]
+
+
+def build_scheduler(cfg, optimizer):
+    """MultiStepLR stepped once per epoch, milestones shifted by ``TRAIN.BEGIN_EPOCH``."""
+    return torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, shifted_milestones(list(cfg.TRAIN.LR_STEP), cfg.TRAIN.BEGIN_EPOCH),
+        cfg.TRAIN.LR_FACTOR)
+
+
+def rebuild_schedule(cfg, optimizer, scheduler, epoch):
+    """Put ``scheduler`` (and the optimizer's LR) where an uninterrupted run stands after
+    ``epoch`` epochs: for checkpoints without a scheduler state (reference / Ascend ones)."""
+    milestones = sorted(cfg.TRAIN.LR_STEP)
+    lr = cfg.TRAIN.LR * cfg.TRAIN.LR_FACTOR ** bisect.bisect_right(milestones, epoch)
+    for group in optimizer.param_groups:
+        group['initial_lr'] = cfg.TRAIN.LR
+        group['lr'] = lr
+    scheduler.milestones = collections.Counter(milestones)
+    scheduler.last_epoch = epoch
+    scheduler._last_lr = [lr] * len(optimizer.param_groups)
+
+
 def compute_loss(cfg, model, criterion, images, target, target_weight):
     """Forward and loss of one batch.
 
@@ -171,6 +200,8 @@ class Trainer:
         model = build_model(cfg, is_train=True)
         if finetune_file:
             load_model_weights(model, finetune_file)
+        elif cfg.TRAIN.INIT_CHECKPOINT:
+            init_from_checkpoint(model, cfg.TRAIN.INIT_CHECKPOINT)
         model.to(self.device)
         if cfg.MODEL.CHANNELS_LAST and self.device.type != 'cpu':
             model.to(memory_format=torch.channels_last)
@@ -182,8 +213,7 @@ class Trainer:
         self.model = model
         self.criterion = build_criterion(cfg)
         self.optimizer = build_optimizer(cfg, model, self.device)
-        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            self.optimizer, list(cfg.TRAIN.LR_STEP), cfg.TRAIN.LR_FACTOR)
+        self.scheduler = build_scheduler(cfg, self.optimizer)
         self.amp = bool(cfg.TRAIN.AMP)
         # Loss scaling only matters for float16; CPU autocast uses bfloat16.
         self.scaler = torch.amp.GradScaler(self.device.type,
@@ -225,29 +255,67 @@ class Trainer:
 
     def _resume(self, resume_file):
         path = resume_file or (self.cfg.TRAIN.CHECKPOINT if self.cfg.TRAIN.RESUME else '')
-        if not path and self.cfg.AUTO_RESUME and os.path.isfile(self.checkpoint_path):
+        auto = not path and self.cfg.AUTO_RESUME and os.path.isfile(self.checkpoint_path)
+        if auto:
             path = self.checkpoint_path
         if not path:
             return
         state = load_file(path, map_location=self.device)
-        for key in ('epoch', 'state_dict', 'optimizer', 'scheduler'):
-            if key not in state:
-                raise CheckpointError(f'{path} is not a training checkpoint (no {key!r}); use '
-                                      'it with TEST.MODEL_FILE or --pth_path instead')
+        if not isinstance(state, dict) or 'epoch' not in state or 'optimizer' not in state:
+            raise CheckpointError(f'{path} is not a training checkpoint (no epoch / optimizer); '
+                                  'use it with TEST.MODEL_FILE, --pth_path or '
+                                  'TRAIN.INIT_CHECKPOINT instead')
+        if auto:
+            self._check_auto_resume(path, state)
         net = unwrap(self.model)
         weights = extract_state_dict(state, f'checkpoint {path}')
         check_compatible(net, weights, f'checkpoint {path}')
         net.load_state_dict(weights)
-        self.optimizer.load_state_dict(state['optimizer'])
-        self.scheduler.load_state_dict(state['scheduler'])
+        try:
+            self.optimizer.load_state_dict(state['optimizer'])
+        except (ValueError, KeyError) as exc:
+            raise CheckpointError(f'the optimizer state of {path} does not fit this run '
+                                  f'(TRAIN.OPTIMIZER / NO_WD_LAMBDA?): {exc}') from None
+        self.begin_epoch = int(state['epoch'])
+        if 'scheduler' in state:
+            self.scheduler.load_state_dict(state['scheduler'])
+        else:
+            # Reference and Ascend checkpoints hold no scheduler: the LR follows from the epoch.
+            rebuild_schedule(self.cfg, self.optimizer, self.scheduler, self.begin_epoch)
         if 'scaler' in state:
             self.scaler.load_state_dict(state['scaler'])
-        self.begin_epoch = int(state['epoch'])
         self.best_perf = float(state.get('perf', -1.0))
         self.history = [dict(zip(('epoch', 'ap'), map(float, row)))
                         for row in state.get('history', torch.zeros(0, 2)).tolist()]
-        logger.info('=> resumed from %s at epoch %d (best AP %.4f)', path, self.begin_epoch,
-                    self.best_perf)
+        if dist.is_main_process():
+            banner = '=' * 78
+            logger.warning('%s\nRESUMING%s: resumed from %s at epoch %d (END_EPOCH %d, LR %.3g, '
+                           'best AP %.4f)%s\n%s',
+                           banner, ' (AUTO_RESUME)' if auto else '', path,
+                           self.begin_epoch, self.cfg.TRAIN.END_EPOCH,
+                           self.optimizer.param_groups[0]['lr'], self.best_perf,
+                           '' if 'scheduler' in state else
+                           '; no scheduler state in the file, LR schedule rebuilt from the epoch',
+                           banner)
+
+    def _check_auto_resume(self, path, state):
+        """AUTO_RESUME only continues a checkpoint written under the same run settings."""
+        ways_out = ('Either start a fresh run (another OUTPUT_DIR, or move the checkpoint away, '
+                    'or AUTO_RESUME false, which overwrites it), or resume it on purpose with '
+                    f'--check_point {path}')
+        if not isinstance(state.get('config'), str):
+            raise CheckpointError(f'AUTO_RESUME found {path}, which stores no config, so it '
+                                  f'cannot be checked against this run. {ways_out}')
+        try:
+            diffs = run_differences(state['config'], self.cfg)
+        except ConfigError as exc:
+            raise CheckpointError(f'AUTO_RESUME found {path}: {exc}. {ways_out}') from None
+        if diffs:
+            listed = '; '.join(f'{k}: {old!r} in the checkpoint, {new!r} now'
+                               for k, old, new in diffs[:8])
+            more = f' (+{len(diffs) - 8} more)' if len(diffs) > 8 else ''
+            raise CheckpointError(f'AUTO_RESUME found {path} from a run with other settings: '
+                                  f'{listed}{more}. {ways_out}')
 
     def save(self, epoch, ap):
         """Atomically write checkpoint.pth (and model_best.pth when AP improved); rank 0."""

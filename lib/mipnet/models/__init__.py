@@ -3,10 +3,15 @@ import logging
 
 from mipnet.config import ConfigError
 from mipnet.models.hrnet import PoseHighResolutionNet
+from mipnet.utils.checkpoint import load_matching_weights
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['MODEL_BUILDERS', 'build_model', 'PoseHighResolutionNet']
+__all__ = ['MODEL_BUILDERS', 'build_model', 'init_from_checkpoint', 'is_lambda_block_key',
+           'PoseHighResolutionNet']
+
+# State-dict prefixes of the λ (MIMB) blocks, the only tensors an HRNet checkpoint lacks.
+LAMBDA_BLOCK_PREFIXES = tuple(f'stage{i}_se.' for i in range(1, 5))
 
 
 def _check_input_size(cfg):
@@ -60,5 +65,31 @@ def build_model(cfg, is_train=False):
     _check_input_size(cfg)
     model = MODEL_BUILDERS[name](cfg)
     if is_train and cfg.MODEL.INIT_WEIGHTS:
-        model.init_weights(cfg.MODEL.PRETRAINED)
+        # TRAIN.INIT_CHECKPOINT overwrites every tensor MODEL.PRETRAINED would fill, so the
+        # ImageNet file is not read then (the result is the same).
+        model.init_weights('' if cfg.TRAIN.INIT_CHECKPOINT else cfg.MODEL.PRETRAINED)
     return model
+
+
+def is_lambda_block_key(name):
+    """True for state-dict keys of the λ-modulated SE blocks (``stage{1..4}_se.*``)."""
+    return name.startswith(LAMBDA_BLOCK_PREFIXES)
+
+
+def init_from_checkpoint(model, path):
+    """Initialise a model from an HRNet or MIPNet checkpoint, as the reference MIPNet recipe
+    starts from a COCO-trained HRNet (loaded non-strictly, λ blocks freshly initialised).
+
+    Every tensor of the checkpoint is loaded; only λ-block tensors may be absent from it and
+    are left at their initial values. Unknown keys, shape mismatches and other missing keys
+    raise one CheckpointError.
+
+    Returns:
+        sorted list of the keys left initialised (empty for a MIPNet checkpoint).
+    """
+    left = load_matching_weights(model, path, is_lambda_block_key)
+    blocks = sorted({k.split('.', 1)[0] for k in left})
+    logger.info('=> initialised from %s: %s', path,
+                f'left {len(left)} tensors of {", ".join(blocks)} initialised (λ blocks)'
+                if left else 'every tensor loaded')
+    return left

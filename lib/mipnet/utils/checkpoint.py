@@ -99,6 +99,46 @@ def load_model_weights(model, path, map_location='cpu'):
     return state
 
 
+def load_matching_weights(model, path, may_be_missing, map_location='cpu'):
+    """Initialise ``model`` from the checkpoint at ``path``, leaving some tensors as they are.
+
+    Every tensor of the checkpoint must exist in the model with the same shape, and every
+    model tensor the checkpoint lacks must satisfy ``may_be_missing(name)``; anything else
+    is refused with one CheckpointError naming the keys.
+
+    Args:
+        model: the module to fill (a DDP wrapper is unwrapped).
+        path: checkpoint file (a state_dict, or a dict holding one under state_dict /
+            best_state_dict / latest_state_dict / model, ``module.`` prefixes allowed).
+        may_be_missing: predicate on a model key name.
+
+    Returns:
+        sorted list of the model keys left at their current (initial) values.
+    """
+    state = load_state_dict_file(path, map_location)
+    target = model.module if hasattr(model, 'module') else model
+    own = target.state_dict()
+    unexpected = set(state) - set(own)
+    shapes = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+              for k in sorted(set(own) & set(state)) if own[k].shape != state[k].shape]
+    missing = sorted(set(own) - set(state))
+    not_allowed = [k for k in missing if not may_be_missing(k)]
+    if unexpected or shapes or not_allowed:
+        parts = []
+        if unexpected:
+            parts.append(f'unknown keys: {_describe(unexpected)}')
+        if shapes:
+            parts.append('shape mismatches: ' + '; '.join(shapes[:5]) +
+                         (f' (+{len(shapes) - 5} more)' if len(shapes) > 5 else ''))
+        if not_allowed:
+            parts.append(f'missing keys: {_describe(not_allowed)}')
+        raise CheckpointError(f'cannot initialise the model from {path}: ' + ' | '.join(parts) +
+                              '. Use a checkpoint of the same network (MODEL.EXTRA widths, '
+                              'MODEL.NUM_JOINTS) as the config')
+    target.load_state_dict(state, strict=False)
+    return missing
+
+
 def remove_partial_saves(folder):
     """Delete the temporary files (``.<name>.pth.<random>.tmp``) that :func:`save_atomic`
     leaves behind when its process is killed mid-write; returns their paths. Call it only
