@@ -13,6 +13,13 @@
 #                         env NPROC_PER_NODE also sets it)
 #   --perf 0|1            1: performance mode (tools/train.py --max_steps PERF_STEPS, no validation)
 #   --perf_steps N        steps of a performance run (default 200; env PERF_STEPS)
+#   --amp 0|1             mixed precision (TRAIN.AMP); default 1 on NPU/GPU (as the Ascend
+#                         port's apex O1), 0 on CPU
+#   --baseline 0|1        1: train the HRNet baseline (pose_hrnet) as the Ascend port does:
+#                         experiments/<dataset>/baseline/<name> for an experiments/<dataset>/
+#                         hrnet/<name> config (the default: coco/baseline/w48_384x288), else
+#                         MODEL.NAME pose_hrnet
+#   --workers N           data-loader workers per device (WORKERS)
 #   --check_point FILE    resume the full training state from FILE
 #   --pth_path FILE       fine-tune from FILE (eval: the checkpoint to evaluate)
 #   --local_rank N        device index of a single-process run (default $ASCEND_DEVICE_ID)
@@ -21,7 +28,8 @@
 #
 # Environment: ASCEND_DEVICE_ID (log folder and single-process device, default 0),
 # NNODES / NODE_RANK / MASTER_ADDR / MASTER_PORT (multi-node torchrun), PYTHON (interpreter),
-# TEST_OUTPUT_DIR (default test/output), FPS_SKIP_LINES (default 3), TAIL_LINES (default 40).
+# TEST_OUTPUT_DIR (default test/output), FPS_SKIP_LINES (default 1: the first logged step),
+# PERF_PRINT_FREQ (log interval of a performance run, default 10), TAIL_LINES (default 40).
 #
 # Relative paths inside the config and the KEY VALUE overrides are relative to the
 # repository root (the launchers run from there); --data_path, --cfg, --check_point and
@@ -31,6 +39,7 @@ set -o pipefail
 
 MIPNET_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MIPNET_DEFAULT_CFG=experiments/coco/hrnet/w48_384x288_adam_lr1e-3.yaml
+MIPNET_DEFAULT_BASELINE_CFG=experiments/coco/baseline/w48_384x288_adam_lr1e-3.yaml
 
 mipnet_die() {
     echo "error: $*" >&2
@@ -40,8 +49,9 @@ mipnet_die() {
 mipnet_usage() {
     cat <<EOF
 usage: bash test/${MIPNET_SCRIPT}.sh --data_path=DIR [--cfg FILE] [--is_distributed 0|1]
-       [--nproc N] [--perf 0|1] [--perf_steps N] [--check_point FILE] [--pth_path FILE]
-       [--local_rank N] [--device auto|npu|cuda|cpu] [KEY VALUE ...]
+       [--nproc N] [--perf 0|1] [--perf_steps N] [--amp 0|1] [--baseline 0|1] [--workers N]
+       [--check_point FILE] [--pth_path FILE] [--local_rank N] [--device auto|npu|cuda|cpu]
+       [KEY VALUE ...]
 
 Defaults of this script: is_distributed=${MIPNET_DEFAULT_DISTRIBUTED} perf=${MIPNET_DEFAULT_PERF} mode=${MIPNET_MODE}
 --data_path is a COCO root: train2017/ val2017/ (or images/<set>/) and
@@ -81,7 +91,8 @@ mipnet_check_uint() {  # label value [min]
 
 mipnet_parse_args() {
     MIPNET_OVERRIDES=()
-    DATA_PATH='' CFG='' LOCAL_RANK_OPT='' CHECK_POINT='' PTH_PATH='' DEVICE_OPT=''
+    DATA_PATH='' CFG='' LOCAL_RANK_OPT='' CHECK_POINT='' PTH_PATH='' DEVICE_OPT='' AMP='' WORKERS=''
+    BASELINE=0
     IS_DISTRIBUTED=$MIPNET_DEFAULT_DISTRIBUTED
     PERF=$MIPNET_DEFAULT_PERF
     PERF_STEPS=${PERF_STEPS:-200}
@@ -122,6 +133,9 @@ mipnet_parse_args() {
             pth_path) PTH_PATH=$val ;;
             nproc|nproc_per_node) NPROC=$val ;;
             device) DEVICE_OPT=$val ;;
+            amp) AMP=$val ;;
+            baseline) BASELINE=$val ;;
+            workers) WORKERS=$val ;;
             *) mipnet_die "unknown option '--$key' (see --help)" ;;
         esac
     done
@@ -138,6 +152,9 @@ mipnet_validate_args() {
         "(expected a COCO root with train2017/, val2017/ and annotations/)"
     case $IS_DISTRIBUTED in 0|1) ;; *) mipnet_die "--is_distributed must be 0 or 1, got '$IS_DISTRIBUTED'" ;; esac
     case $PERF in 0|1) ;; *) mipnet_die "--perf must be 0 or 1, got '$PERF'" ;; esac
+    case ${AMP:-0} in 0|1) ;; *) mipnet_die "--amp must be 0 or 1, got '$AMP'" ;; esac
+    case $BASELINE in 0|1) ;; *) mipnet_die "--baseline must be 0 or 1, got '$BASELINE'" ;; esac
+    [ -z "$WORKERS" ] || mipnet_check_uint --workers "$WORKERS"
     mipnet_check_uint --perf_steps "$PERF_STEPS" 1
     if [ -n "$NPROC" ]; then
         mipnet_check_uint --nproc "$NPROC" 1
@@ -155,12 +172,22 @@ mipnet_validate_args() {
 
     if [ -z "$CFG" ]; then
         CFG=$MIPNET_REPO_ROOT/$MIPNET_DEFAULT_CFG
+        [ "$BASELINE" = 1 ] && CFG=$MIPNET_REPO_ROOT/$MIPNET_DEFAULT_BASELINE_CFG
     elif [ -f "$(mipnet_abspath "$CFG")" ]; then
         CFG=$(mipnet_abspath "$CFG")
     elif [ -f "$MIPNET_REPO_ROOT/$CFG" ]; then
         CFG=$MIPNET_REPO_ROOT/$CFG
     else
         mipnet_die "--cfg $CFG: config file not found"
+    fi
+    if [ "$BASELINE" = 1 ]; then
+        # The baseline counterpart of a MIPNet config; other configs get MODEL.NAME pose_hrnet.
+        local counterpart=${CFG/\/hrnet\//\/baseline\/}
+        if [ "$counterpart" != "$CFG" ] && [ -f "$counterpart" ]; then
+            CFG=$counterpart
+        else
+            MIPNET_OVERRIDES=(MODEL.NAME pose_hrnet "${MIPNET_OVERRIDES[@]}")
+        fi
     fi
     if [ -n "$CHECK_POINT" ]; then
         CHECK_POINT=$(mipnet_abspath "$CHECK_POINT")
@@ -232,7 +259,13 @@ if missing:
          f'DATASET.TEST_SET of {os.path.basename(cfg_file)})')
 
 extra = []
-if 'TRAIN' in splits and cfg.MODEL.INIT_WEIGHTS and cfg.MODEL.PRETRAINED \
+init = cfg.TRAIN.INIT_CHECKPOINT
+if 'TRAIN' in splits and init and not os.path.isfile(init):
+    fail(f'TRAIN.INIT_CHECKPOINT {init} not found (relative paths start at the repository '
+         'root): the MIPNet recipe starts from the COCO-trained HRNet checkpoint of the '
+         'reference (README, "Reproducing the reference"); put it there, or pass '
+         'TRAIN.INIT_CHECKPOINT "" to start from MODEL.PRETRAINED (ImageNet) instead')
+if 'TRAIN' in splits and not init and cfg.MODEL.INIT_WEIGHTS and cfg.MODEL.PRETRAINED \
         and not os.path.isfile(cfg.MODEL.PRETRAINED):
     fail(f'MODEL.PRETRAINED {cfg.MODEL.PRETRAINED} not found (relative paths start at the '
          'repository root): download the ImageNet-pretrained HRNet weights there (README, '
@@ -270,14 +303,16 @@ if device in ('', 'cuda'):
     elif device == 'cuda':
         fail('DEVICE cuda requested but no CUDA device is visible')
 if device in ('', 'cpu'):
-    device, count = 'cpu', os.cpu_count() or 1
+    device, count = 'cpu', len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') \
+        else (os.cpu_count() or 1)
 with socket.socket() as s:
     s.bind(('127.0.0.1', 0))
     port = s.getsockname()[1]
 values = dict(DEVICE=device, DEVICE_COUNT=count, FREE_PORT=port, TRAIN_SET=train_set,
               TEST_SET=test_set, BATCH_SIZE=cfg.TRAIN.BATCH_SIZE_PER_GPU,
               TEST_BATCH_SIZE=cfg.TEST.BATCH_SIZE_PER_GPU, RUN_OUTPUT_DIR=out_dir,
-              DATASET=cfg.DATASET.DATASET, MODEL=cfg.MODEL.NAME, END_EPOCH=cfg.TRAIN.END_EPOCH)
+              DATASET=cfg.DATASET.DATASET, MODEL=cfg.MODEL.NAME, END_EPOCH=cfg.TRAIN.END_EPOCH,
+              AMP=int(bool(cfg.TRAIN.AMP)))
 for key, value in values.items():
     print(f'CFG_{key}={shlex.quote(str(value))}')
 PYEOF
@@ -301,11 +336,25 @@ mipnet_build_command() {
     [ "$MIPNET_MODE" = eval ] && script=tools/test.py
     local args=("$script" --cfg "$CFG" --data_path "$DATA_PATH" --device "$CFG_DEVICE"
                 --is_distributed "$IS_DISTRIBUTED") opts=()
+    [ -n "$WORKERS" ] && args+=(--workers "$WORKERS")
     if [ "$MIPNET_MODE" = train ]; then
+        # Mixed precision as the Ascend port trains (apex O1): native AMP on NPU/GPU unless
+        # --amp 0; fp32 on CPU unless --amp 1. A TRAIN.AMP override wins over both.
+        local i
+        for ((i = 0; i < ${#MIPNET_OVERRIDES[@]}; i += 2)); do
+            [ "${MIPNET_OVERRIDES[i]}" = TRAIN.AMP ] && AMP=$CFG_AMP
+        done
+        if [ -z "$AMP" ]; then
+            AMP=1
+            [ "$CFG_DEVICE" = cpu ] && AMP=0
+        fi
+        opts+=(TRAIN.AMP "$([ "$AMP" = 1 ] && echo True || echo False)")
         # A performance run starts fresh: AUTO_RESUME (on in the reference configs) would
         # pick up the checkpoint of an earlier full run in the same folder (KEY VALUE
         # overrides given on the command line come later and win).
-        [ "$PERF" = 1 ] && args+=(--max_steps "$PERF_STEPS") && opts=(AUTO_RESUME False)
+        # The Ascend way of measuring FPS averages the logged speeds: log often enough.
+        [ "$PERF" = 1 ] && args+=(--max_steps "$PERF_STEPS") \
+            && opts+=(AUTO_RESUME False PRINT_FREQ "${PERF_PRINT_FREQ:-10}")
         [ -n "$CHECK_POINT" ] && args+=(--check_point "$CHECK_POINT")
         [ -n "$PTH_PATH" ] && args+=(--pth_path "$PTH_PATH")
     else
@@ -314,6 +363,12 @@ mipnet_build_command() {
     NNODES=${NNODES:-1}
     NODE_RANK=${NODE_RANK:-0}
     mipnet_check_uint NNODES "$NNODES" 1
+    if [ "$IS_DISTRIBUTED" = 1 ] && [ "$CFG_DEVICE" = cpu ] && [ "$NPROC" -gt "$CFG_DEVICE_COUNT" ]; then
+        # More CPU ranks than cores only makes every rank wait for the others.
+        echo "note: --nproc $NPROC capped to $CFG_DEVICE_COUNT, the CPU cores available here" \
+             "(each rank keeps TRAIN.BATCH_SIZE_PER_GPU; pass --nproc to choose fewer)"
+        NPROC=$CFG_DEVICE_COUNT
+    fi
     RANK_SIZE=$(( NPROC * NNODES ))
     if [ "$IS_DISTRIBUTED" = 1 ]; then
         if [ "$CFG_DEVICE" != cpu ] && [ "$NPROC" -gt "$CFG_DEVICE_COUNT" ]; then
@@ -394,20 +449,12 @@ mipnet_report_failure() {
     echo "error: ${MIPNET_SCRIPT}.sh failed (exit status $MIPNET_STATUS)" >&2
 }
 
-# Mean of the `Speed X samples/s` values, skipping the first FPS_SKIP_LINES lines (fewer
-# when the log is short); in performance mode the engine's steady-state speed wins.
+# FPS the Ascend way: the mean of the logged `Speed X samples/s` values, skipping the first
+# FPS_SKIP_LINES (default 1, the first step: start-up and compilation), fewer when the log is
+# short. The engine's steady-state speed of a performance run is reported beside it.
 mipnet_fps() {
-    local steady=''
-    if [ "$PERF" = 1 ]; then
-        steady=$(sed -n 's/.*steady-state speed \([0-9][0-9.]*\) samples\/s.*/\1/p' "$LOG" \
-                 | tail -n 1)
-    fi
-    if [ -n "$steady" ]; then
-        echo "$steady"
-        return
-    fi
     grep 'Epoch: \[' "$LOG" | sed -n 's/.*Speed \([0-9][0-9.]*\) samples\/s.*/\1/p' \
-        | awk -v skip="${FPS_SKIP_LINES:-3}" '{v[NR] = $1}
+        | awk -v skip="${FPS_SKIP_LINES:-1}" '{v[NR] = $1}
             END {
                 if (NR == 0) exit
                 s = (NR > skip) ? skip : (NR > 1 ? 1 : 0)
@@ -424,14 +471,22 @@ mipnet_summary_train() {
     ap=$(sed -n 's/.*Final AP (merged instances): \([-0-9.naif]*\).*/\1/p' "$LOG" | tail -n 1)
     step_ms=$(awk -v b="$CFG_BATCH_SIZE" -v r="$RANK_SIZE" -v f="${fps:-0}" \
               'BEGIN {if (f > 0) printf "%.2f\n", b * r * 1000 / f; else print "N/A"}')
-    case_name=MIPNet_bs${CFG_BATCH_SIZE}_${RANK_SIZE}p_${mode_tag}
+    local net=MIPNet
+    [ "$CFG_MODEL" = pose_hrnet ] && net=HRNet
+    case_name=${net}_bs${CFG_BATCH_SIZE}_${RANK_SIZE}p_${mode_tag}
 
     echo "------------------ Final result ------------------"
+    echo "Model : $CFG_MODEL ($(basename "$CFG"), AMP $AMP)"
     echo "Final Performance images/sec : ${fps:-N/A}"
+    [ "$PERF" = 1 ] && echo "Steady-state images/sec : $(sed -n \
+        's/.*steady-state speed \([0-9][0-9.]*\) samples\/s.*/\1/p' "$LOG" | tail -n 1)"
     [ "$PERF" = 0 ] && echo "Final Train Accuracy : ${ap:-N/A}"
     echo "E2E Training Duration sec : $E2E_TIME"
     {
         echo "Network = ${NETWORK:-MIPNet_ID0000_for_PyTorch}"
+        echo "Model = $CFG_MODEL"
+        echo "Config = $CFG"
+        echo "AMP = $AMP"
         echo "RankSize = $RANK_SIZE"
         echo "BatchSize = $CFG_BATCH_SIZE"
         echo "DeviceType = $(uname -m)"

@@ -97,8 +97,9 @@ class Launcher:
         env.update(extra)
         return env
 
-    def run(self, script, *args, env=None, timeout=240):
-        proc = subprocess.run(['bash', str(REPO / 'test' / f'{script}.sh'), *map(str, args)],
+    def run(self, script, *args, env=None, timeout=240, prefix=()):
+        proc = subprocess.run([*prefix, 'bash', str(REPO / 'test' / f'{script}.sh'),
+                               *map(str, args)],
                               capture_output=True, text=True, timeout=timeout,
                               env=env or self.env(), cwd=str(self.out.parent))
         proc.output = proc.stdout + proc.stderr

@@ -1,6 +1,7 @@
 """The model-zoo launchers of test/ on CPU: argument errors, a 1-device performance run,
 a 2-process torchrun (gloo) accuracy run, and a run whose rank fails."""
 import os
+import shutil
 import time
 
 import pytest
@@ -75,34 +76,60 @@ def test_missing_pretrained_weights(launcher, coco_layout_root):
     """The default config needs the ImageNet weights: one error line before any process."""
     line = _single_error_line(launcher.run('train_performance_8p',
                                            f'--data_path={coco_layout_root}', '--nproc', '2',
-                                           '--device', 'cpu', 'MODEL.PRETRAINED',
-                                           f'{launcher.out}/hrnet_w48.pth'))
+                                           '--device', 'cpu', 'TRAIN.INIT_CHECKPOINT', '',
+                                           'MODEL.PRETRAINED', f'{launcher.out}/hrnet_w48.pth'))
     assert f'MODEL.PRETRAINED {launcher.out}/hrnet_w48.pth not found' in line
     assert 'MODEL.PRETRAINED "" to train from scratch' in line
+
+
+def test_missing_init_checkpoint(launcher, coco_layout_root):
+    """The default (MIPNet) config starts from the COCO HRNet checkpoint of the reference."""
+    line = _single_error_line(launcher.run('train_performance_8p',
+                                           f'--data_path={coco_layout_root}', '--nproc', '2',
+                                           '--device', 'cpu', 'TRAIN.INIT_CHECKPOINT',
+                                           f'{launcher.out}/pose_hrnet_w48_384x288.pth'))
+    assert f'TRAIN.INIT_CHECKPOINT {launcher.out}/pose_hrnet_w48_384x288.pth not found' in line
+    assert 'Reproducing the reference' in line
+
+
+def test_bad_amp_and_baseline_values(launcher, tmp_path):
+    for option in ('--amp', '--baseline'):
+        line = _single_error_line(launcher.run('train_full_1p', f'--data_path={tmp_path}',
+                                               option, '2'))
+        assert f'{option} must be 0 or 1' in line
 
 
 # ---- real runs -----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_performance_1p(launcher, data_root):
+    """The HRNet baseline switch, the Ascend FPS (mean of the logged speeds without the first
+    step), fp32 on CPU, --workers."""
     proc = launcher.run('train_performance_1p', f'--data_path={data_root}', '--cfg', TINY,
-                        '--device', 'cpu', '--perf_steps', '6', *launcher.tiny_opts())
+                        '--device', 'cpu', '--perf_steps', '6', '--baseline', '1',
+                        '--workers', '0', *launcher.tiny_opts())
     assert proc.returncode == 0, proc.output
     fps = final_value(proc.stdout, 'Final Performance images/sec :')
     assert isinstance(fps, float) and fps > 0, proc.stdout
     assert isinstance(final_value(proc.stdout, 'E2E Training Duration sec :'), float)
     assert 'Final Train Accuracy' not in proc.stdout
     assert 'Performance mode:' in proc.stdout
+    assert 'Model : pose_hrnet (tiny_mipnet.yaml, AMP 0)' in proc.stdout
+    log = (launcher.logs / '0' / 'train_0.log').read_text()
+    speeds = [float(line.split('Speed ')[1].split()[0]) for line in log.splitlines()
+              if 'Epoch: [' in line and 'Speed ' in line]
+    assert len(speeds) == 6  # PRINT_FREQ 1: every step logged
+    assert fps == pytest.approx(sum(speeds[1:]) / 5, abs=0.01)
+    assert ' TRAIN.AMP False ' in log and '--workers 0' in log
 
-    case = launcher.case_log('MIPNet_bs4_1p_perf')
-    assert case['CaseName'] == 'MIPNet_bs4_1p_perf'
+    case = launcher.case_log('HRNet_bs4_1p_perf')
+    assert case['CaseName'] == 'HRNet_bs4_1p_perf' and case['Model'] == 'pose_hrnet'
     assert case['RankSize'] == '1' and case['BatchSize'] == '4' and case['Device'] == 'cpu'
     assert case['Network'].startswith('MIPNet_ID')
     assert float(case['ActualFPS']) == fps
     assert float(case['TrainingTime']) > 0 and float(case['ActualLoss']) > 0
     assert int(case['E2ETrainingTime']) >= 0
-    log = (launcher.logs / '0' / 'train_0.log').read_text()
     assert 'Epoch: [0][0/' in log and '--max_steps 6 ' in log and ' AUTO_RESUME False ' in log
-    run_dir = launcher.out / 'output' / 'synthetic' / 'pose_hrnet_se_lambda' / 'tiny_mipnet'
+    run_dir = launcher.out / 'output' / 'synthetic' / 'pose_hrnet' / 'tiny_mipnet'
     # Performance runs leave the weights of full runs alone: no final_state.pth.
     assert run_dir.is_dir() and not (run_dir / 'final_state.pth').exists()
 
@@ -131,6 +158,20 @@ def test_full_8p_two_cpu_processes(launcher, coco_layout_root):
     case = launcher.case_log('MIPNet_bs4_2p_acc')
     assert case['RankSize'] == '2' and float(case['TrainAccuracy']) == ap
     assert launcher.leftover_processes() == ''
+
+
+@pytest.mark.slow
+def test_8p_on_cpu_caps_the_ranks_at_the_cores(launcher, data_root):
+    """--nproc 8 on a CPU with one usable core (taskset) starts one rank and says so."""
+    if shutil.which('taskset') is None:
+        pytest.skip('taskset (util-linux) is not installed')
+    proc = launcher.run('train_performance_8p', f'--data_path={data_root}', '--cfg', TINY,
+                        '--device', 'cpu', '--perf_steps', '2', *launcher.tiny_opts(),
+                        prefix=('taskset', '-c', '0'))
+    assert proc.returncode == 0, proc.output
+    assert 'note: --nproc 8 capped to 1, the CPU cores available here' in proc.stdout
+    assert '--nproc_per_node=1' in proc.stdout and 'world size: 1' in proc.stdout
+    assert launcher.case_log('MIPNet_bs4_1p_perf')['RankSize'] == '1'
 
 
 def _wait_no_leftovers(launcher, seconds=10):
