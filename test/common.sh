@@ -259,17 +259,6 @@ if missing:
          f'DATASET.TEST_SET of {os.path.basename(cfg_file)})')
 
 extra = []
-init = cfg.TRAIN.INIT_CHECKPOINT
-if 'TRAIN' in splits and init and not os.path.isfile(init):
-    fail(f'TRAIN.INIT_CHECKPOINT {init} not found (relative paths start at the repository '
-         'root): the MIPNet recipe starts from the COCO-trained HRNet checkpoint of the '
-         'reference (README, "Reproducing the reference"); put it there, or pass '
-         'TRAIN.INIT_CHECKPOINT "" to start from MODEL.PRETRAINED (ImageNet) instead')
-if 'TRAIN' in splits and not init and cfg.MODEL.INIT_WEIGHTS and cfg.MODEL.PRETRAINED \
-        and not os.path.isfile(cfg.MODEL.PRETRAINED):
-    fail(f'MODEL.PRETRAINED {cfg.MODEL.PRETRAINED} not found (relative paths start at the '
-         'repository root): download the ImageNet-pretrained HRNet weights there (README, '
-         '"Pretrained weights"), or pass MODEL.PRETRAINED "" to train from scratch')
 if 'TEST' in splits and not cfg.TEST.USE_GT_BBOX and cfg.TEST.COCO_BBOX_FILE \
         and not os.path.isfile(cfg.TEST.COCO_BBOX_FILE):
     bbox = cfg.TEST.COCO_BBOX_FILE
@@ -282,6 +271,17 @@ if 'TEST' in splits and not cfg.TEST.USE_GT_BBOX and cfg.TEST.COCO_BBOX_FILE \
              'TEST.COCO_BBOX_FILE FILE, or validate with ground-truth boxes: '
              'TEST.USE_GT_BBOX true')
     extra += ['TEST.COCO_BBOX_FILE', beside]
+init = cfg.TRAIN.INIT_CHECKPOINT
+if 'TRAIN' in splits and init and not os.path.isfile(init):
+    fail(f'TRAIN.INIT_CHECKPOINT {init} not found (relative paths start at the repository '
+         'root): the MIPNet recipe starts from the COCO-trained HRNet checkpoint of the '
+         'reference (README, "Reproducing the reference"); put it there, or pass '
+         'TRAIN.INIT_CHECKPOINT "" to start from MODEL.PRETRAINED (ImageNet) instead')
+if 'TRAIN' in splits and not init and cfg.MODEL.INIT_WEIGHTS and cfg.MODEL.PRETRAINED \
+        and not os.path.isfile(cfg.MODEL.PRETRAINED):
+    fail(f'MODEL.PRETRAINED {cfg.MODEL.PRETRAINED} not found (relative paths start at the '
+         'repository root): download the ImageNet-pretrained HRNet weights there (README, '
+         '"Pretrained weights"), or pass MODEL.PRETRAINED "" to train from scratch')
 print('CFG_EXTRA_OPTS=(' + ' '.join(map(shlex.quote, extra)) + ')')
 
 device = device_opt or ('' if cfg.DEVICE == 'auto' else cfg.DEVICE)

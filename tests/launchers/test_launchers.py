@@ -92,6 +92,17 @@ def test_missing_init_checkpoint(launcher, coco_layout_root):
     assert 'Reproducing the reference' in line
 
 
+def test_detection_file_is_needed_only_for_detection_boxes(launcher, coco_layout_root):
+    """The shipped configs evaluate on ground-truth boxes (as the reference YAMLs): their
+    detection file (absent here) is asked for only with TEST.USE_GT_BBOX false."""
+    args = ('train_full_8p', f'--data_path={coco_layout_root}', '--nproc', '2', '--device',
+            'cpu', 'TRAIN.INIT_CHECKPOINT', f'{launcher.out}/init.pth')
+    line = _single_error_line(launcher.run(*args))
+    assert 'TRAIN.INIT_CHECKPOINT' in line and 'COCO_BBOX_FILE' not in line
+    line = _single_error_line(launcher.run(*args, 'TEST.USE_GT_BBOX', 'false'))
+    assert 'TEST.COCO_BBOX_FILE data/coco/person_detection_results/' in line
+
+
 def test_bad_amp_and_baseline_values(launcher, tmp_path):
     for option in ('--amp', '--baseline'):
         line = _single_error_line(launcher.run('train_full_1p', f'--data_path={tmp_path}',
