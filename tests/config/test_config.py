@@ -79,3 +79,24 @@ def test_output_dir_cannot_escape(tiny_cfg_file, tmp_path):
     evil = load_config(tiny_cfg_file, ['OUTPUT_DIR', str(tmp_path), 'DATASET.DATASET', '../../etc'])
     with pytest.raises(ConfigError, match='escapes OUTPUT_DIR'):
         run_output_dir(evil, tiny_cfg_file)
+
+
+def test_run_differences_names_run_keys_only(tiny_cfg_file):
+    import yaml
+    from mipnet.config import run_differences
+    stored = load_config(tiny_cfg_file).dump()
+    same = load_config(tiny_cfg_file, ['WORKERS', '0', 'PRINT_FREQ', '7', 'DATASET.ROOT', '/x',
+                                       'TEST.FLIP_TEST', 'false', 'TRAIN.MAX_STEPS', '3'])
+    assert run_differences(stored, same) == []
+    other = load_config(tiny_cfg_file, ['TRAIN.LR_STEP', '[1]', 'DATASET.ROT_FACTOR', '10',
+                                        'SEED', '5'])
+    assert [k for k, _, _ in run_differences(stored, other)] == \
+        ['DATASET.ROT_FACTOR', 'SEED', 'TRAIN.LR_STEP']
+    # A key added to the defaults later (absent from an old checkpoint) counts as its default.
+    old = yaml.safe_load(stored)
+    del old['TRAIN']['ADAM_WD']
+    assert run_differences(yaml.safe_dump(old), load_config(tiny_cfg_file)) == []
+    assert run_differences(yaml.safe_dump(old), load_config(
+        tiny_cfg_file, ['TRAIN.ADAM_WD', 'true'])) == [('TRAIN.ADAM_WD', False, True)]
+    with pytest.raises(ConfigError, match='not a mapping'):
+        run_differences('- a\n- b\n', same)

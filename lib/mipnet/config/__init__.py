@@ -233,8 +233,8 @@ def run_differences(stored_dump, cfg):
         cfg: the current config.
 
     Returns:
-        sorted list of ``(key, stored value, current value)``; a key absent on one side has
-        the value None there.
+        sorted list of ``(key, stored value, current value)``. A key the stored config lacks
+        (added later) counts with its default value; one the current config lacks, as None.
 
     Raises:
         ConfigError: ``stored_dump`` is not a YAML mapping.
@@ -245,7 +245,9 @@ def run_differences(stored_dump, cfg):
         raise ConfigError(f'the stored config is not valid YAML: {exc}') from None
     if not isinstance(stored, dict):
         raise ConfigError('the stored config is not a mapping of keys')
-    old = _run_keys(_flat(stored))
+    # A key added to the defaults after the checkpoint was written had its default value.
+    defaults = _run_keys(_flat(yaml.safe_load(_C.dump())))
+    old = {**defaults, **_run_keys(_flat(stored))}
     new = _run_keys(_flat(yaml.safe_load(cfg.dump())))
     return [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
             if old.get(k) != new.get(k)]
