@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Performance run on one device: tools/train.py --max_steps $PERF_STEPS (default 200), no validation.
+# Performance run on one device: tools/train.py --max_steps $PERF_STEPS (default 781), no validation.
 #
 #   bash ./test/train_performance_1p.sh --data_path=/data/coco [options] [KEY VALUE ...]
 #

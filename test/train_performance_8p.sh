@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Performance run on 8 devices through torchrun: --max_steps $PERF_STEPS (default 200).
+# Performance run on 8 devices through torchrun: --max_steps $PERF_STEPS (default 781).
 #
 #   bash ./test/train_performance_8p.sh --data_path=/data/coco [options] [KEY VALUE ...]
 #

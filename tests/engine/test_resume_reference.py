@@ -103,7 +103,7 @@ def test_train_py_accepts_the_ascend_arguments():
                                  '--lr', '0.002', '--world_size', '8', '--addr', '127.0.0.1',
                                  '--dist_backend', 'hccl', 'TRAIN.SHUFFLE', 'False'])
     assert args.perf is True and args.workers == 6 and args.data_path == '/data/coco'
-    assert extra == ['TRAIN.MAX_STEPS', '200', 'TRAIN.AMP', 'True',
+    assert extra == ['TRAIN.MAX_STEPS', '781', 'TRAIN.AMP', 'True',
                      'TRAIN.BATCH_SIZE_PER_GPU', '16', 'TRAIN.END_EPOCH', '3', 'TRAIN.LR',
                      '0.002']
     assert args.opts == ['TRAIN.SHUFFLE', 'False']

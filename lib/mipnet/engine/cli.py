@@ -110,8 +110,8 @@ def train_options(argv=None):
                         help='performance mode: stop after this many steps, skip validation')
     parser.add_argument('--perf', type=_flag, nargs='?', const=True, default=False,
                         help='Ascend option: 1 = performance mode (--perf_steps steps)')
-    parser.add_argument('--perf_steps', type=int, default=200,
-                        help='steps of --perf 1 (default 200)')
+    parser.add_argument('--perf_steps', type=int, default=781,
+                        help='steps of --perf 1 (default 781, the Ascend port'"'"'s 8p run)')
     parser.add_argument('--amp', type=_flag, nargs='?', const=True, default=None,
                         help='mixed precision on (1) or off (0) (sets TRAIN.AMP)')
     parser.add_argument('--batch_size', '--batch-size', type=int, default=None,
