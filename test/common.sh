@@ -276,7 +276,10 @@ if 'TEST' in splits and not cfg.TEST.USE_GT_BBOX and cfg.TEST.COCO_BBOX_FILE \
              'TEST.USE_GT_BBOX true')
     extra += ['TEST.COCO_BBOX_FILE', beside]
 init = cfg.TRAIN.INIT_CHECKPOINT
-if 'TRAIN' in splits and init and not os.path.isfile(init):
+# A resumed run (--check_point, or AUTO_RESUME with a checkpoint) does not read it.
+resuming = os.environ.get('MIPNET_RESUMING') == '1' or (
+    cfg.AUTO_RESUME and os.path.isfile(os.path.join(out_dir, 'checkpoint.pth')))
+if 'TRAIN' in splits and init and not resuming and not os.path.isfile(init):
     fail(f'TRAIN.INIT_CHECKPOINT {init} not found (relative paths start at the repository '
          'root): the MIPNet recipe starts from the COCO-trained HRNet checkpoint of the '
          'reference (README, "Reproducing the reference"); put it there, or pass '
@@ -326,7 +329,8 @@ mipnet_probe() {
     [ "$MIPNET_MODE" = eval ] && splits=TEST
     # Performance mode skips validation: only the training split is read.
     [ "$MIPNET_MODE" = train ] && [ "$PERF" = 1 ] && splits=TRAIN
-    out=$("$MIPNET_PY" -c "$MIPNET_PROBE_PY" "$CFG" "$DATA_PATH" "$splits" "$DEVICE_OPT" \
+    out=$(MIPNET_RESUMING=$([ -n "$CHECK_POINT" ] && echo 1) \
+        "$MIPNET_PY" -c "$MIPNET_PROBE_PY" "$CFG" "$DATA_PATH" "$splits" "$DEVICE_OPT" \
         "${MIPNET_OVERRIDES[@]}") || exit 1
     eval "$out"
     if (( ${#CFG_EXTRA_OPTS[@]} )); then

@@ -121,3 +121,15 @@ def test_reference_dataset_names_are_aliases():
     assert cfg.DATASET.TRAIN_DATASET == 'coco' and cfg.DATASET.TEST_DATASET == 'crowdpose'
     cfg = load_config(TINY, ['DATASET.TRAIN_DATASET', 'coco_lambda_0123'])
     assert cfg.DATASET.TRAIN_DATASET == 'coco'
+
+
+def test_init_checkpoint_is_not_read_when_resuming(synthetic_root, tmp_path):
+    source = _trainer(synthetic_root, tmp_path)
+    path = tmp_path / 'checkpoint_1.pth'
+    _reference_checkpoint(source, 1, path)
+    resumed = _trainer(synthetic_root, tmp_path / 'b', 'TRAIN.INIT_CHECKPOINT',
+                       str(tmp_path / 'absent.pth'), resume=str(path))
+    assert resumed.begin_epoch == 1
+    with pytest.raises(CheckpointError, match='absent.pth'):
+        _trainer(synthetic_root, tmp_path / 'c', 'TRAIN.INIT_CHECKPOINT',
+                 str(tmp_path / 'absent.pth'))

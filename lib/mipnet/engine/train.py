@@ -198,9 +198,11 @@ class Trainer:
                                path)
 
         model = build_model(cfg, is_train=True)
+        resume_path, auto_resume = self._resume_source(resume_file)
         if finetune_file:
             load_model_weights(model, finetune_file)
-        elif cfg.TRAIN.INIT_CHECKPOINT:
+        elif cfg.TRAIN.INIT_CHECKPOINT and not resume_path:
+            # A resumed run takes every weight from its checkpoint.
             init_from_checkpoint(model, cfg.TRAIN.INIT_CHECKPOINT)
         model.to(self.device)
         if cfg.MODEL.CHANNELS_LAST and self.device.type != 'cpu':
@@ -223,7 +225,7 @@ class Trainer:
         self.best_perf = -1.0
         self.history = []
         self.writer = self._tensorboard()
-        self._resume(resume_file)
+        self._resume(resume_path, auto_resume)
 
         self.train_set = build_dataset(cfg, is_train=True)
         self.train_loader = build_loader(cfg, self.train_set, True, self.device)
@@ -253,11 +255,14 @@ class Trainer:
                                                os.path.abspath(self.cfg.OUTPUT_DIR)))
         return SummaryWriter(log_dir=log_dir)
 
-    def _resume(self, resume_file):
+    def _resume_source(self, resume_file):
+        """(checkpoint to resume from or '', whether AUTO_RESUME picked it)."""
         path = resume_file or (self.cfg.TRAIN.CHECKPOINT if self.cfg.TRAIN.RESUME else '')
-        auto = not path and self.cfg.AUTO_RESUME and os.path.isfile(self.checkpoint_path)
-        if auto:
-            path = self.checkpoint_path
+        if not path and self.cfg.AUTO_RESUME and os.path.isfile(self.checkpoint_path):
+            return self.checkpoint_path, True
+        return path, False
+
+    def _resume(self, path, auto):
         if not path:
             return
         state = load_file(path, map_location=self.device)
