@@ -61,9 +61,9 @@ def check_replaceable(folder, names=RUN_FILES):
                                  'writable (chmod u+w) or choose another OUTPUT_DIR')
 
 
-def check_disk_space(folder, needed_bytes, disk_usage=shutil.disk_usage):
+def check_disk_space(folder, needed_bytes):
     """Free space in ``folder`` for one more checkpoint (written beside the old one)."""
-    free = disk_usage(folder).free
+    free = shutil.disk_usage(folder).free
     if free < needed_bytes:
         raise PreflightError(f'not enough disk space in {folder}: a checkpoint needs about '
                              f'{needed_bytes / 2 ** 20:.1f} MiB, {free / 2 ** 20:.1f} MiB are '
