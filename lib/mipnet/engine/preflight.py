@@ -133,7 +133,7 @@ def release_locks():
 def prepare_training(cfg, output_dir, log_dir):
     """Rank 0, before logging starts: writable output/log folders, no read-only run files,
     and the run folder's lock. Returns the held :class:`RunLock`."""
-    check_writable_dir(os.path.abspath(cfg.OUTPUT_DIR), 'OUTPUT_DIR')
+    check_output_root(cfg)
     check_writable_dir(output_dir, 'run folder')
     check_writable_dir(log_dir, 'LOG_DIR folder')
     lock = RunLock(output_dir).acquire()
@@ -145,9 +145,19 @@ def prepare_training(cfg, output_dir, log_dir):
     return lock
 
 
-def prepare_evaluation(output_dir):
+def check_output_root(cfg):
+    """OUTPUT_DIR may be missing (it is created) but not a file. Only the run folder below
+    it needs to be writable."""
+    root = os.path.abspath(cfg.OUTPUT_DIR)
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise PreflightError(f'OUTPUT_DIR {root} is a file, not a folder; remove it or choose '
+                             'another path')
+
+
+def prepare_evaluation(cfg, output_dir):
     """Before evaluation: the run folder (log, results, metrics) is writable. No lock:
     evaluating model_best.pth while its training run goes on is a normal use."""
+    check_output_root(cfg)
     check_writable_dir(output_dir, 'run folder')
 
 

@@ -25,7 +25,7 @@ def evaluate_checkpoint(cfg, cfg_file, local_rank=None):
         device = dist.setup(cfg.DEVICE, cfg.DIST_TIMEOUT, local_rank)
         output_dir = run_output_dir(cfg, cfg_file)
         if dist.is_main_process():
-            prepare_evaluation(output_dir)
+            prepare_evaluation(cfg, output_dir)
         setup_logging(output_dir, 'test', dist.get_rank())
         model = build_model(cfg, is_train=False)
         load_model_weights(model, cfg.TEST.MODEL_FILE)
