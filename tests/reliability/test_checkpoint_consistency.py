@@ -113,6 +113,17 @@ def test_checkpoint_without_digest_still_loads(tmp_path, caplog):
         loaded = load_state_dict_file(str(path))
     assert state_dict_digest(loaded) == state_dict_digest(weights)
     assert f'checkpoint {path} has no integrity digest (legacy format)' in caplog.text
+    # Zip format saved with CRC-32 switched off: every CRC field is 0, nothing to verify.
+    nocrc = tmp_path / 'nocrc.pth'
+    torch.serialization.set_crc32_options(False)
+    try:
+        torch.save(weights, nocrc)
+    finally:
+        torch.serialization.set_crc32_options(True)
+    with caplog.at_level(logging.INFO, logger='mipnet.utils.checkpoint'):
+        assert state_dict_digest(load_state_dict_file(str(nocrc))) == \
+            state_dict_digest(weights)
+    assert f'checkpoint {nocrc} was saved without CRC-32 digests' in caplog.text
 
 
 # --------------------------------------------------------- item 4: exact resume or a word

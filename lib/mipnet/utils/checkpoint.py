@@ -30,19 +30,23 @@ def verify_integrity(path):
 
     Returns:
         True when every record was verified; False when the file has no digest to check (the
-        legacy pre-zip format of old official HRNet weights, or records saved without CRC).
+        legacy pre-zip format of old official HRNet weights, or records saved without CRC;
+        an info line says so) or is not a complete zip archive (``torch.load`` reports it).
 
     Raises:
         CheckpointError: a record's data does not match its stored CRC-32.
     """
     if not zipfile.is_zipfile(path):
+        if _is_legacy(path):    # else a zip cut short: torch.load names it truncated
+            logger.info('checkpoint %s has no integrity digest (legacy format); not verified',
+                        path)
         return False
     checked = False
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 if info.CRC == 0 and info.file_size > 0:
-                    continue        # torch.serialization.set_crc32_options(False)
+                    continue        # saved with torch.serialization.set_crc32_options(False)
                 with archive.open(info) as member:   # zipfile checks the CRC at the end
                     while member.read(1 << 24):
                         pass
@@ -51,6 +55,8 @@ def verify_integrity(path):
         raise CheckpointError(f'checkpoint {path} fails its integrity check ({exc}): the file '
                               'is corrupt (a disk or copy error); use another copy or an '
                               'earlier checkpoint.') from None
+    if not checked:
+        logger.info('checkpoint %s was saved without CRC-32 digests; not verified', path)
     return checked
 
 
@@ -75,8 +81,7 @@ def load_file(path, map_location='cpu'):
     if os.path.getsize(path) == 0:
         raise CheckpointError(f'checkpoint {path} is empty (0 bytes); it was probably cut off '
                               'while saving. Use an earlier checkpoint.')
-    if not verify_integrity(path) and _is_legacy(path):
-        logger.info('checkpoint %s has no integrity digest (legacy format); not verified', path)
+    verify_integrity(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
