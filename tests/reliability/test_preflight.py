@@ -100,6 +100,17 @@ def test_read_only_run_folder_on_resume_fails_before_training():
         assert_one_error(proc, f'cannot write to run folder {folder}', 'Permission denied')
         assert 'Epoch: [1]' not in proc.stdout
         assert (folder / 'checkpoint.pth').read_bytes() == before
+        # A writable folder holding a read-only checkpoint.pth: refused before training too
+        # (its owner protected it; the rename of the next save would replace it anyway).
+        os.chmod(folder, 0o777)
+        os.chmod(base / 'log', 0o777)
+        os.chmod(folder / 'checkpoint.pth', 0o444)
+        proc = subprocess.run(prefix + [PYTHON, 'tools/train.py', *map(str, _args(
+            base, 2, 'AUTO_RESUME', 'True'))], cwd=REPO, env=child_env(),
+            capture_output=True, text=True, timeout=120)
+        assert_one_error(proc, f'{folder / "checkpoint.pth"} is read-only')
+        assert 'Epoch: [1]' not in proc.stdout
+        assert (folder / 'checkpoint.pth').read_bytes() == before
     finally:
         os.chmod(base, 0o755)
         for root, dirs, files in os.walk(base):

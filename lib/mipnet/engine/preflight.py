@@ -89,8 +89,13 @@ class RunLock:
         self._fd = None
 
     def acquire(self):
+        writable = True
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:
+            # Left by another user: a read-only descriptor still takes the flock.
+            writable = False
+            fd = self._open_read_only()
         except OSError as exc:
             raise PreflightError(f'cannot create the lock file {self.path}: {_cause(exc)}') \
                 from None
@@ -106,11 +111,19 @@ class RunLock:
             os.close(fd)
             raise PreflightError(f'another run (PID {holder}) is using {os.path.dirname(self.path)}'
                                  '; wait for it to finish or choose another OUTPUT_DIR') from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+        if writable:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
         self._fd = fd
         _HELD.add(self)
         return self
+
+    def _open_read_only(self):
+        try:
+            return os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            raise PreflightError(f'cannot create the lock file {self.path}: {_cause(exc)}') \
+                from None
 
     def release(self):
         if self._fd is not None:
