@@ -271,8 +271,9 @@ class Trainer:
         if outcome is None:
             return
         if outcome == 'lost':
-            logger.warning('%s is not the best model recorded in %s (epoch %d, AP %.4f): it was '
-                           'replaced or damaged; the next validation rewrites it', best, path,
+            logger.warning('%s is missing or is not the best model recorded in %s (epoch %d, '
+                           'AP %.4f): it was removed, replaced or damaged; the best AP restarts '
+                           'and the next validation rewrites it', best, path,
                            int(state['best_epoch']), self.best_perf)
             self.best_perf = -1.0
             return
