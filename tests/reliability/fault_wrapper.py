@@ -13,6 +13,9 @@ variables (all optional; epochs are 0-based like the training log):
 ``MIPNET_FAULT_PAUSE_AFTER_EPOCH=E``
     after ``Trainer.save`` of epoch E returned: touch the marker and sleep (kill point
     "after epoch E").
+``MIPNET_FAULT_BEST_PAUSE_EPOCH=E``
+    after checkpoint.pth of epoch E is written, before model_best.pth is: touch the marker
+    and sleep (kill point "between the two saves").
 ``MIPNET_FAULT_NAN=E:S``
     ``compute_loss`` returns a NaN loss at epoch E, step S.
 ``MIPNET_FAULT_RANK_EXIT=R:E`` / ``MIPNET_FAULT_RANK_HANG=R:E``
@@ -87,6 +90,16 @@ def install(setattr=setattr):
             time.sleep(HANG_S)
         return real_epoch(self, epoch)
     setattr(train_mod.Trainer, 'train_one_epoch', train_one_epoch)
+
+    best_epoch = os.environ.get('MIPNET_FAULT_BEST_PAUSE_EPOCH')
+    if best_epoch is not None:
+        real_save_atomic = train_mod.save_atomic
+
+        def save_atomic(obj, path):
+            if os.path.basename(path) == 'model_best.pth' and state['epoch'] == int(best_epoch):
+                _pause()
+            return real_save_atomic(obj, path)
+        setattr(train_mod, 'save_atomic', save_atomic)
 
     nan_at = _pair('MIPNET_FAULT_NAN')
     if nan_at is not None:

@@ -288,3 +288,40 @@ def test_truncated_checkpoint(tmp_path, data, model_file):
     # ... and as the resume point of a training run.
     assert_one_error(_train(tmp_path, image_dir, ann_file, flags=['--check_point', model_file]),
                      f'checkpoint {model_file} is truncated or corrupt')
+
+
+def _oversized_png():
+    """A valid PNG header claiming 100000 x 100000 pixels (over CV_IO_MAX_IMAGE_PIXELS)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack('>I', len(body)) + kind + body + \
+            struct.pack('>I', zlib.crc32(kind + body))
+    return (b'\x89PNG\r\n\x1a\n' +
+            chunk(b'IHDR', struct.pack('>IIBBBBB', 100000, 100000, 8, 2, 0, 0, 0)) +
+            chunk(b'IDAT', zlib.compress(b'\0' * 16)) + chunk(b'IEND', b''))
+
+
+def test_oversized_image_header_fails_or_is_skipped_and_counted(tmp_path, data, model_file):
+    """OpenCV raises (instead of returning None) for a header over its pixel limit; it is a
+    bad image like any other, in training and in evaluation."""
+    from mipnet.data.coco import decode_image
+    image_dir, ann_file = data
+    path = _replace(image_dir, BROKEN, _oversized_png())
+    image, why = decode_image(str(path))
+    assert image is None and 'oversized or malformed header' in why
+    assert 'CV_IO_MAX_IMAGE_PIXELS' in why
+    assert_one_error(_train(tmp_path, image_dir, ann_file),
+                     f'image {path} could not be decoded by OpenCV (oversized',
+                     'DATASET.SKIP_BROKEN_IMAGES')
+    result = _train(tmp_path, image_dir, ann_file, 'DATASET.SKIP_BROKEN_IMAGES', 'True')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f'skipping broken image (1 so far): image {path} could not be decoded' \
+        in result.stdout
+    assert_one_error(_test(tmp_path, image_dir, ann_file, 'TEST.MODEL_FILE', model_file),
+                     f'image {path} could not be decoded by OpenCV (oversized')
+    result = _test(tmp_path, image_dir, ann_file, 'TEST.MODEL_FILE', model_file,
+                   'DATASET.SKIP_BROKEN_IMAGES', 'True')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'skipping broken image (1 so far)' in result.stdout

@@ -87,3 +87,40 @@ def test_garbage_file_is_a_checkpoint_error(tmp_path):
     path.write_text('this is not a checkpoint')
     with pytest.raises(CheckpointError, match='truncated or corrupt'):
         load_file(str(path))
+
+
+def test_write_failure_names_the_os_error_in_the_chain(tmp_path, monkeypatch):
+    """torch's serializer wraps ENOSPC in a RuntimeError; the message names the cause and the
+    old file stays."""
+    import mipnet.utils.checkpoint as checkpoint
+    from mipnet.utils.checkpoint import CheckpointWriteError
+    path = tmp_path / 'c.pth'
+    save_atomic({'a': torch.ones(3)}, str(path))
+    real = checkpoint.tempfile.mkstemp
+    monkeypatch.setattr(checkpoint.tempfile, 'mkstemp', lambda **kw: (
+        os.open('/dev/full', os.O_WRONLY), str(tmp_path / 'gone.tmp')))
+    with pytest.raises(CheckpointWriteError, match=f'cannot write checkpoint {path}: No space '
+                                                   r'left on device \(ENOSPC\)'):
+        save_atomic({'a': torch.zeros(1 << 16)}, str(path))
+    monkeypatch.setattr(checkpoint.tempfile, 'mkstemp', real)
+    assert torch.equal(load_file(str(path))['a'], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ['c.pth']
+
+
+def test_reconcile_best(tmp_path, model):
+    from mipnet.utils.checkpoint import reconcile_best, state_dict_digest
+    weights = model.state_dict()
+    older = {k: v + 1 if v.is_floating_point() else v for k, v in weights.items()}
+    best = tmp_path / 'model_best.pth'
+    state = {'epoch': 3, 'state_dict': weights, 'best_epoch': 3,
+             'best_digest': state_dict_digest(weights)}
+    assert reconcile_best({'epoch': 3, 'state_dict': weights}, str(best)) is None
+    assert reconcile_best(state, str(best)) == 'restored'          # missing -> written
+    assert reconcile_best(state, str(best)) == 'ok'
+    save_atomic(older, str(best))                                   # killed before the save
+    assert reconcile_best(state, str(best)) == 'restored'
+    assert state_dict_digest(load_state_dict_file(str(best))) == state['best_digest']
+    save_atomic(older, str(best))
+    # The best is an earlier epoch's: the checkpoint cannot restore it.
+    assert reconcile_best(dict(state, best_epoch=2), str(best)) == 'lost'
+    assert state_dict_digest(load_state_dict_file(str(best))) == state_dict_digest(older)

@@ -75,6 +75,8 @@ def _validate(cfg):
             raise ConfigError(f'{key} = {_get(cfg, key)} must be positive')
     if cfg.TRAIN.END_EPOCH < cfg.TRAIN.BEGIN_EPOCH:
         raise ConfigError('TRAIN.END_EPOCH must not be smaller than TRAIN.BEGIN_EPOCH')
+    if not cfg.TRAIN.LR > 0 or cfg.TRAIN.LR == float('inf'):
+        raise ConfigError(f'TRAIN.LR = {cfg.TRAIN.LR} must be a positive number')
     if cfg.WORKERS < 0:
         raise ConfigError(f'WORKERS = {cfg.WORKERS} must be >= 0')
 

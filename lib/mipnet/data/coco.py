@@ -83,7 +83,9 @@ def decode_image(path):
 
     Returns:
         (image, None) on success, or (None, reason) when the file is missing, empty,
-        undecodable, or a JPEG cut short (OpenCV would silently return a half-grey image).
+        undecodable, oversized (a header claiming more than OpenCV's pixel limit), or a JPEG
+        cut short (OpenCV would silently return a half-grey image). Never raises: training,
+        evaluation and the demo treat every such file as one bad input.
     """
     try:
         data = np.fromfile(path, dtype=np.uint8)
@@ -91,7 +93,13 @@ def decode_image(path):
         return None, 'does not exist' if not os.path.exists(path) else 'cannot be read'
     if data.size == 0:
         return None, 'is empty (0 bytes)'
-    img = cv2.imdecode(data, _IMREAD_FLAGS)
+    try:
+        img = cv2.imdecode(data, _IMREAD_FLAGS)
+    except cv2.error as exc:
+        # OpenCV refuses (rather than returns None for) a header claiming more pixels than
+        # CV_IO_MAX_IMAGE_PIXELS, or dimensions its decoder rejects.
+        detail = str(exc).strip().splitlines()[-1].split('error: ', 1)[-1]
+        return None, f'could not be decoded by OpenCV (oversized or malformed header: {detail})'
     truncated = data[:2].tobytes() == _JPEG_SOI and \
         _JPEG_EOI not in data[-_JPEG_TAIL:].tobytes()
     if img is None:
@@ -309,10 +317,19 @@ class COCOStyleDataset(Dataset):
             except (TypeError, ValueError):
                 raise DataError(f'annotation file {path}: annotation id {ann.get("id")} has '
                                 'non-numeric keypoint values.') from None
+            bad = ~np.isfinite(kps).all(axis=1)
+            if bad.any():
+                # NaN / Inf coordinates would reach the targets (a NaN loss) and the OKS of
+                # evaluation; such joints count as unlabelled, as evaluation treats them.
+                counts['non-finite keypoints (joints unlabelled)'] += int(bad.sum())
+                kps[bad] = 0.0
             if not np.any(kps[:, 2] > 0):
                 counts['no keypoints'] += 1
                 continue
             x, y, w, h = bbox
+            if w <= 0 or h <= 0:
+                counts['degenerate box'] += 1
+                continue
             x1 = max(0, x)
             y1 = max(0, y)
             x2 = min(width - 1, x1 + max(0, w - 1))
@@ -331,7 +348,8 @@ class COCOStyleDataset(Dataset):
 
     def _gt_db(self, images, anns_by_image):
         """One record per valid person, with the nearest other people as instances 1..N-1."""
-        counts = {'other category': 0, 'crowd': 0, 'no keypoints': 0, 'degenerate box': 0}
+        counts = {'other category': 0, 'crowd': 0, 'no keypoints': 0, 'degenerate box': 0,
+                  'non-finite keypoints (joints unlabelled)': 0}
         n_inst = self.num_instances
         db = []
         for image_id, image in images.items():
@@ -378,7 +396,8 @@ class COCOStyleDataset(Dataset):
         n_inst, num_j = self.num_instances, self.num_joints
         valid = np.zeros(n_inst, dtype=np.float32)
         valid[0] = 1.0
-        counts = {'other category': 0, 'below TEST.IMAGE_THRE': 0, 'degenerate box': 0}
+        counts = {'other category': 0, 'below TEST.IMAGE_THRE': 0, 'degenerate box': 0,
+                  'non-finite box': 0}
         db = []
         for i, det in enumerate(dets):
             if not isinstance(det, dict) or not all(k in det for k in
@@ -408,7 +427,12 @@ class COCOStyleDataset(Dataset):
                     and x + w > 0 and y + h > 0):
                 counts['degenerate box'] += 1
                 continue
-            center, scale = box_to_center_scale(x, y, w, h, self.aspect_ratio)
+            with np.errstate(over='ignore', invalid='ignore'):
+                center, scale = box_to_center_scale(x, y, w, h, self.aspect_ratio)
+            if not (np.isfinite(center).all() and np.isfinite(scale).all()):
+                # e.g. [1, 1, 1e308, 1e308]: beyond float32, its crop would be all NaN.
+                counts['non-finite box'] += 1
+                continue
             db.append({
                 'image': self.image_path(image),
                 'image_id': int(det['image_id']),

@@ -8,6 +8,7 @@ torchrun and native AMP make moot). Expected failures (bad config, data, checkpo
 one ``error:`` line and exit status 1 instead of a traceback.
 """
 import argparse
+import errno
 import sys
 
 import torch.distributed
@@ -59,12 +60,21 @@ def _one_line(exc):
 
 
 def _run(fn):
+    from mipnet.engine.preflight import PreflightError
     from mipnet.engine.train import NonFiniteLossError
     try:
         return fn()
     except (ConfigError, DataError, CheckpointError, NonFiniteLossError, DeviceError,
-            FileNotFoundError) as exc:
+            PreflightError, FileNotFoundError) as exc:
         print(f'error: {_one_line(exc)}', file=sys.stderr)
+        sys.exit(1)
+    except OSError as exc:
+        # A write (or read) the preflight could not foresee: one line with path and cause.
+        cause = exc.strerror or _one_line(exc)
+        if exc.errno in errno.errorcode:
+            cause += f' ({errno.errorcode[exc.errno]})'
+        where = f'{exc.filename}: ' if exc.filename else ''
+        print(f'error: {where}{cause}', file=sys.stderr)
         sys.exit(1)
     except torch.distributed.DistBackendError as exc:
         print(f'error: a collective with the other ranks failed (a peer died or DIST_TIMEOUT '

@@ -6,6 +6,7 @@ import os
 from mipnet.config import ConfigError, run_output_dir
 from mipnet.data import build_dataset
 from mipnet.engine.evaluate import validate
+from mipnet.engine.preflight import prepare_evaluation
 from mipnet.engine.train import build_loader
 from mipnet.models import build_model
 from mipnet.utils import dist
@@ -23,6 +24,8 @@ def evaluate_checkpoint(cfg, cfg_file, local_rank=None):
     try:
         device = dist.setup(cfg.DEVICE, cfg.DIST_TIMEOUT, local_rank)
         output_dir = run_output_dir(cfg, cfg_file)
+        if dist.is_main_process():
+            prepare_evaluation(cfg, output_dir)
         setup_logging(output_dir, 'test', dist.get_rank())
         model = build_model(cfg, is_train=False)
         load_model_weights(model, cfg.TEST.MODEL_FILE)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from mipnet.config import ConfigError, run_differences, run_output_dir
 from mipnet.data import build_dataset
+from mipnet.engine import preflight
 from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
 from mipnet.evaluation.pck import heatmap_accuracy
@@ -27,8 +28,8 @@ from mipnet.losses import build_criterion, multi_instance_loss
 from mipnet.models import build_model, init_from_checkpoint
 from mipnet.utils import dist
 from mipnet.utils.checkpoint import (CheckpointError, check_compatible, extract_state_dict,
-                                     load_file, load_model_weights, remove_partial_saves,
-                                     save_atomic)
+                                     load_file, load_model_weights, reconcile_best,
+                                     remove_partial_saves, save_atomic, state_dict_digest)
 from mipnet.utils.logging import AverageMeter, setup_logging
 
 logger = logging.getLogger(__name__)
@@ -182,6 +183,10 @@ class Trainer:
         self.device = dist.setup(cfg.DEVICE, cfg.DIST_TIMEOUT, local_rank)
         self.rank = dist.get_rank()
         self.output_dir = run_output_dir(cfg, cfg_file, output_root)
+        # Before the log file exists: a second run into this folder must not touch it.
+        self.lock = preflight.prepare_training(cfg, self.output_dir,
+                                               os.path.abspath(cfg.LOG_DIR)) \
+            if dist.is_main_process() else None
         self.log_file = setup_logging(self.output_dir, 'train', self.rank)
         if cfg.DETERMINISTIC:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -215,6 +220,9 @@ class Trainer:
         self.model = model
         self.criterion = build_criterion(cfg)
         self.optimizer = build_optimizer(cfg, model, self.device)
+        if dist.is_main_process():
+            preflight.check_disk_space(self.output_dir, preflight.checkpoint_bytes(
+                unwrap(model), cfg.TRAIN.OPTIMIZER, cfg.TRAIN.MOMENTUM))
         self.scheduler = build_scheduler(cfg, self.optimizer)
         self.amp = bool(cfg.TRAIN.AMP)
         # Loss scaling only matters for float16; CPU autocast uses bfloat16.
@@ -223,6 +231,8 @@ class Trainer:
         self.skipped_steps = 0
         self.begin_epoch = cfg.TRAIN.BEGIN_EPOCH
         self.best_perf = -1.0
+        # Epoch count of the checkpoint whose weights are model_best.pth, and their digest.
+        self.best_epoch, self.best_digest = 0, ''
         self.history = []
         self.writer = self._tensorboard()
         self._resume(resume_path, auto_resume)
@@ -272,15 +282,17 @@ class Trainer:
                                   'TRAIN.INIT_CHECKPOINT instead')
         if auto:
             self._check_auto_resume(path, state)
+        preflight.check_resume(self.cfg, state, path)
         net = unwrap(self.model)
         weights = extract_state_dict(state, f'checkpoint {path}')
         check_compatible(net, weights, f'checkpoint {path}')
         net.load_state_dict(weights)
         try:
             self.optimizer.load_state_dict(state['optimizer'])
-        except (ValueError, KeyError) as exc:
-            raise CheckpointError(f'the optimizer state of {path} does not fit this run '
-                                  f'(TRAIN.OPTIMIZER / NO_WD_LAMBDA?): {exc}') from None
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f'checkpoint {path}: its optimizer state does not fit the '
+                                  f'optimizer of this config (TRAIN.OPTIMIZER / '
+                                  f'NO_WD_LAMBDA?): {exc}') from None
         self.begin_epoch = int(state['epoch'])
         if 'scheduler' in state:
             self.scheduler.load_state_dict(state['scheduler'])
@@ -290,6 +302,7 @@ class Trainer:
         if 'scaler' in state:
             self.scaler.load_state_dict(state['scaler'])
         self.best_perf = float(state.get('perf', -1.0))
+        self._resume_best(state, path)
         self.history = [dict(zip(('epoch', 'ap'), map(float, row)))
                         for row in state.get('history', torch.zeros(0, 2)).tolist()]
         if dist.is_main_process():
@@ -302,6 +315,10 @@ class Trainer:
                            '' if 'scheduler' in state else
                            '; no scheduler state in the file, LR schedule rebuilt from the epoch',
                            banner)
+        reasons = preflight.inexact_resume_reasons(self.cfg, self.device.type)
+        if reasons:
+            logger.warning('this resumed run will not replay the uninterrupted run exactly: '
+                           '%s. Set DETERMINISTIC true for an exact resume.', '; '.join(reasons))
 
     def _check_auto_resume(self, path, state):
         """AUTO_RESUME only continues a checkpoint written under the same run settings."""
@@ -322,27 +339,54 @@ class Trainer:
             raise CheckpointError(f'AUTO_RESUME found {path} from a run with other settings: '
                                   f'{listed}{more}. {ways_out}')
 
+    def _resume_best(self, state, path):
+        """Bring model_best.pth in line with the checkpoint (see reconcile_best)."""
+        if not dist.is_main_process():
+            return
+        best = os.path.join(self.output_dir, 'model_best.pth')
+        outcome = reconcile_best(state, best)
+        if outcome is None:
+            return
+        if outcome == 'lost':
+            logger.warning('%s is missing or is not the best model recorded in %s (epoch %d, '
+                           'AP %.4f): it was removed, replaced or damaged; the best AP restarts '
+                           'and the next validation rewrites it', best, path,
+                           int(state['best_epoch']), self.best_perf)
+            self.best_perf = -1.0
+            return
+        if outcome == 'restored':
+            logger.warning('%s was older than the best model recorded in %s (a run killed '
+                           'between the two saves); rewritten from the checkpoint', best, path)
+        self.best_epoch, self.best_digest = int(state['best_epoch']), state['best_digest']
+
     def save(self, epoch, ap):
         """Atomically write checkpoint.pth (and model_best.pth when AP improved); rank 0."""
         if not dist.is_main_process():
             return
         history = torch.tensor([[h['epoch'], h['ap']] for h in self.history],
                                dtype=torch.float64).reshape(-1, 2)
+        weights = unwrap(self.model).state_dict()
+        improved = ap is not None and ap >= self.best_perf
+        if improved:
+            self.best_epoch, self.best_digest = epoch + 1, state_dict_digest(weights)
+        # The checkpoint records the best model before model_best.pth is written: after a
+        # kill between the two, resuming rewrites model_best.pth from the checkpoint.
         state = {
             'epoch': epoch + 1,
             'model': self.cfg.MODEL.NAME,
-            'state_dict': unwrap(self.model).state_dict(),
+            'state_dict': weights,
             'optimizer': self.optimizer.state_dict(),
             'scheduler': self.scheduler.state_dict(),
             'scaler': self.scaler.state_dict(),
             'perf': self.best_perf,
+            'best_epoch': self.best_epoch,
+            'best_digest': self.best_digest,
             'history': history,
             'config': self.cfg.dump(),
         }
         save_atomic(state, self.checkpoint_path)
-        if ap is not None and ap >= self.best_perf:
-            save_atomic(unwrap(self.model).state_dict(),
-                        os.path.join(self.output_dir, 'model_best.pth'))
+        if improved:
+            save_atomic(weights, os.path.join(self.output_dir, 'model_best.pth'))
         logger.info('=> saved checkpoint %s (epoch %d)', self.checkpoint_path, epoch + 1)
 
     # ---- one epoch ---------------------------------------------------------------------
@@ -499,8 +543,10 @@ class Trainer:
 
 
 def train(cfg, cfg_file, resume_file=None, finetune_file=None, local_rank=None):
-    """Build a :class:`Trainer` and run it; always leaves the process group."""
+    """Build a :class:`Trainer` and run it; always releases the run folder's lock and leaves
+    the process group."""
     try:
         return Trainer(cfg, cfg_file, resume_file, finetune_file, local_rank).fit()
     finally:
+        preflight.release_locks()
         dist.cleanup()

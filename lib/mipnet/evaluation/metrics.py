@@ -107,14 +107,55 @@ def _fill_missing_areas(coco_gt):
                        missing, BOX_AREA_FACTOR)
 
 
+def _finite_ground_truth(coco_gt):
+    """Keep NaN / Inf out of the OKS: pycocotools would compute a NaN OKS and count it as a
+    match (``NaN < threshold`` is False). A joint with a non-finite value becomes unlabelled
+    (0, 0, 0; ``num_keypoints`` recounted), a non-finite ``area`` is replaced by the box's
+    ``w * h * 0.53``, an annotation with a non-finite box is left out. Edits ``coco_gt``'s
+    annotation dicts; logs a warning with the counts."""
+    joints = areas = dropped = 0
+    for ann_id, ann in list(coco_gt.anns.items()):
+        bbox = ann.get('bbox')
+        if bbox is not None and not np.isfinite(np.asarray(bbox, dtype=np.float64)).all():
+            del coco_gt.anns[ann_id]
+            dropped += 1
+            continue
+        kpts = ann.get('keypoints')
+        if kpts:
+            arr = np.asarray(kpts, dtype=np.float64).reshape(-1, 3)
+            bad = ~np.isfinite(arr).all(axis=1)
+            if bad.any():
+                arr[bad] = 0.0
+                ann['keypoints'] = arr.reshape(-1).tolist()
+                ann['num_keypoints'] = int((arr[:, 2] > 0).sum())
+                joints += int(bad.sum())
+        area = ann.get('area')
+        if area is not None and not np.isfinite(float(area)):
+            box = bbox or [0, 0, 0, 0]
+            ann['area'] = float(box[2]) * float(box[3]) * BOX_AREA_FACTOR
+            areas += 1
+    if dropped:
+        kept = set(coco_gt.anns)
+        coco_gt.dataset['annotations'] = [a for a in coco_gt.dataset['annotations']
+                                          if a.get('id') in kept]
+        with _quiet():
+            coco_gt.createIndex()
+    if joints or areas or dropped:
+        logger.warning('ground truth has non-finite values: %d joints treated as unlabelled, '
+                       '%d areas replaced by box w*h*%.2f, %d annotations with a non-finite '
+                       'box left out', joints, areas, BOX_AREA_FACTOR, dropped)
+
+
 def _load_results(results, coco_gt, num_joints):
-    """Validated copies of the result records (image_id, category_id, keypoints, score)."""
+    """Validated copies of the result records (image_id, category_id, keypoints, score);
+    records with a non-finite keypoint value or score are left out (counted in a warning)."""
     if isinstance(results, (str, Path)):
         with open(results) as f:
             results = json.load(f)
     if not isinstance(results, (list, tuple)):
         raise TypeError('results must be a list of COCO result dicts or a JSON file path')
     clean = []
+    nonfinite = 0
     for i, r in enumerate(results):
         try:
             kpts = np.asarray(r['keypoints'], dtype=np.float64).reshape(-1)
@@ -128,7 +169,13 @@ def _load_results(results, coco_gt, num_joints):
         if len(kpts) != 3 * num_joints:
             raise ValueError(f'result {i} has {len(kpts)} keypoint values, expected '
                              f'{3 * num_joints} ({num_joints} joints x 3)')
+        if not (np.isfinite(kpts).all() and np.isfinite(rec['score'])):
+            nonfinite += 1
+            continue
         clean.append(rec)
+    if nonfinite:
+        logger.warning('%d of %d results have non-finite keypoints or score and are not '
+                       'scored', nonfinite, len(results))
     unknown = sorted({r['image_id'] for r in clean} - set(coco_gt.getImgIds()), key=str)
     if unknown:
         shown = ', '.join(map(str, unknown[:20]))
@@ -271,6 +318,7 @@ def run_keypoint_eval(coco_gt, results, meta, wrap=None):
     Returns:
         (OrderedDict of metrics as in :func:`keypoint_eval`, list of validated records).
     """
+    _finite_ground_truth(coco_gt)
     records = _load_results(results, coco_gt, meta.num_joints)
     coco_dt = _load_dt(coco_gt, records)
     if meta.evaluator == 'crowdpose':

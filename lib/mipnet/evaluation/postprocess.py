@@ -115,6 +115,8 @@ def rescore_and_merge(preds, maxvals, scales, box_scores, image_ids, instance_id
         category_id: category of the results.
         return_indices: also return the input row of every result.
 
+    Poses with a non-finite keypoint, score or NMS area are left out (counted in a warning).
+
     Returns:
         list of dicts ``{'image_id', 'category_id', 'keypoints': [x, y, conf] * J (floats),
         'score', 'instance'}``, grouped by image (images in ascending id order) and in
@@ -135,9 +137,15 @@ def rescore_and_merge(preds, maxvals, scales, box_scores, image_ids, instance_id
     areas = nms_areas(preds, scales, nms_area)
     kpts = np.concatenate([preds, conf[..., None]], axis=2)  # (N, J, 3)
 
-    selected = np.arange(n)
+    # A NaN pose (e.g. from an absurd detection box) would be written to the results and
+    # scored as a match by the OKS (NaN < threshold is False); such poses are left out.
+    finite = (np.isfinite(kpts).all(axis=(1, 2)) & np.isfinite(scores) & np.isfinite(areas))
+    selected = np.flatnonzero(finite)
+    if selected.size < n:
+        logger.warning('%d of %d poses have non-finite keypoints, score or area and are left '
+                       'out of the results', n - selected.size, n)
     if instances is not None:
-        selected = selected[np.isin(inst, np.asarray(list(instances), dtype=np.int64))]
+        selected = selected[np.isin(inst[selected], np.asarray(list(instances), dtype=np.int64))]
     if selected.size == 0:
         return ([], np.zeros(0, dtype=np.int64)) if return_indices else []
 

@@ -1,10 +1,13 @@
 """Checkpoint I/O in one place: safe loading (``weights_only=True``), atomic saving,
 state_dict extraction from the official and this project's layouts, and clear mismatch errors.
 """
+import errno
+import hashlib
 import logging
 import os
 import pickle
 import tempfile
+import zipfile
 
 import torch
 
@@ -17,10 +20,59 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, unsafe, or does not match the model."""
 
 
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written (permissions, a full disk, ...)."""
+
+
+def verify_integrity(path):
+    """Check the CRC-32 that ``torch.save``'s zip format stores for every record (tensor data
+    included); ``torch.load`` itself does not, so flipped bytes would load silently.
+
+    Returns:
+        True when every record was verified; False when the file has no digest to check (the
+        legacy pre-zip format of old official HRNet weights, or records saved without CRC;
+        an info line says so) or is not a complete zip archive (``torch.load`` reports it).
+
+    Raises:
+        CheckpointError: a record's data does not match its stored CRC-32.
+    """
+    if not zipfile.is_zipfile(path):
+        if _is_legacy(path):    # else a zip cut short: torch.load names it truncated
+            logger.info('checkpoint %s has no integrity digest (legacy format); not verified',
+                        path)
+        return False
+    checked = False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.CRC == 0 and info.file_size > 0:
+                    continue        # saved with torch.serialization.set_crc32_options(False)
+                with archive.open(info) as member:   # zipfile checks the CRC at the end
+                    while member.read(1 << 24):
+                        pass
+                checked = True
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError(f'checkpoint {path} fails its integrity check ({exc}): the file '
+                              'is corrupt (a disk or copy error); use another copy or an '
+                              'earlier checkpoint.') from None
+    if not checked:
+        logger.info('checkpoint %s was saved without CRC-32 digests; not verified', path)
+    return checked
+
+
+def _is_legacy(path):
+    """True for a file that is not a zip archive at all (pre-1.6 ``torch.save`` format), as
+    opposed to a zip archive cut short."""
+    with open(path, 'rb') as f:
+        return f.read(2) != b'PK'
+
+
 def load_file(path, map_location='cpu'):
     """``torch.load`` with ``weights_only=True``; every failure becomes a CheckpointError.
 
     Files that need arbitrary unpickling (possibly malicious) are refused, never executed.
+    The CRC-32 digests of the file's records are verified first (:func:`verify_integrity`);
+    files without digests (legacy format) load with an info line.
     """
     if not path:
         raise CheckpointError('no checkpoint path given')
@@ -29,6 +81,7 @@ def load_file(path, map_location='cpu'):
     if os.path.getsize(path) == 0:
         raise CheckpointError(f'checkpoint {path} is empty (0 bytes); it was probably cut off '
                               'while saving. Use an earlier checkpoint.')
+    verify_integrity(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -164,23 +217,84 @@ def save_atomic(obj, path):
 
     A crash at any moment leaves either the old file or the new one at ``path``, never a
     partial one (the partial temporary file stays; :func:`remove_partial_saves` deletes it).
+
+    Raises:
+        CheckpointWriteError: naming ``path`` and the cause (permission, full disk, ...);
+            the old file at ``path`` is left as it was.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
-                               dir=folder)
+    tmp = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp',
+                                   dir=folder)
         with os.fdopen(fd, 'wb') as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
+        tmp = None
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except Exception as exc:
+        raise CheckpointWriteError(f'cannot write checkpoint {path}: {write_failure(exc)}') \
+            from exc
     finally:
-        os.close(dir_fd)
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_failure(exc):
+    """The cause of a failed write in words: the OSError in ``exc``'s chain (torch's
+    serializer wraps ENOSPC in a RuntimeError), e.g. 'No space left on device (ENOSPC)'."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            name = errno.errorcode.get(seen.errno, str(seen.errno))
+            return f'{seen.strerror or os.strerror(seen.errno)} ({name})'
+        seen = seen.__cause__ or seen.__context__
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def state_dict_digest(state_dict):
+    """SHA-256 (hex) of a state dict's names, dtypes, shapes and values, independent of the
+    device and of the file the tensors were read from."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        h.update(f'{name}|{tensor.dtype}|{tuple(tensor.shape)}|'.encode())
+        h.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes()
+                 if tensor.numel() else b'')
+    return h.hexdigest()
+
+
+def reconcile_best(state, best_path):
+    """Make ``best_path`` (model_best.pth) agree with a training checkpoint being resumed.
+
+    The trainer writes the checkpoint first, recording the best model's epoch
+    (``best_epoch``) and :func:`state_dict_digest` (``best_digest``), then model_best.pth. A
+    kill between the two leaves an older model_best.pth; its weights are those of the
+    checkpoint itself (the best epoch is the checkpoint's), so it is rewritten from them.
+    Checkpoints without these keys (older runs, reference checkpoints) are left alone.
+
+    Returns:
+        'ok', 'restored', 'lost' (the file differs from the recorded best and the checkpoint
+        does not hold those weights: it was replaced or damaged) or None (nothing recorded).
+    """
+    best_epoch, digest = state.get('best_epoch'), state.get('best_digest')
+    if not best_epoch or not digest:
+        return None
+    if os.path.isfile(best_path):
+        try:
+            if state_dict_digest(load_state_dict_file(best_path)) == digest:
+                return 'ok'
+        except CheckpointError:
+            pass
+    if int(best_epoch) == int(state['epoch']) and \
+            state_dict_digest(state['state_dict']) == digest:
+        save_atomic(state['state_dict'], best_path)
+        return 'restored'
+    return 'lost'

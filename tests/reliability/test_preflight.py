@@ -1,0 +1,141 @@
+"""Writes fail early and clearly (issue 17, items 6 and 7): before any training work, an
+unwritable or misplaced OUTPUT_DIR / LOG_DIR / run folder, too little disk space or a run
+folder in use by another run is one ``error:`` line naming the path and the cause; a write
+that fails later (a full disk mid-save) is one line too, naming ENOSPC."""
+import os
+import shutil
+import subprocess
+import tempfile
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+
+from ._helpers import (PYTHON, REPO, TINY, WRAPPER, assert_one_error, child_env, coco_opts,
+                       kill, need_fixtures, run_dir, run_in_process, start, wait_for)
+
+
+def _args(out_dir, epochs=1, *extra):
+    return ['--cfg', TINY, *coco_opts(out_dir), 'TRAIN.END_EPOCH', epochs,
+            'EPOCH_EVAL_FREQ', 100, *extra]
+
+
+def test_output_dir_that_is_a_file(tmp_path):
+    need_fixtures()
+    out = tmp_path / 'out'
+    out.write_text('not a folder')
+    assert_one_error(run_in_process('train', _args(out)),
+                     f'OUTPUT_DIR {out} is a file, not a folder')
+    assert_one_error(run_in_process('test', ['--cfg', TINY, *coco_opts(out),
+                                             'TEST.MODEL_FILE', tmp_path / 'x.pth']),
+                     f'OUTPUT_DIR {out} is a file, not a folder')
+
+
+def test_log_dir_that_is_a_file(tmp_path):
+    need_fixtures()
+    log_dir = tmp_path / 'log'
+    log_dir.write_text('')
+    args = _args(tmp_path / 'out', 1, 'LOG_DIR', log_dir)
+    assert_one_error(run_in_process('train', args), f'LOG_DIR folder {log_dir} is a file')
+    assert not run_dir(tmp_path / 'out').joinpath('checkpoint.pth').exists()
+
+
+def test_not_enough_disk_space_before_training(tmp_path, monkeypatch):
+    need_fixtures()
+    import mipnet.engine.preflight as preflight
+    usage = namedtuple('usage', 'total used free')
+    monkeypatch.setattr(preflight.shutil, 'disk_usage', lambda p: usage(10, 10, 1 << 10))
+    result = run_in_process('train', _args(tmp_path))
+    assert_one_error(result, f'not enough disk space in {run_dir(tmp_path)}',
+                     '0.0 MiB are free')
+    assert 'Epoch: [0]' not in result.stdout
+
+
+def test_full_disk_while_saving_is_one_error(tmp_path, monkeypatch):
+    """The checkpoint's temporary file is /dev/full: torch's serializer fails with ENOSPC
+    deep in its exception chain; the user sees one line naming the file and ENOSPC."""
+    need_fixtures()
+    import mipnet.utils.checkpoint as checkpoint
+    real = tempfile.mkstemp
+
+    def mkstemp(**kwargs):
+        if kwargs.get('prefix', '').startswith('.checkpoint.pth.'):
+            return os.open('/dev/full', os.O_WRONLY), str(tmp_path / 'never-created.tmp')
+        return real(**kwargs)
+    monkeypatch.setattr(checkpoint.tempfile, 'mkstemp', mkstemp)
+    ckpt = run_dir(tmp_path) / 'checkpoint.pth'
+    assert_one_error(run_in_process('train', _args(tmp_path)),
+                     f'cannot write checkpoint {ckpt}: No space left on device (ENOSPC)')
+
+
+def _as_other_user():
+    """Command prefix running a process as an unprivileged user (root ignores permissions)."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which('setpriv'):
+        pytest.skip('running as root without setpriv: cannot make a folder unwritable')
+    return ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+
+
+def test_read_only_run_folder_on_resume_fails_before_training():
+    """The issue's case: a full epoch trained, then a PermissionError traceback."""
+    need_fixtures()
+    prefix = _as_other_user()
+    base = Path(tempfile.mkdtemp(prefix='mipnet-ro-'))
+    try:
+        os.chmod(base, 0o755)
+        first = run_in_process('train', _args(base, 1))
+        assert first.returncode == 0, first.stderr[-3000:]
+        folder = run_dir(base)
+        for root, dirs, files in os.walk(base):
+            os.chmod(root, 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
+        if not prefix:
+            os.chmod(folder, 0o555)
+        before = (folder / 'checkpoint.pth').read_bytes()
+        proc = subprocess.run(prefix + [PYTHON, 'tools/train.py', *map(str, _args(
+            base, 2, 'AUTO_RESUME', 'True'))], cwd=REPO, env=child_env(),
+            capture_output=True, text=True, timeout=120)
+        assert_one_error(proc, f'cannot write to run folder {folder}', 'Permission denied')
+        assert 'Epoch: [1]' not in proc.stdout
+        assert (folder / 'checkpoint.pth').read_bytes() == before
+        # A writable folder holding a read-only checkpoint.pth: refused before training too
+        # (its owner protected it; the rename of the next save would replace it anyway).
+        os.chmod(folder, 0o777)
+        os.chmod(base / 'log', 0o777)
+        os.chmod(folder / 'checkpoint.pth', 0o444)
+        proc = subprocess.run(prefix + [PYTHON, 'tools/train.py', *map(str, _args(
+            base, 2, 'AUTO_RESUME', 'True'))], cwd=REPO, env=child_env(),
+            capture_output=True, text=True, timeout=120)
+        assert_one_error(proc, f'{folder / "checkpoint.pth"} is read-only')
+        assert 'Epoch: [1]' not in proc.stdout
+        assert (folder / 'checkpoint.pth').read_bytes() == before
+    finally:
+        os.chmod(base, 0o755)
+        for root, dirs, files in os.walk(base):
+            os.chmod(root, 0o755)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_second_run_into_one_folder_is_refused_naming_the_holder(tmp_path):
+    """A run paused after its first epoch holds the lock; a second run into the same
+    OUTPUT_DIR stops with one line naming its PID and writes nothing; once the holder is
+    killed (SIGKILL: no clean-up) the folder is free again."""
+    need_fixtures()
+    marker, log = tmp_path / 'paused', tmp_path / 'holder.log'
+    proc = start([WRAPPER, 'train', *_args(tmp_path, 2)],
+                 child_env(MIPNET_FAULT_PAUSE_AFTER_EPOCH=0, MIPNET_FAULT_MARKER=marker), log)
+    try:
+        wait_for(marker, proc, log=log)
+        folder = run_dir(tmp_path)
+        logs = sorted(folder.glob('train_*.log'))
+        ckpt = (folder / 'checkpoint.pth').read_bytes()
+        result = run_in_process('train', _args(tmp_path, 2))
+        assert_one_error(result, f'another run (PID {proc.pid}) is using {folder}')
+        assert sorted(folder.glob('train_*.log')) == logs
+        assert (folder / 'checkpoint.pth').read_bytes() == ckpt
+    finally:
+        kill(proc)
+    result = run_in_process('train', _args(tmp_path, 2, 'AUTO_RESUME', 'True'))
+    assert result.returncode == 0, result.stderr[-3000:]
