@@ -126,7 +126,7 @@ def test_demo_video(tmp_path, checkpoint, capsys, caplog):
                                                        'outside image 000817.jpg (665x1000)'),
     (['--image', '{img}', '--boxes', '10,20,0,50'], 'error: degenerate box [10, 20, 0, 50]'),
     (['--image', '{img}', '--boxes', '10,20,50'], "error: --boxes '10,20,50': expected x,y,w,h"),
-    (['--image', '{img}', '--instances', '2'], "error: --instances '2': this model has "
+    (['--image', '{img}', '--instances', '2'], 'error: instances [2]: this model has '
                                                'instances 0..1'),
 ])
 def test_demo_input_errors(args, message, fixtures, checkpoint, tmp_path, capsys):
@@ -159,8 +159,13 @@ def test_demo_checkpoint_errors(tmp_path, fixtures, capsys):
 
 
 def test_check_box_clips_partially_outside_boxes():
-    assert check_box([-10, 5, 50, 20], 30, 40, 'a.jpg') == ([0.0, 5.0, 30.0, 20.0], True)
-    assert check_box([1, 2, 3, 4], 30, 40, 'a.jpg') == ([1.0, 2.0, 3.0, 4.0], False)
+    assert check_box([-10, 5, 50, 20], 30, 40, 'a.jpg') == \
+        ([0.0, 5.0, 30.0, 20.0], ['x1 -10.0 -> 0.0', 'x2 40.0 -> 30.0'])
+    assert check_box([1, 2, 3, 4], 30, 40, 'a.jpg') == ([1.0, 2.0, 3.0, 4.0], [])
+    # A box ending a fraction of a pixel past the image is clipped without a report (the
+    # old exact comparison warned "clipped to" the same rounded box).
+    box, changed = check_box([0.1, 0.2, 30.2, 39.9], 30, 40, 'a.jpg')
+    assert changed == [] and box == pytest.approx([0.1, 0.2, 29.9, 39.8])
     with pytest.raises(DemoError, match='lies outside image a.jpg'):
         check_box([-60, 5, 50, 20], 30, 40, 'a.jpg')
 
@@ -183,7 +188,8 @@ def test_box_sources(tmp_path, fixtures):
     per_image.write_text(json.dumps({'a.jpg': [[1, 2, 3, 4]], 'b': [{'bbox': [5, 6, 7, 8]}]}))
     src = BoxSource(boxes_file=str(per_image))
     assert src.lookup(['b.png', 'b']) == [([5, 6, 7, 8], 1.0)]
-    assert BoxSource().lookup(['a.jpg']) is None and not BoxSource().given
+    with pytest.raises(DemoError, match='needs boxes or a boxes file'):
+        BoxSource()
     mixed = tmp_path / 'mixed.json'
     mixed.write_text(json.dumps([{'bbox': [1, 2, 3, 4]}, {'image_id': 1, 'bbox': [1, 2, 3, 4]}]))
     with pytest.raises(DemoError, match='either every record has an image_id'):
