@@ -304,7 +304,7 @@ class ONNXDetector:
         InputError: missing model file, onnxruntime not installed, unreadable model.
     """
 
-    def __init__(self, model_file, score_thre=0.3, nms_thre=0.45, input_size=(640, 640),
+    def __init__(self, model_file=None, score_thre=0.3, nms_thre=0.45, input_size=(640, 640),
                  mean=None, std=None, person_class=0, providers=None):
         if not model_file:
             raise InputError('the onnx detector needs a model file (--det-model PATH), e.g. '
