@@ -2,8 +2,10 @@
 import json
 import logging
 import os
+import struct
 import subprocess
 import sys
+import zlib
 
 import cv2
 import numpy as np
@@ -194,3 +196,118 @@ def test_box_sources(tmp_path, fixtures):
     mixed.write_text(json.dumps([{'bbox': [1, 2, 3, 4]}, {'image_id': 1, 'bbox': [1, 2, 3, 4]}]))
     with pytest.raises(DemoError, match='either every record has an image_id'):
         BoxSource(boxes_file=str(mixed))
+
+
+def _huge_png(path):
+    """A valid PNG header claiming 100000 x 100000 pixels (OpenCV refuses it with
+    CV_IO_MAX_IMAGE_PIXELS)."""
+    def chunk(kind, data):
+        return (struct.pack('>I', len(data)) + kind + data
+                + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+    path.write_bytes(b'\x89PNG\r\n\x1a\n'
+                     + chunk(b'IHDR', struct.pack('>IIBBBBB', 100000, 100000, 8, 2, 0, 0, 0))
+                     + chunk(b'IDAT', zlib.compress(b'\0' * 64)) + chunk(b'IEND', b''))
+
+
+def test_demo_folder_goes_on_past_bad_files(tmp_path, fixtures, checkpoint, capsys):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    (folder / 'good.jpg').write_bytes((fixtures / IMAGE).read_bytes())
+    (folder / 'broken.jpg').write_bytes(b'not a jpeg at all')
+    (folder / 'empty.jpg').write_bytes(b'')
+    _huge_png(folder / 'huge.png')
+    out = tmp_path / 'out'
+    code, stdout, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+                             '--out', str(out))
+    assert code == 1
+    assert json.loads((out / 'good.json').read_text()) and (out / 'good.png').is_file()
+    assert sorted(p.name for p in out.iterdir()) == ['good.json', 'good.png']
+    last = err.strip().splitlines()[-1]
+    assert last.startswith('error: 3 input file(s) could not be read and were skipped: ')
+    for name in ('broken.jpg could not be decoded', 'empty.jpg is empty', 'huge.png'):
+        assert name in last, last
+
+
+def test_demo_outputs_never_overwrite_inputs(tmp_path, fixtures, checkpoint, capsys):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    jpg = (fixtures / IMAGE).read_bytes()
+    (folder / 'x.jpg').write_bytes(jpg)
+    cv2.imwrite(str(folder / 'x.png'), cv2.imread(str(fixtures / IMAGE))[:400, :300])
+    png = (folder / 'x.png').read_bytes()
+    # Same folder in and out: refused, nothing written.
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+                        '--out', str(folder))
+    assert code == 1 and 'is the input folder' in err.strip().splitlines()[-1]
+    assert sorted(p.name for p in folder.iterdir()) == ['x.jpg', 'x.png']
+    # --out naming an input file: refused.
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+                        '--out', str(folder / 'x.jpg'))
+    assert code == 1 and f'--out {folder / "x.jpg"} is a file' in err
+    # One image whose drawing would replace it.
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder / 'x.png'),
+                        '--out', str(folder))
+    assert code == 1 and f'output {folder / "x.png"} would overwrite the input' in err
+    assert (folder / 'x.png').read_bytes() == png and (folder / 'x.jpg').read_bytes() == jpg
+    # x.jpg and x.png of one folder keep separate outputs.
+    out = tmp_path / 'out'
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+                        '--out', str(out))
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ['x_jpg.json', 'x_jpg.png', 'x_png.json',
+                                                     'x_png.png']
+    assert cv2.imread(str(out / 'x_png.png')).shape == (400, 300, 3)
+    assert json.loads((out / 'x_jpg.json').read_text())[0]['image'] == 'x.jpg'
+
+
+def test_demo_score_threshold_hides_poses(tmp_path, fixtures, checkpoint, capsys):
+    boxes = ['20,20,200,300', '330,600,200,300']  # far apart
+    image = cv2.imread(str(fixtures / IMAGE))
+    runs = {}
+    for thre in ('0', None):
+        if thre is None:
+            scores = sorted(r['score'] for r in runs['0'][0])
+            assert len(scores) == 2 and scores[0] < scores[1]
+            thre = str((scores[0] + scores[1]) / 2)
+        out = tmp_path / thre
+        code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image',
+                            str(fixtures / IMAGE), '--boxes', *boxes, '--instances', '0',
+                            '--out', str(out), '--score-thre', thre)
+        assert code == 0, err
+        runs[thre] = (json.loads((out / '000817.json').read_text()),
+                      cv2.imread(str(out / '000817.png')))
+    (all_poses, all_drawn), (kept, drawn) = runs['0'], runs[thre]
+    low = min(all_poses, key=lambda r: r['score'])
+    assert kept == [r for r in all_poses if r is not low and r['score'] >= float(thre)]
+    xy = np.round(np.reshape(low['keypoints'], (17, 3))[:, :2]).astype(int)
+    xy = xy[(xy >= 0).all(axis=1) & (xy[:, 0] < image.shape[1]) & (xy[:, 1] < image.shape[0])]
+    assert len(xy) >= 10
+    changed_all = np.abs(all_drawn.astype(int) - image.astype(int)).sum(axis=2) > 30
+    changed = np.abs(drawn.astype(int) - image.astype(int)).sum(axis=2) > 30
+    assert changed_all[xy[:, 1], xy[:, 0]].all()       # drawn without the threshold
+    assert changed[xy[:, 1], xy[:, 0]].mean() < 0.2    # not drawn with it
+
+
+def test_demo_clipping_report(tmp_path, fixtures, checkpoint, capsys, caplog):
+    caplog.set_level(logging.INFO, logger='mipnet.apis.inferencer')
+    # 665 x 1000 image: the first box ends 0.2 px past the right edge, the second 35 px.
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--boxes', '465.2,300,200,300', '500,300,200,300',
+                        '--out', str(tmp_path / 'out'))
+    assert code == 0, err
+    clipped = [r.getMessage() for r in caplog.records if 'extends past' in r.getMessage()]
+    assert clipped == ['box [500.0, 300.0, 200.0, 300.0] of 000817.jpg extends past the image '
+                       '(665x1000): clipped (x2 700.0 -> 665.0)']
+
+
+def test_demo_detector_options(tmp_path, fixtures, checkpoint, capsys):
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--detector', 'onnx', '--out', str(tmp_path))
+    assert code == 1 and 'error: --detector onnx needs --det-model PATH' in err
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--detector', 'onnx', '--det-model', str(tmp_path / 'no.onnx'),
+                        '--out', str(tmp_path))
+    assert code == 1 and f'error: detector model file not found: {tmp_path / "no.onnx"}' in err
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--detector', 'hog', '--boxes', '1,1,5,5', '--out', str(tmp_path))
+    assert code == 1 and 'leave out --detector hog' in err
