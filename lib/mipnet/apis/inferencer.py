@@ -107,8 +107,10 @@ def read_image(path):
     except DataError as exc:
         raise InputError(str(exc)) from None
     except cv2.error as exc:
-        raise InputError(f'image {path} could not be decoded by OpenCV '
-                         f'({" ".join(str(exc).split())[-120:]})') from None
+        # OpenCV refuses headers claiming more than CV_IO_MAX_IMAGE_PIXELS with an exception.
+        why = ' '.join(str(exc).split()).split(' error: ')[-1]
+        raise InputError(f'image {path} could not be decoded by OpenCV (too large or '
+                         f'corrupt: {why})') from None
     if img is None:
         raise InputError(f'image {path} {why}')
     return img
