@@ -15,7 +15,7 @@ from mipnet.engine.evaluate import validate
 from mipnet.engine.train import build_loader
 from mipnet.models import build_model
 from mipnet.utils.checkpoint import load_model_weights
-from tests.apis.conftest import TINY
+from tests.apis._helpers import TINY, write_random_video
 
 
 def _ochuman_cfg(fixtures, checkpoint):
@@ -149,12 +149,7 @@ def test_bad_inputs(tiny_checkpoint, tmp_path):
 
 
 def test_video_in_results_out(tiny_checkpoint, tmp_path):
-    video = tmp_path / 'clip.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 10, (96, 80))
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        writer.write(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8))
-    writer.release()
+    video = write_random_video(tmp_path / 'clip.mp4', frames=3)
     inferencer = PoseInferencer(TINY, tiny_checkpoint, device='cpu', batch_size=2)
     results = list(inferencer(str(video)))
     assert [r['frame'] for r in results] == [0, 1, 2]

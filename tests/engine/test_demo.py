@@ -15,6 +15,7 @@ import torch
 from mipnet.config import load_config
 from mipnet.engine.demo import BoxSource, DemoError, check_box, main
 from mipnet.models import build_model
+from tests.apis._helpers import save_tiny_random_checkpoint, write_random_video
 from tests.conftest import REPO
 
 TINY = str(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml')
@@ -25,17 +26,7 @@ BOXES = ['200,300,200,300', '330,200,240,420']
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
-    """Random tiny MIPNet whose heatmaps sit around 0.5, so every joint has a confidence
-    near 0.5 (drawn, scores in [0, 1]) and its argmax varies with the image."""
-    cfg = load_config(TINY)
-    torch.manual_seed(0)
-    model = build_model(cfg).eval()
-    with torch.no_grad():
-        model.final_layer.weight.mul_(0.5)
-        model.final_layer.bias.fill_(0.5)
-    path = tmp_path_factory.mktemp('demo_ckpt') / 'tiny_random.pth'
-    torch.save(model.state_dict(), path)
-    return str(path)
+    return save_tiny_random_checkpoint(tmp_path_factory.mktemp('demo_ckpt') / 'tiny.pth')
 
 
 def _run(capsys, *args):
@@ -104,12 +95,7 @@ def test_demo_cli_folder_with_coco_annotation_boxes(tmp_path, fixtures, checkpoi
 
 def test_demo_video(tmp_path, checkpoint, capsys, caplog):
     caplog.set_level(logging.INFO, logger='mipnet.engine.demo')
-    video = tmp_path / 'clip.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 10, (96, 80))
-    rng = np.random.default_rng(0)
-    for _ in range(4):
-        writer.write(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8))
-    writer.release()
+    video = write_random_video(tmp_path / 'clip.mp4', frames=4)
     code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(video),
                         '--out', str(tmp_path / 'out'))
     assert code == 0, err
