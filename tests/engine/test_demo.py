@@ -2,8 +2,10 @@
 import json
 import logging
 import os
+import struct
 import subprocess
 import sys
+import zlib
 
 import cv2
 import numpy as np
@@ -13,6 +15,7 @@ import torch
 from mipnet.config import load_config
 from mipnet.engine.demo import BoxSource, DemoError, check_box, main
 from mipnet.models import build_model
+from tests.apis._helpers import save_tiny_random_checkpoint, write_random_video
 from tests.conftest import REPO
 
 TINY = str(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml')
@@ -23,17 +26,7 @@ BOXES = ['200,300,200,300', '330,200,240,420']
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
-    """Random tiny MIPNet whose heatmaps sit around 0.5, so every joint has a confidence
-    near 0.5 (drawn, scores in [0, 1]) and its argmax varies with the image."""
-    cfg = load_config(TINY)
-    torch.manual_seed(0)
-    model = build_model(cfg).eval()
-    with torch.no_grad():
-        model.final_layer.weight.mul_(0.5)
-        model.final_layer.bias.fill_(0.5)
-    path = tmp_path_factory.mktemp('demo_ckpt') / 'tiny_random.pth'
-    torch.save(model.state_dict(), path)
-    return str(path)
+    return save_tiny_random_checkpoint(tmp_path_factory.mktemp('demo_ckpt') / 'tiny.pth')
 
 
 def _run(capsys, *args):
@@ -102,12 +95,7 @@ def test_demo_cli_folder_with_coco_annotation_boxes(tmp_path, fixtures, checkpoi
 
 def test_demo_video(tmp_path, checkpoint, capsys, caplog):
     caplog.set_level(logging.INFO, logger='mipnet.engine.demo')
-    video = tmp_path / 'clip.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 10, (96, 80))
-    rng = np.random.default_rng(0)
-    for _ in range(4):
-        writer.write(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8))
-    writer.release()
+    video = write_random_video(tmp_path / 'clip.mp4', frames=4)
     code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(video),
                         '--out', str(tmp_path / 'out'))
     assert code == 0, err
@@ -126,7 +114,7 @@ def test_demo_video(tmp_path, checkpoint, capsys, caplog):
                                                        'outside image 000817.jpg (665x1000)'),
     (['--image', '{img}', '--boxes', '10,20,0,50'], 'error: degenerate box [10, 20, 0, 50]'),
     (['--image', '{img}', '--boxes', '10,20,50'], "error: --boxes '10,20,50': expected x,y,w,h"),
-    (['--image', '{img}', '--instances', '2'], "error: --instances '2': this model has "
+    (['--image', '{img}', '--instances', '2'], 'error: instances [2]: this model has '
                                                'instances 0..1'),
 ])
 def test_demo_input_errors(args, message, fixtures, checkpoint, tmp_path, capsys):
@@ -159,8 +147,13 @@ def test_demo_checkpoint_errors(tmp_path, fixtures, capsys):
 
 
 def test_check_box_clips_partially_outside_boxes():
-    assert check_box([-10, 5, 50, 20], 30, 40, 'a.jpg') == ([0.0, 5.0, 30.0, 20.0], True)
-    assert check_box([1, 2, 3, 4], 30, 40, 'a.jpg') == ([1.0, 2.0, 3.0, 4.0], False)
+    assert check_box([-10, 5, 50, 20], 30, 40, 'a.jpg') == \
+        ([0.0, 5.0, 30.0, 20.0], ['x1 -10.0 -> 0.0', 'x2 40.0 -> 30.0'])
+    assert check_box([1, 2, 3, 4], 30, 40, 'a.jpg') == ([1.0, 2.0, 3.0, 4.0], [])
+    # A box ending a fraction of a pixel past the image is clipped without a report (the
+    # old exact comparison warned "clipped to" the same rounded box).
+    box, changed = check_box([0.1, 0.2, 30.2, 39.9], 30, 40, 'a.jpg')
+    assert changed == [] and box == pytest.approx([0.1, 0.2, 29.9, 39.8])
     with pytest.raises(DemoError, match='lies outside image a.jpg'):
         check_box([-60, 5, 50, 20], 30, 40, 'a.jpg')
 
@@ -183,8 +176,124 @@ def test_box_sources(tmp_path, fixtures):
     per_image.write_text(json.dumps({'a.jpg': [[1, 2, 3, 4]], 'b': [{'bbox': [5, 6, 7, 8]}]}))
     src = BoxSource(boxes_file=str(per_image))
     assert src.lookup(['b.png', 'b']) == [([5, 6, 7, 8], 1.0)]
-    assert BoxSource().lookup(['a.jpg']) is None and not BoxSource().given
+    with pytest.raises(DemoError, match='needs boxes or a boxes file'):
+        BoxSource()
     mixed = tmp_path / 'mixed.json'
     mixed.write_text(json.dumps([{'bbox': [1, 2, 3, 4]}, {'image_id': 1, 'bbox': [1, 2, 3, 4]}]))
     with pytest.raises(DemoError, match='either every record has an image_id'):
         BoxSource(boxes_file=str(mixed))
+
+
+def _huge_png(path):
+    """A valid PNG header claiming 100000 x 100000 pixels (OpenCV refuses it with
+    CV_IO_MAX_IMAGE_PIXELS)."""
+    def chunk(kind, data):
+        return (struct.pack('>I', len(data)) + kind + data
+                + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+    path.write_bytes(b'\x89PNG\r\n\x1a\n'
+                     + chunk(b'IHDR', struct.pack('>IIBBBBB', 100000, 100000, 8, 2, 0, 0, 0))
+                     + chunk(b'IDAT', zlib.compress(b'\0' * 64)) + chunk(b'IEND', b''))
+
+
+def test_demo_folder_goes_on_past_bad_files(tmp_path, fixtures, checkpoint, capsys):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    (folder / 'good.jpg').write_bytes((fixtures / IMAGE).read_bytes())
+    (folder / 'broken.jpg').write_bytes(b'not a jpeg at all')
+    (folder / 'empty.jpg').write_bytes(b'')
+    _huge_png(folder / 'huge.png')
+    out = tmp_path / 'out'
+    code, stdout, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+                             '--out', str(out))
+    assert code == 1
+    assert json.loads((out / 'good.json').read_text()) and (out / 'good.png').is_file()
+    assert sorted(p.name for p in out.iterdir()) == ['good.json', 'good.png']
+    last = err.strip().splitlines()[-1]
+    assert last.startswith('error: 3 input file(s) could not be read and were skipped: ')
+    for name in ('broken.jpg could not be decoded', 'empty.jpg is empty', 'huge.png'):
+        assert name in last, last
+
+
+def test_demo_outputs_never_overwrite_inputs(tmp_path, fixtures, checkpoint, capsys):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    jpg = (fixtures / IMAGE).read_bytes()
+    (folder / 'x.jpg').write_bytes(jpg)
+    cv2.imwrite(str(folder / 'x.png'), cv2.imread(str(fixtures / IMAGE))[:400, :300])
+    png = (folder / 'x.png').read_bytes()
+    # Same folder in and out: refused, nothing written.
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+                        '--out', str(folder))
+    assert code == 1 and 'is the input folder' in err.strip().splitlines()[-1]
+    assert sorted(p.name for p in folder.iterdir()) == ['x.jpg', 'x.png']
+    # --out naming an input file: refused.
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+                        '--out', str(folder / 'x.jpg'))
+    assert code == 1 and f'--out {folder / "x.jpg"} is a file' in err
+    # One image whose drawing would replace it.
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder / 'x.png'),
+                        '--out', str(folder))
+    assert code == 1 and f'output {folder / "x.png"} would overwrite the input' in err
+    assert (folder / 'x.png').read_bytes() == png and (folder / 'x.jpg').read_bytes() == jpg
+    # x.jpg and x.png of one folder keep separate outputs.
+    out = tmp_path / 'out'
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+                        '--out', str(out))
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ['x_jpg.json', 'x_jpg.png', 'x_png.json',
+                                                     'x_png.png']
+    assert cv2.imread(str(out / 'x_png.png')).shape == (400, 300, 3)
+    assert json.loads((out / 'x_jpg.json').read_text())[0]['image'] == 'x.jpg'
+
+
+def test_demo_score_threshold_hides_poses(tmp_path, fixtures, checkpoint, capsys):
+    boxes = ['20,20,200,300', '330,600,200,300']  # far apart
+    image = cv2.imread(str(fixtures / IMAGE))
+    runs = {}
+    for thre in ('0', None):
+        if thre is None:
+            scores = sorted(r['score'] for r in runs['0'][0])
+            assert len(scores) == 2 and scores[0] < scores[1]
+            thre = str((scores[0] + scores[1]) / 2)
+        out = tmp_path / thre
+        code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image',
+                            str(fixtures / IMAGE), '--boxes', *boxes, '--instances', '0',
+                            '--out', str(out), '--score-thre', thre)
+        assert code == 0, err
+        runs[thre] = (json.loads((out / '000817.json').read_text()),
+                      cv2.imread(str(out / '000817.png')))
+    (all_poses, all_drawn), (kept, drawn) = runs['0'], runs[thre]
+    low = min(all_poses, key=lambda r: r['score'])
+    assert kept == [r for r in all_poses if r is not low and r['score'] >= float(thre)]
+    xy = np.round(np.reshape(low['keypoints'], (17, 3))[:, :2]).astype(int)
+    xy = xy[(xy >= 0).all(axis=1) & (xy[:, 0] < image.shape[1]) & (xy[:, 1] < image.shape[0])]
+    assert len(xy) >= 10
+    changed_all = np.abs(all_drawn.astype(int) - image.astype(int)).sum(axis=2) > 30
+    changed = np.abs(drawn.astype(int) - image.astype(int)).sum(axis=2) > 30
+    assert changed_all[xy[:, 1], xy[:, 0]].all()       # drawn without the threshold
+    assert changed[xy[:, 1], xy[:, 0]].mean() < 0.2    # not drawn with it
+
+
+def test_demo_clipping_report(tmp_path, fixtures, checkpoint, capsys, caplog):
+    caplog.set_level(logging.INFO, logger='mipnet.apis.inferencer')
+    # 665 x 1000 image: the first box ends 0.2 px past the right edge, the second 35 px.
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--boxes', '465.2,300,200,300', '500,300,200,300',
+                        '--out', str(tmp_path / 'out'))
+    assert code == 0, err
+    clipped = [r.getMessage() for r in caplog.records if 'extends past' in r.getMessage()]
+    assert clipped == ['box [500.0, 300.0, 200.0, 300.0] of 000817.jpg extends past the image '
+                       '(665x1000): clipped (x2 700.0 -> 665.0)']
+
+
+def test_demo_detector_options(tmp_path, fixtures, checkpoint, capsys):
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--detector', 'onnx', '--out', str(tmp_path))
+    assert code == 1 and 'error: --detector onnx needs --det-model PATH' in err
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--detector', 'onnx', '--det-model', str(tmp_path / 'no.onnx'),
+                        '--out', str(tmp_path))
+    assert code == 1 and f'error: detector model file not found: {tmp_path / "no.onnx"}' in err
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--detector', 'hog', '--boxes', '1,1,5,5', '--out', str(tmp_path))
+    assert code == 1 and 'leave out --detector hog' in err

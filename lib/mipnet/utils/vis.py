@@ -147,7 +147,7 @@ def draw_pose(img, keypoints, skeleton, color, secondary=False, kpt_thre=0.0, ra
     return img
 
 
-def draw_poses(img, poses, skeleton, kpt_thre=0.0, boxes=None, draw_boxes=True):
+def draw_poses(img, poses, skeleton, kpt_thre=0.0, boxes=None, draw_boxes=True, labels=None):
     """Draw a list of poses (for instance the demo's merged results) on a copy of ``img``.
 
     Primary poses (k = 0) get filled joints and their person box, solid, in the pose colour;
@@ -164,6 +164,7 @@ def draw_poses(img, poses, skeleton, kpt_thre=0.0, boxes=None, draw_boxes=True):
         kpt_thre: joint confidence threshold for drawing.
         boxes: optional (M, 4) [x, y, w, h] input boxes, drawn thin and grey underneath.
         draw_boxes: draw the pose boxes described above.
+        labels: optional list of one label per pose, replacing ``k=<k> <score>``.
 
     Returns:
         A new BGR uint8 (H, W, 3) image.
@@ -177,7 +178,8 @@ def draw_poses(img, poses, skeleton, kpt_thre=0.0, boxes=None, draw_boxes=True):
         kpts = np.asarray(pose['keypoints'], dtype=np.float64).reshape(-1, 3)
         k = int(pose.get('instance', 0))
         draw_pose(out, kpts, skeleton, color, secondary=k >= 1, kpt_thre=kpt_thre)
-        label = f'k={k}' + (f' {pose["score"]:.2f}' if 'score' in pose else '')
+        label = labels[i] if labels is not None else \
+            f'k={k}' + (f' {pose["score"]:.2f}' if 'score' in pose else '')
         shown = kpts[np.isfinite(kpts).all(axis=1) & (kpts[:, 2] > kpt_thre), :2]
         if draw_boxes and k == 0 and pose.get('box') is not None:
             draw_box(out, pose['box'], color, label=label)

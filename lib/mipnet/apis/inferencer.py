@@ -1,0 +1,450 @@
+"""PoseInferencer: every pose of every person in images, folders and videos.
+
+Inference is the evaluation path: person boxes from a detector (:mod:`mipnet.apis.detectors`),
+crops made as the dataset makes them, batched across boxes and images through
+:class:`~mipnet.engine.inference.MultiInstancePredictor` (built by
+:func:`~mipnet.engine.evaluate.predictor_from_cfg`: shared trunk and flip test as configured),
+then rescoring and OKS-NMS over every instance of every box of an image by
+:func:`~mipnet.evaluation.postprocess.rescore_and_merge`.
+"""
+import logging
+import math
+import os
+
+import cv2
+import numpy as np
+import torch
+
+from mipnet.apis.detectors import InputError, build_detector, check_detections
+from mipnet.config import ConfigError, load_config
+from mipnet.data import DataError
+from mipnet.data.coco import decode_image, normalize_image
+from mipnet.data.metadata import get_keypoint_meta
+from mipnet.data.transforms import box_to_center_scale, get_affine_transform
+from mipnet.utils.dist import resolve_device_type, setup_cpu_math
+
+logger = logging.getLogger(__name__)
+
+__all__ = ['PoseInferencer', 'make_crop', 'check_box', 'IMAGE_EXTS', 'VIDEO_EXTS',
+           'CLIP_TOLERANCE']
+
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
+# Boxes reaching at most this many pixels past the image are clipped silently (a box drawn
+# to the last pixel column, or float round-off, is not a user mistake).
+CLIP_TOLERANCE = 0.5
+
+
+def make_crop(image, box, image_size, color_rgb):
+    """The network input for one person box.
+
+    Args:
+        image: BGR uint8 (H, W, 3).
+        box: [x, y, w, h] in pixels.
+        image_size: (width, height) of the network input.
+        color_rgb: ``DATASET.COLOR_RGB``.
+
+    Returns:
+        (crop float32 (3, height, width), center (2,), scale (2,)) with the HRNet box
+        convention: aspect ratio of the input, enlarged 1.25 times.
+    """
+    in_w, in_h = int(image_size[0]), int(image_size[1])
+    center, scale = box_to_center_scale(*box, aspect_ratio=in_w / in_h)
+    trans = get_affine_transform(center, scale, 0, (in_w, in_h))
+    crop = cv2.warpAffine(image, trans, (in_w, in_h), flags=cv2.INTER_LINEAR)
+    return normalize_image(crop, color_rgb), center, scale
+
+
+def check_box(box, width, height, image_name):
+    """Validate a box against its image and clip it to the image.
+
+    Args:
+        box: [x, y, w, h].
+        width, height: image size.
+
+    Returns:
+        (clipped [x, y, w, h] floats, list of what changed, e.g. ``['x2 700 -> 665']``;
+        empty when the box reaches at most :data:`CLIP_TOLERANCE` px past the image).
+
+    Raises:
+        InputError: w or h <= 0, non-finite values, or no overlap with the image.
+    """
+    x, y, w, h = (float(v) for v in box)
+    shown = f'[{x:g}, {y:g}, {w:g}, {h:g}]'
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise InputError(f'box {shown} for image {image_name} has non-finite values')
+    if w <= 0 or h <= 0:
+        raise InputError(f'degenerate box {shown} for image {image_name}: width and height '
+                         'must be > 0')
+    edges = {'x1': (x, max(0.0, x)), 'y1': (y, max(0.0, y)),
+             'x2': (x + w, min(float(width), x + w)), 'y2': (y + h, min(float(height), y + h))}
+    x1, y1, x2, y2 = (new for _, new in edges.values())
+    if x2 <= x1 or y2 <= y1:
+        raise InputError(f'box {shown} lies outside image {image_name} ({width}x{height}); '
+                         'boxes are [x, y, w, h] in pixels')
+    changed = [f'{name} {old:.1f} -> {new:.1f}' for name, (old, new) in edges.items()
+               if abs(old - new) > CLIP_TOLERANCE]
+    if all(old == new for old, new in edges.values()):
+        return [x, y, w, h], changed
+    return [x1, y1, x2 - x1, y2 - y1], changed
+
+
+def _numeric_stem(stem):
+    return int(stem) if stem.isdigit() else None
+
+
+def read_image(path):
+    """BGR uint8 (H, W, 3) of an image file.
+
+    Raises:
+        InputError: missing, unreadable, undecodable or too large (OpenCV refuses images
+            over ``CV_IO_MAX_IMAGE_PIXELS``) file.
+    """
+    if not os.path.exists(path):
+        raise InputError(f'image not found: {path}')
+    try:
+        img, why = decode_image(path)
+    except DataError as exc:
+        raise InputError(str(exc)) from None
+    except cv2.error as exc:
+        # OpenCV refuses headers claiming more than CV_IO_MAX_IMAGE_PIXELS with an exception.
+        why = ' '.join(str(exc).split()).split(' error: ')[-1]
+        raise InputError(f'image {path} could not be decoded by OpenCV (too large or '
+                         f'corrupt: {why})') from None
+    if img is None:
+        raise InputError(f'image {path} {why}')
+    return img
+
+
+def list_images(folder):
+    """Sorted image files (by :data:`IMAGE_EXTS`) of a folder, not recursive."""
+    files = sorted(f for f in os.listdir(folder)
+                   if f.lower().endswith(IMAGE_EXTS) and os.path.isfile(os.path.join(folder, f)))
+    if not files:
+        raise InputError(f'no images ({", ".join(IMAGE_EXTS)}) in folder {folder}')
+    return [os.path.join(folder, f) for f in files]
+
+
+def _path_item(path):
+    name = os.path.basename(path)
+    stem = os.path.splitext(name)[0]
+    num = _numeric_stem(stem)
+    return {'name': name, 'stem': stem, 'file': name, 'path': path, 'image_id': num,
+            'keys': [name, stem, num, str(num) if num is not None else None]}
+
+
+def _array_item(image, index):
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f'image array {index} has shape {image.shape} and dtype '
+                         f'{image.dtype}; expected BGR uint8 (H, W, 3)')
+    name = f'image_{index:06d}'
+    return {'name': name, 'stem': name, 'file': name, 'path': None, 'image_id': index,
+            'keys': [], 'image': image}
+
+
+def _video_frames(path):
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise InputError(f'video {path} could not be opened (corrupt or unsupported codec)')
+    name = os.path.basename(path)
+    stem = os.path.splitext(name)[0]
+    index = 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frame_name = f'{stem}_{index:06d}'
+            yield {'name': frame_name, 'stem': stem, 'file': name, 'path': path,
+                   'frame': index, 'image_id': index, 'image': frame,
+                   'keys': [frame_name, index, str(index)]}
+            index += 1
+    finally:
+        cap.release()
+    if index == 0:
+        raise InputError(f'video {path} has no readable frame')
+
+
+def video_fps(path):
+    """Frames per second of a video file (25 when the file does not say)."""
+    cap = cv2.VideoCapture(path)
+    try:
+        return cap.get(cv2.CAP_PROP_FPS) or 25.0
+    finally:
+        cap.release()
+
+
+def is_video(path):
+    return isinstance(path, (str, os.PathLike)) and os.path.isfile(path) \
+        and str(path).lower().endswith(VIDEO_EXTS)
+
+
+class PoseInferencer:
+    """Poses of every person in images, image folders and videos.
+
+    Args:
+        cfg: a loaded config or the path of an experiment YAML.
+        checkpoint: weights file (overrides ``TEST.MODEL_FILE``); None keeps the config's.
+        device: 'cpu', 'cuda', 'npu' or 'auto' (overrides ``DEVICE``); None keeps the
+            config's.
+        detector: a name of :data:`~mipnet.apis.detectors.DETECTORS` ('none', 'file',
+            'hog', 'onnx') built with ``detector_options``, or a callable
+            ``detector(image, keys) -> (boxes (M, 4) xywh, scores (M,)) or None``.
+        detector_options: constructor arguments of the named detector (e.g.
+            ``{'model_file': 'yolox.onnx', 'score_thre': 0.5}``).
+        instances: instance indices to run (None: all of the model).
+        flip: flip test (None: ``TEST.FLIP_TEST``).
+        batch_size: boxes per forward pass (None: ``TEST.BATCH_SIZE_PER_GPU``).
+        score_thre: poses scoring below it are left out of the results.
+        opts: extra config overrides (KEY VALUE list) when ``cfg`` is a path.
+
+    Calling it with an image array (BGR uint8), a path of an image, folder or video, or a list
+    of these yields one result per image or frame, in input order (see :meth:`__call__`).
+    """
+
+    def __init__(self, cfg, checkpoint=None, device=None, detector='none',
+                 detector_options=None, instances=None, flip=None, batch_size=None,
+                 score_thre=0.0, opts=None):
+        from mipnet.engine.evaluate import predictor_from_cfg
+        from mipnet.evaluation.postprocess import postprocess_options_from_cfg
+        overrides = list(opts or [])
+        if checkpoint is not None:
+            overrides += ['TEST.MODEL_FILE', str(checkpoint)]
+        if device:
+            overrides += ['DEVICE', device]
+        if flip is not None:
+            overrides += ['TEST.FLIP_TEST', str(bool(flip))]
+        if isinstance(cfg, (str, os.PathLike)):
+            cfg = load_config(str(cfg), overrides)
+        elif overrides:
+            cfg = cfg.clone()
+            cfg.defrost()
+            cfg.merge_from_list(overrides)
+            cfg.freeze()
+        self.cfg = cfg
+        try:
+            self.meta = get_keypoint_meta(cfg.DATASET.TEST_DATASET or cfg.DATASET.DATASET)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if self.meta.num_joints != int(cfg.MODEL.NUM_JOINTS):
+            raise ConfigError(f'MODEL.NUM_JOINTS = {cfg.MODEL.NUM_JOINTS} but the '
+                              f'{self.meta.name} layout (DATASET.TEST_DATASET) has '
+                              f'{self.meta.num_joints} joints')
+        self.batch_size = int(batch_size or cfg.TEST.BATCH_SIZE_PER_GPU)
+        if self.batch_size <= 0:
+            raise InputError(f'batch size {self.batch_size} must be positive')
+        self.score_thre = float(score_thre)
+        self.detector = build_detector(detector, **(detector_options or {}))
+        self.device = torch.device(resolve_device_type(cfg.DEVICE))
+        setup_cpu_math()
+        self.model = self._build_model()
+        self.predictor = predictor_from_cfg(cfg, self.model, self.meta.flip_index)
+        if instances is not None:
+            self.predictor.instances = self._check_instances(instances)
+        self.options = postprocess_options_from_cfg(cfg)
+        self.image_size = cfg.MODEL.IMAGE_SIZE
+        self.color_rgb = bool(cfg.DATASET.COLOR_RGB)
+
+    def _build_model(self):
+        from mipnet.models import build_model
+        from mipnet.utils.checkpoint import load_model_weights
+        if not self.cfg.TEST.MODEL_FILE:
+            raise ConfigError('TEST.MODEL_FILE is empty: pass the checkpoint (checkpoint=... '
+                              'in Python, or TEST.MODEL_FILE output/.../model_best.pth on the '
+                              'command line)')
+        model = build_model(self.cfg, is_train=False)
+        load_model_weights(model, self.cfg.TEST.MODEL_FILE)
+        return model.to(self.device).eval()
+
+    def _check_instances(self, instances):
+        available = self.model.num_instances if self.model.uses_lambda else 1
+        instances = [int(k) for k in instances]
+        bad = [k for k in instances if not 0 <= k < available]
+        if not instances or bad:
+            raise InputError(f'instances {instances}: this model has instances '
+                             f'0..{available - 1}')
+        return instances
+
+    @property
+    def instances(self):
+        return list(self.predictor.instances)
+
+    # ------------------------------------------------------------------ inputs
+    def _items(self, inputs):
+        """Input items in order; a file that cannot be read becomes an item with 'error'
+        when it came from a folder or a list, and raises when it was the only input."""
+        single = not isinstance(inputs, (list, tuple))
+        sources = [inputs] if single else list(inputs)
+        for index, src in enumerate(sources):
+            if isinstance(src, np.ndarray):
+                yield _array_item(src, index)
+                continue
+            path = os.fspath(src)
+            if os.path.isdir(path):
+                for file in list_images(path):
+                    yield self._read(_path_item(file), strict=False)
+            elif is_video(path):
+                yield from _video_frames(path)
+            else:
+                yield self._read(_path_item(path), strict=single)
+
+    @staticmethod
+    def _read(item, strict):
+        try:
+            item['image'] = read_image(item['path'])
+        except InputError as exc:
+            if strict:
+                raise
+            item['error'] = str(exc)
+            logger.warning('skipping %s', exc)
+        return item
+
+    # ------------------------------------------------------------------ one image
+    def _prepare(self, item):
+        """Detect, check and crop: adds 'boxes' (M, 4), 'box_scores' (M,), 'crops'
+        (M, 3, H, W), 'centers' and 'scales' (M, 2)."""
+        img = item['image']
+        height, width = img.shape[:2]
+        found = self.detector(img, item['keys'])
+        if found is None:
+            logger.warning('no boxes for %s in the %s: nothing to predict there',
+                           item['name'], getattr(self.detector, 'description', 'detector'))
+            found = (np.zeros((0, 4)), np.zeros(0))
+        boxes_in, scores_in = check_detections(*found, backend=type(self.detector).__name__)
+        boxes, scores, crops, centers, scales = [], [], [], [], []
+        for bbox, score in zip(boxes_in, scores_in):
+            box, changed = check_box(bbox, width, height, item['name'])
+            if changed:
+                logger.info('box %s of %s extends past the image (%dx%d): clipped (%s)',
+                            [round(float(v), 1) for v in bbox], item['name'], width, height,
+                            ', '.join(changed))
+            crop, center, scale = make_crop(img, box, self.image_size, self.color_rgb)
+            boxes.append(box)
+            scores.append(score)
+            crops.append(crop)
+            centers.append(center)
+            scales.append(scale)
+        h, w = int(self.image_size[1]), int(self.image_size[0])
+        item['boxes'] = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        item['box_scores'] = np.asarray(scores, dtype=np.float64)
+        item['crops'] = np.stack(crops) if crops else np.zeros((0, 3, h, w), np.float32)
+        item['centers'] = np.asarray(centers, dtype=np.float32).reshape(-1, 2)
+        item['scales'] = np.asarray(scales, dtype=np.float32).reshape(-1, 2)
+        return item
+
+    def _predict(self, items):
+        """Keypoints of all boxes of ``items`` in batches: sets 'keypoints' (M, K, J, 3)."""
+        crops = np.concatenate([it['crops'] for it in items])
+        centers = np.concatenate([it['centers'] for it in items])
+        scales = np.concatenate([it['scales'] for it in items])
+        parts = []
+        for start in range(0, len(crops), self.batch_size):
+            stop = start + self.batch_size
+            batch = torch.from_numpy(crops[start:stop]).to(self.device)
+            parts.append(self.predictor(batch, centers[start:stop], scales[start:stop]))
+        k, j = len(self.predictor.instances), self.meta.num_joints
+        kpts = np.concatenate(parts) if parts else np.zeros((0, k, j, 3), np.float32)
+        offset = 0
+        for it in items:
+            m = len(it['crops'])
+            it['keypoints'] = kpts[offset:offset + m]
+            offset += m
+
+    def _merge(self, item):
+        """COCO-style records of one image after rescoring and OKS-NMS, best first."""
+        from mipnet.evaluation.postprocess import rescore_and_merge
+        kpts = item['keypoints']  # (M, K, J, 3)
+        m, k, j = kpts.shape[:3]
+        if m == 0:
+            return []
+        instances = np.asarray(self.predictor.instances, dtype=np.int64)
+        flat = kpts.reshape(m * k, j, 3).astype(np.float64)
+        merged, rows = rescore_and_merge(
+            flat[..., :2], flat[..., 2:], np.repeat(item['scales'], k, axis=0),
+            np.repeat(item['box_scores'], k), np.zeros(m * k, dtype=np.int64),
+            np.tile(instances, m), **self.options, sigmas=self.meta.sigmas_array,
+            return_indices=True)
+        poses = []
+        for res, row in zip(merged, rows):
+            score = float(np.clip(res['score'], 0.0, 1.0))
+            if score < self.score_thre:
+                continue
+            box_index = int(row // k)
+            pose = {'image': item['file'],
+                    'image_id': item['image_id'] if item['image_id'] is not None else -1,
+                    'category_id': 1,
+                    'keypoints': [float(v) for v in res['keypoints']],
+                    'score': score,
+                    'instance': int(res['instance']),
+                    'box_index': box_index,
+                    'box': [round(float(v), 2) for v in item['boxes'][box_index]],
+                    'box_score': float(item['box_scores'][box_index])}
+            if 'frame' in item:
+                pose['frame'] = int(item['frame'])
+            poses.append(pose)
+        return poses
+
+    @staticmethod
+    def _result(item, poses):
+        result = {key: item[key] for key in ('name', 'file', 'path', 'image_id', 'image')
+                  if key in item}
+        result['boxes'] = item.get('boxes', np.zeros((0, 4)))
+        result['box_scores'] = item.get('box_scores', np.zeros(0))
+        result['poses'] = poses
+        result['error'] = item.get('error')
+        if 'frame' in item:
+            result['frame'] = item['frame']
+        return result
+
+    def __call__(self, inputs):
+        """Yield one result per image or video frame, in input order.
+
+        Args:
+            inputs: BGR uint8 (H, W, 3) array, path of an image, a folder of images or a
+                video, or a list of these.
+
+        Yields:
+            dict with 'name', 'file', 'path', 'image_id', 'image' (BGR (H, W, 3)), 'frame'
+            (videos), 'boxes' (M, 4) ``[x, y, w, h]`` person boxes, 'box_scores' (M,),
+            'poses' (list of COCO keypoint records with 'keypoints' [x, y, conf] * J,
+            'score', 'instance' (the k that produced it), 'box_index' and 'box' (its person
+            box), 'box_score'), and 'error' (None, or why a file of a folder or list could
+            not be read; it then has no poses).
+
+        Raises:
+            InputError: a single input that is missing or unreadable, an unreadable video,
+                bad boxes, a detector failure.
+        """
+        pending, count = [], 0
+        for item in self._items(inputs):
+            if item.get('error'):
+                pending.append(item)
+                continue
+            pending.append(self._prepare(item))
+            count += len(item['crops'])
+            if count >= self.batch_size:
+                yield from self._flush(pending)
+                pending, count = [], 0
+        yield from self._flush(pending)
+
+    def _flush(self, pending):
+        ready = [it for it in pending if not it.get('error')]
+        if ready:
+            self._predict(ready)
+        for it in pending:
+            yield self._result(it, [] if it.get('error') else self._merge(it))
+
+    def draw(self, result, kpt_thre=None):
+        """The image of ``result`` with its poses: BGR uint8 (H, W, 3).
+
+        Every pose is labelled ``b<box> k=<instance> <score>``; instance k >= 1 poses have
+        hollow joints; input boxes are drawn thin and grey. Joints drawn above ``kpt_thre``
+        (default ``TEST.IN_VIS_THRE``).
+        """
+        from mipnet.utils.vis import draw_poses
+        kpt_thre = self.cfg.TEST.IN_VIS_THRE if kpt_thre is None else kpt_thre
+        poses = result['poses']
+        labels = [f'b{p["box_index"]} k={p["instance"]} {p["score"]:.2f}' for p in poses]
+        return draw_poses(result['image'], poses, self.meta.skeleton, kpt_thre=kpt_thre,
+                          boxes=result['boxes'], labels=labels)

@@ -1,0 +1,131 @@
+"""Person detector backends: ONNX layouts (end-to-end dets/labels, raw YOLOX), HOG, files."""
+import cv2
+import numpy as np
+import pytest
+
+from mipnet.apis import InputError, build_detector, check_detections
+from mipnet.apis.detectors import HOGDetector, ONNXDetector, nms_boxes
+
+onnx = pytest.importorskip('onnx')
+pytest.importorskip('onnxruntime')
+
+
+def _onnx_model(path, outputs, input_shape=(1, 3, 64, 64)):
+    """A model whose outputs are constants plus 0 x mean(input), so they depend on a real
+    (1, 3, H, W) input as a detector's do."""
+    from onnx import TensorProto, helper, numpy_helper
+    nodes = [helper.make_node('ReduceMean', ['input'], ['mean'], keepdims=0),
+             helper.make_node('Mul', ['mean', 'zero'], ['nothing'])]
+    inits = [numpy_helper.from_array(np.zeros((), np.float32), 'zero')]
+    graph_outputs = []
+    for name, value in outputs.items():
+        inits.append(numpy_helper.from_array(value, name + '_const'))
+        if value.dtype == np.float32:
+            nodes.append(helper.make_node('Add', [name + '_const', 'nothing'], [name]))
+            elem = TensorProto.FLOAT
+        else:
+            nodes.append(helper.make_node('Identity', [name + '_const'], [name]))
+            elem = TensorProto.INT64
+        graph_outputs.append(helper.make_tensor_value_info(name, elem, list(value.shape)))
+    graph = helper.make_graph(
+        nodes, 'tiny_detector',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, list(input_shape))],
+        graph_outputs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def test_onnx_end2end_layout(tmp_path):
+    # mmdeploy / rtmlib end2end export: dets (1, N, 5) in input pixels + labels (1, N).
+    dets = np.array([[[10, 5, 30, 60, 0.9],     # person
+                      [11, 6, 31, 59, 0.8],     # same person again: removed by the NMS
+                      [40, 10, 60, 40, 0.95],   # class 2: not a person
+                      [40, 30, 60, 62, 0.1]]],  # below the score threshold
+                    dtype=np.float32)
+    labels = np.array([[0, 0, 2, 0]], dtype=np.int64)
+    path = _onnx_model(tmp_path / 'end2end.onnx', {'dets': dets, 'labels': labels})
+    det = build_detector('onnx', model_file=path, score_thre=0.3, nms_thre=0.45)
+    image = np.zeros((1000, 500, 3), np.uint8)  # letterboxed by 64 / 1000
+    boxes, scores = det(image)
+    ratio = 64 / 1000
+    np.testing.assert_allclose(boxes, [[10 / ratio, 5 / ratio, 20 / ratio, 55 / ratio]],
+                               rtol=1e-6)
+    np.testing.assert_allclose(scores, [0.9], rtol=1e-6)
+    blob, r = det.preprocess(image)
+    assert blob.shape == (1, 3, 64, 64) and r == ratio
+    assert (blob[0, :, :, 32:] == 114).all() and (blob[0, :, :, :32] == 0).all()
+
+
+def test_onnx_raw_yolox_layout_dynamic_input(tmp_path):
+    # Raw YOLOX head: A = 8*8 + 4*4 + 2*2 anchors of a 64x64 input, [cx, cy, log w, log h,
+    # objectness, person, other class].
+    raw = np.zeros((1, 84, 7), np.float32)
+    raw[0, 4 * 8 + 3] = [0.5, 0.5, np.log(4), np.log(8), 0.9, 0.8, 0.1]  # stride 8, cell (3, 4)
+    raw[0, 64 + 1 * 4 + 2] = [0.0, 0.0, np.log(1), np.log(2), 0.9, 0.5, 0.1]  # stride 16
+    raw[0, 0] = [0, 0, 0, 0, 0.9, 0.05, 0.9]  # another class
+    path = _onnx_model(tmp_path / 'raw.onnx', {'output': raw},
+                       input_shape=['batch', 3, 'height', 'width'])
+    det = ONNXDetector(path, score_thre=0.3, input_size=(64, 64))
+    boxes, scores = det(np.zeros((128, 128, 3), np.uint8))  # ratio 0.5
+    # (3.5, 4.5) * 8 = (28, 36), size (32, 64) -> x1 y1 = (12, 4); (2, 1) * 16 = (32, 16),
+    # size (16, 32) -> (24, 0); both in input pixels, times 2 for the image.
+    np.testing.assert_allclose(boxes, [[24, 8, 64, 128], [48, 0, 32, 64]], atol=1e-4)
+    np.testing.assert_allclose(scores, [0.72, 0.45], rtol=1e-5)
+    # A 96x96 input has 144 + 36 + 9 anchors, not 84: the layout is refused.
+    det = ONNXDetector(path, input_size=(96, 96))
+    with pytest.raises(InputError, match='raw YOLOX output has 84 anchors, but a 96x96 input'):
+        det(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_onnx_bad_inputs(tmp_path):
+    with pytest.raises(InputError, match='detector model file not found: .*missing.onnx'):
+        build_detector('onnx', model_file=str(tmp_path / 'missing.onnx'))
+    with pytest.raises(InputError, match='needs a model file'):
+        build_detector('onnx')
+    wrong = _onnx_model(tmp_path / 'wrong.onnx', {'dets': np.zeros((1, 3, 4), np.float32)})
+    with pytest.raises(InputError, match=r'first output has shape \(1, 3, 4\); expected dets '
+                                         r'\(1, N, 5\)'):
+        build_detector('onnx', model_file=wrong)(np.zeros((64, 64, 3), np.uint8))
+    labels = _onnx_model(tmp_path / 'labels.onnx',
+                         {'dets': np.zeros((1, 3, 5), np.float32),
+                          'labels': np.zeros((1, 2), np.int64)})
+    with pytest.raises(InputError, match=r'labels output has shape \(1, 2\); expected \(1, 3\)'):
+        build_detector('onnx', model_file=labels)(np.zeros((64, 64, 3), np.uint8))
+    garbage = tmp_path / 'garbage.onnx'
+    garbage.write_bytes(b'not a model')
+    with pytest.raises(InputError, match='could not be loaded by onnxruntime'):
+        build_detector('onnx', model_file=str(garbage))
+    with pytest.raises(InputError, match="unknown detector 'yolo'"):
+        build_detector('yolo')
+
+
+def test_check_detections_and_nms():
+    with pytest.raises(InputError, match=r'boxes of shape \(2, 3\).*expected \(M, 4\)'):
+        check_detections(np.zeros((2, 3)), np.zeros(2), 'x')
+    with pytest.raises(InputError, match='non-finite'):
+        check_detections([[0, 0, np.nan, 1]], [1.0], 'x')
+    keep = nms_boxes([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 5, 5]], [0.5, 0.9, 0.7], 0.5)
+    assert keep.tolist() == [1, 2]
+
+
+def test_hog_finds_a_person(fixtures):
+    if not hasattr(cv2, 'HOGDescriptor'):
+        pytest.skip(f'OpenCV {cv2.__version__} has no HOGDescriptor (removed in OpenCV 5)')
+    image = cv2.imread(str(fixtures / 'ochuman' / '003799.jpg'))
+    boxes, scores = build_detector('hog')(image)
+    height, width = image.shape[:2]
+    assert len(boxes) >= 1
+    assert ((scores > 0) & (scores <= 1)).all()
+    # People are taller than wide; boxes lie (mostly) in the image.
+    assert (boxes[:, 3] > boxes[:, 2]).all() and (boxes[:, 3] >= 100).all()
+    assert (boxes[:, 0] < width).all() and (boxes[:, 1] < height).all()
+
+
+def test_hog_missing_in_opencv_is_one_clear_error(monkeypatch):
+    monkeypatch.delattr(cv2, 'HOGDescriptor', raising=False)
+    with pytest.raises(InputError, match='hog detector needs cv2.HOGDescriptor.*'
+                                         'opencv-python-headless<5'):
+        HOGDetector()
