@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from mipnet.config import run_output_dir
-from mipnet.data import build_dataset
+from mipnet.data import BatchMaker, build_dataset
 from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
 from mipnet.evaluation.pck import heatmap_accuracy
@@ -187,8 +187,13 @@ class Trainer:
         self.writer = self._tensorboard()
         self._resume(resume_file)
 
-        self.train_set = build_dataset(cfg, is_train=True)
+        # Workers ship uint8 crops and joints; images and targets are made per batch on the
+        # training device (bit-identical to the per-sample CPU items).
+        self.train_set = build_dataset(cfg, is_train=True, device_targets=True)
         self.train_loader = build_loader(cfg, self.train_set, True, self.device)
+        self.batch_maker = BatchMaker.for_dataset(
+            self.train_set, self.device,
+            channels_last=cfg.MODEL.CHANNELS_LAST and self.device.type != 'cpu')
         self.valid_loader = None
         if cfg.TRAIN.MAX_STEPS <= 0:
             valid_set = build_dataset(cfg, is_train=False)
@@ -280,13 +285,9 @@ class Trainer:
         end = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         seen = 0
-        for i, (images, target, target_weight, meta) in enumerate(loader):
+        for i, batch in enumerate(loader):
+            images, target, target_weight, meta = self.batch_maker(batch)
             data_time.update(time.perf_counter() - end)
-            images = images.to(device, non_blocking=True)
-            if cfg.MODEL.CHANNELS_LAST and device.type != 'cpu':
-                images = images.contiguous(memory_format=torch.channels_last)
-            target = target.to(device, non_blocking=True)
-            target_weight = target_weight.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=autocast_dtype(device.type),
                                 enabled=self.amp):
                 loss, output = compute_loss(cfg, self.model, self.criterion, images, target,
