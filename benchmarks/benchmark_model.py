@@ -7,16 +7,24 @@ Everything is measured side by side in one run on the same machine:
   trunk (``MODEL.SHARED_TRUNK True``) vs the reference duplication of the image batch;
 * inference throughput for N = 1, 2, 4 instances, with and without flip test, as the cost of
   N instances relative to one instance (the reference way costs N x);
-* training throughput vs batch size (plotted with ``--plot``).
+* training throughput vs batch size (plotted with ``--plot``);
+* with ``--blocks``: the plain (one-instance, λ-free) forward with the in-place residual adds
+  of ``BasicBlock``/``Bottleneck``/fusion against the same weights run with out-of-place
+  adds (``relu(out + residual)``, the blocks before issue 21), plus the two-instance
+  shared-trunk forward, all interleaved.
 
 Usage::
 
     python benchmarks/benchmark_model.py --configs w48_384x288 w32_256x192 --device cpu
     python benchmarks/benchmark_model.py --quick        # tiny config, seconds
+    python benchmarks/benchmark_model.py --configs w48_384x288 --blocks --blocks-only \
+        --infer-batch 8 --repeat 5
 """
 import argparse
+import copy
 import platform
 import time
+import types
 
 import torch
 
@@ -25,6 +33,7 @@ from mipnet.engine.inference import MultiInstancePredictor, autocast_dtype
 from mipnet.engine.train import compute_loss
 from mipnet.losses import JointsMSELoss
 from mipnet.models import build_model
+from mipnet.models.hrnet import BasicBlock, Bottleneck, HighResolutionModule
 from mipnet.models.summary import count_flops
 from mipnet.utils.dist import resolve_device_type, setup_cpu_math
 
@@ -68,9 +77,10 @@ def matmul_gflops(device, dtype, size=2048, repeat=5):
     return 2 * size ** 3 / seconds / 1e9
 
 
-def make_model(name, device, num_instances=2, shared=True):
+def make_model(name, device, num_instances=2, shared=True, opts=()):
     cfg = load_config(CONFIGS[name], ['MODEL.PRETRAINED', '', 'MODEL.NUM_INSTANCES',
-                                      str(num_instances), 'MODEL.SHARED_TRUNK', str(shared)])
+                                      str(num_instances), 'MODEL.SHARED_TRUNK', str(shared),
+                                      *opts])
     model = build_model(cfg, is_train=True).to(device)
     return cfg, model
 
@@ -132,6 +142,74 @@ def bench_infer(name, device, batch, amp, warmup, repeat):
     return rows
 
 
+def _out_of_place_block(self, x):
+    """BasicBlock / Bottleneck forward as before issue 21: a new tensor for the sum."""
+    residual = x if self.downsample is None else self.downsample(x)
+    out = self.relu(self.bn1(self.conv1(x)))
+    if isinstance(self, Bottleneck):
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+    else:
+        out = self.bn2(self.conv2(out))
+    return self.relu(out + residual)
+
+
+def _out_of_place_fusion(self, x):
+    """HighResolutionModule forward as before issue 21: every fusion term a new tensor."""
+    x = [branch(t) for branch, t in zip(self.branches, x)]
+    if self.num_branches == 1:
+        return x
+    out = []
+    for i, row in enumerate(self.fuse_layers):
+        y = x[i]
+        for j in range(self.num_branches):
+            if j != i:
+                y = y + row[j](x[j])
+        out.append(self.relu(y))
+    return out
+
+
+def out_of_place_copy(model):
+    """A copy of ``model`` (same weights) whose blocks add residuals out of place."""
+    legacy = copy.deepcopy(model)
+    for m in legacy.modules():
+        if isinstance(m, (BasicBlock, Bottleneck)):
+            m.forward = types.MethodType(_out_of_place_block, m)
+        elif isinstance(m, HighResolutionModule):
+            m.forward = types.MethodType(_out_of_place_fusion, m)
+    return legacy
+
+
+def bench_blocks(name, device, batch, warmup, repeat):
+    """Eval forwards (no grad), in-place vs out-of-place blocks, all interleaved: the plain
+    HRNet (``pose_hrnet``), and MIPNet with one and with two instances (shared trunk).
+
+    Returns:
+        {variant: {'plain': s, 'one': s, 'two': s}} for variant 'in-place' / 'out-of-place'
+        (median seconds), and 'max_abs_diff' between the variants' outputs.
+    """
+    cfg, plain = make_model(name, device, opts=['MODEL.NAME', 'pose_hrnet'])
+    _, mip = make_model(name, device, num_instances=2)
+    w, h = cfg.MODEL.IMAGE_SIZE
+    images = torch.randn(batch, 3, h, w, device=device)
+    fns, diff = [], 0.0
+    nets = {'in-place': (plain.eval(), mip.eval())}
+    nets['out-of-place'] = tuple(out_of_place_copy(m) for m in nets['in-place'])
+    with torch.inference_mode():
+        for p, m in nets.values():
+            one = MultiInstancePredictor(m, range(1))
+            two = MultiInstancePredictor(m, range(2))
+            fns += [lambda p=p: p(images), lambda one=one: one.heatmaps(images),
+                    lambda two=two: two.heatmaps(images)]
+        outs = [[fn() for fn in fns[k:k + 3]] for k in (0, 3)]
+        diff = max(float((a - b).abs().max()) for a, b in zip(*outs))
+        seconds = timed(fns, device, warmup, repeat)
+    result = {v: dict(zip(('plain', 'one', 'two'), seconds[3 * k:3 * k + 3]))
+              for k, v in enumerate(nets)}
+    result['max_abs_diff'] = diff
+    return result
+
+
 def bench_batch_sizes(name, device, sizes, amp, warmup, repeat):
     out = []
     for batch in sizes:
@@ -173,6 +251,10 @@ def main(argv=None):
     parser.add_argument('--plot-config', default='w32_256x192', choices=sorted(CONFIGS))
     parser.add_argument('--plot-sizes', type=int, nargs='+', default=[1, 2, 4, 8])
     parser.add_argument('--quick', action='store_true', help='tiny config only')
+    parser.add_argument('--blocks', action='store_true',
+                        help='plain forward: in-place vs out-of-place residual adds')
+    parser.add_argument('--blocks-only', action='store_true',
+                        help='with --blocks: skip the training and N-instance tables')
     args = parser.parse_args(argv)
     if args.quick:
         args.configs, args.plot_config = ['tiny'], 'tiny'
@@ -190,6 +272,24 @@ def main(argv=None):
     print(f'matmul {str(dtype).replace("torch.", "")} 2048^3: {peak:.1f} GFLOP/s (measured peak)\n')
 
     for name in args.configs:
+        if args.blocks:
+            r = bench_blocks(name, device, args.infer_batch, args.warmup, args.repeat)
+            b = args.infer_batch
+            print(f'## {name}: eval forward, {b} boxes (median of {args.repeat}, interleaved)')
+            print('| residual adds | plain HRNet boxes/s | MIPNet 1 inst. boxes/s | '
+                  'MIPNet 2 inst. boxes/s | 2 inst. cost vs 1 |')
+            print('|---|---|---|---|---|')
+            for v in ('out-of-place', 'in-place'):
+                t = r[v]
+                print(f'| {v} | {b / t["plain"]:.2f} | {b / t["one"]:.2f} | {b / t["two"]:.2f} '
+                      f'| {t["two"] / t["one"]:.3f}x |')
+            old, new = r['out-of-place'], r['in-place']
+            print(f'in-place speed-up: plain {old["plain"] / new["plain"]:.3f}x, MIPNet 1 '
+                  f'instance {old["one"] / new["one"]:.3f}x, 2 instances '
+                  f'{old["two"] / new["two"]:.3f}x; max |output difference| '
+                  f'{r["max_abs_diff"]:.3g}\n')
+            if args.blocks_only:
+                continue
         print(f'## {name}: training, {args.batch} boxes/step, all 2 instances per box')
         print('| mode | boxes/s | useful GFLOP/s | % of matmul | executed GFLOP/s |')
         print('|---|---|---|---|---|')
