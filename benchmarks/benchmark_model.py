@@ -25,6 +25,7 @@ import copy
 import platform
 import time
 import types
+from pathlib import Path
 
 import torch
 
@@ -37,12 +38,13 @@ from mipnet.models.hrnet import BasicBlock, Bottleneck, HighResolutionModule
 from mipnet.models.summary import count_flops
 from mipnet.utils.dist import resolve_device_type, setup_cpu_math
 
-CONFIGS = {
-    'w48_384x288': 'experiments/coco/hrnet/w48_384x288_adam_lr1e-3.yaml',
-    'w32_256x192': 'experiments/coco/hrnet/w32_256x192_adam_lr1e-3.yaml',
-    'tiny': 'experiments/synthetic/tiny_mipnet.yaml',
-    'small': 'experiments/synthetic/small_mipnet.yaml',
-}
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = {name: str(REPO / 'experiments' / path) for name, path in {
+    'w48_384x288': 'coco/hrnet/w48_384x288_adam_lr1e-3.yaml',
+    'w32_256x192': 'coco/hrnet/w32_256x192_adam_lr1e-3.yaml',
+    'tiny': 'synthetic/tiny_mipnet.yaml',
+    'small': 'synthetic/small_mipnet.yaml',
+}.items()}
 
 
 def sync(device):
