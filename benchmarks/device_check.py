@@ -257,6 +257,7 @@ def main(argv=None):
 
     if args.dry_run:
         device = torch.device('cpu')
+        torch.set_num_threads(1)     # tiny steps: threads would only spin
     elif not torch.cuda.is_available():
         print('error: no CUDA GPU is visible (torch.cuda.is_available() is False); use '
               '--dry-run to check the script on a CPU.', file=sys.stderr)
