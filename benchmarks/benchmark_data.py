@@ -12,7 +12,8 @@ and multi-instance heatmap targets ready on the training device:
 
 The two paths are timed in interleaved rounds (median reported) on the real fixtures
 (../shared/fixtures) and, with ``--synthetic-root``, on a synthetic COCO-layout root; the
-first batch of each loader (worker start-up) is not timed. Before timing, one batch of each
+first batch of each loader (worker start-up) is not timed. The image decode alone, timed in
+the same rounds in this process, is the most a worker that decodes full images can give. Before timing, one batch of each
 path is compared (images and weights equal, targets within float rounding).
 
 Examples:
@@ -39,6 +40,7 @@ sys.path.insert(0, str(REPO / 'lib'))
 
 from mipnet.config import load_config  # noqa: E402
 from mipnet.data import BatchMaker, build_dataset  # noqa: E402
+from mipnet.data.coco import decode_image  # noqa: E402
 from mipnet.data.targets import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 logger = logging.getLogger('benchmark_data')
@@ -184,6 +186,14 @@ def time_path(ds, finish, n, workers, batch_size, device):
     return count / (time.perf_counter() - t0)
 
 
+def time_decode(ds, n):
+    """samples/s of the image decode alone, in this process: the ceiling of a worker."""
+    t0 = time.perf_counter()
+    for i in range(n):
+        decode_image(ds.db[i % len(ds)]['image'])
+    return n / (time.perf_counter() - t0)
+
+
 def seed_all(seed):
     """The augmentation draws from NumPy's and Python's generators."""
     np.random.seed(seed)
@@ -233,7 +243,7 @@ def main(argv=None):
           f'{args.rounds} interleaved rounds (median), targets on {device}, '
           f'{os.cpu_count()} CPUs, torch {torch.__version__}')
     header = (f'{"dataset":<22} {"workers":>7} {"per-sample/s":>13} {"batched/s":>10} '
-              f'{"per worker":>17} {"ratio":>6}')
+              f'{"per worker":>17} {"ratio":>6} {"decode alone/s":>15}')
     print(header)
     print('-' * len(header))
     for label, name, image_dir, ann_file, nj in sets:
@@ -246,15 +256,16 @@ def main(argv=None):
               f'{diffs[1]:.3g}, weights {diffs[2]:.3g}')
         paths = [(per_sample, lambda b: per_sample_batch(b, device)), (crops, maker)]
         for workers in args.workers:
-            rates = [[], []]
+            rates = [[], [], []]
             for _ in range(args.rounds):
                 for (ds, finish), bucket in zip(paths, rates):
                     bucket.append(time_path(ds, finish, args.samples, workers,
                                             args.batch_size, device))
-            old, new = (statistics.median(r) for r in rates)
+                rates[2].append(time_decode(crops, args.samples))
+            old, new, decode = (statistics.median(r) for r in rates)
             per = max(workers, 1)
             print(f'{label:<22} {workers:>7} {old:>13.1f} {new:>10.1f} '
-                  f'{old / per:>8.1f} -> {new / per:>6.1f} {new / old:>5.2f}x')
+                  f'{old / per:>8.1f} -> {new / per:>6.1f} {new / old:>5.2f}x {decode:>15.1f}')
     return 0
 
 
