@@ -119,7 +119,7 @@ class COCOStyleDataset(Dataset):
 
     With ``device_targets`` the items are ``(crop, meta)`` instead: ``crop`` the uint8 (H, W,
     3) BGR tensor of one ``warpAffine``, ``meta`` as above. A DataLoader worker then does only
-    decode, augmentation geometry and the warp, and ships a quarter of the bytes;
+    decode, augmentation geometry and the warp, and ships a seventh of the bytes;
     :class:`~mipnet.data.targets.BatchMaker` (``BatchMaker.for_dataset(ds, device)``) turns
     the collated batch into the same images and targets on the training device.
 
