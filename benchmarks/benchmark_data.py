@@ -13,8 +13,9 @@ and multi-instance heatmap targets ready on the training device:
 The two paths are timed in interleaved rounds (median reported) on the real fixtures
 (../shared/fixtures) and, with ``--synthetic-root``, on a synthetic COCO-layout root; the
 first batch of each loader (worker start-up) is not timed. The image decode alone, timed in
-the same rounds in this process, is the most a worker that decodes full images can give. Before timing, one batch of each
-path is compared (images and weights equal, targets within float rounding).
+the same rounds in this process, is the most a worker that decodes full images can give.
+Before timing, one batch of each path is compared (the largest differences of images,
+targets and weights are printed; tests/data/test_batch_targets.py pins them to 0).
 
 Examples:
     python benchmarks/benchmark_data.py
