@@ -212,6 +212,17 @@ def bench_blocks(name, device, batch, warmup, repeat):
     return result
 
 
+def profile_step(name, device, batch, amp):
+    """Print the ops of one training step (after one untimed step), most self time first."""
+    from torch.profiler import ProfilerActivity, profile
+    step, _ = _train_step(name, device, batch, amp, True)
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    print(f'## {name}: profile of one training step, {batch} boxes, 2 instances')
+    print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=20))
+
+
 def bench_batch_sizes(name, device, sizes, amp, warmup, repeat):
     out = []
     for batch in sizes:
@@ -257,6 +268,9 @@ def main(argv=None):
                         help='plain forward: in-place vs out-of-place residual adds')
     parser.add_argument('--blocks-only', action='store_true',
                         help='with --blocks: skip the training and N-instance tables')
+    parser.add_argument('--profile', action='store_true',
+                        help='only print the torch profile (self CPU time per op) of one '
+                             'shared-trunk training step of each config at --batch')
     args = parser.parse_args(argv)
     if args.quick:
         args.configs, args.plot_config = ['tiny'], 'tiny'
@@ -274,6 +288,9 @@ def main(argv=None):
     print(f'matmul {str(dtype).replace("torch.", "")} 2048^3: {peak:.1f} GFLOP/s (measured peak)\n')
 
     for name in args.configs:
+        if args.profile:
+            profile_step(name, device, args.batch, args.amp)
+            continue
         if args.blocks:
             r = bench_blocks(name, device, args.infer_batch, args.warmup, args.repeat)
             b = args.infer_batch
