@@ -52,11 +52,17 @@ def sync(device):
         getattr(torch, device.type).synchronize()
 
 
+# Wall-clock by default; ``--cpu-clock`` (CPU device) counts this process's CPU seconds, which
+# time spent descheduled by other jobs on a shared machine does not inflate.
+CLOCK = {'clock': time.perf_counter}
+
+
 def timed(fns, device, warmup, repeat):
     """Median seconds of each function in ``fns``, timed round-robin after ``warmup`` rounds.
 
     Interleaving the candidates makes their ratio robust to load that changes over the run.
     """
+    clock = CLOCK['clock']
     for _ in range(warmup):
         for fn in fns:
             fn()
@@ -64,10 +70,10 @@ def timed(fns, device, warmup, repeat):
     times = [[] for _ in fns]
     for _ in range(repeat):
         for fn, bucket in zip(fns, times):
-            start = time.perf_counter()
+            start = clock()
             fn()
             sync(device)
-            bucket.append(time.perf_counter() - start)
+            bucket.append(clock() - start)
     return [sorted(t)[len(t) // 2] for t in times]
 
 
@@ -268,6 +274,9 @@ def main(argv=None):
                         help='plain forward: in-place vs out-of-place residual adds')
     parser.add_argument('--blocks-only', action='store_true',
                         help='with --blocks: skip the training and N-instance tables')
+    parser.add_argument('--cpu-clock', action='store_true',
+                        help='CPU device: time with the process CPU clock (robust to other '
+                             'jobs on shared cores; use with --threads 1)')
     parser.add_argument('--profile', action='store_true',
                         help='only print the torch profile (self CPU time per op) of one '
                              'shared-trunk training step of each config at --batch')
@@ -277,13 +286,17 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(resolve_device_type(args.device))
+    if args.cpu_clock:
+        if device.type != 'cpu':
+            parser.error('--cpu-clock times CPU work only; use it with --device cpu')
+        CLOCK['clock'] = time.process_time
     setup_cpu_math()
     dtype = autocast_dtype(device.type) if args.amp else torch.float32
     torch.manual_seed(0)
 
     print(f'machine: {platform.platform()} | {platform.processor() or platform.machine()} | '
           f'torch {torch.__version__} | device {device} | threads {torch.get_num_threads()} | '
-          f'AMP {args.amp}')
+          f'AMP {args.amp} | clock {"process CPU time" if args.cpu_clock else "wall"}')
     peak = matmul_gflops(device, dtype)
     print(f'matmul {str(dtype).replace("torch.", "")} 2048^3: {peak:.1f} GFLOP/s (measured peak)\n')
 
