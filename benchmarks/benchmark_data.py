@@ -1,19 +1,32 @@
-"""Data-pipeline throughput: dataset samples/s in train mode with full augmentation.
+"""Data-pipeline throughput: the full training input path, today's per-sample targets vs
+crops with batched targets, side by side in one run.
 
-Measures ``dataset[i]`` (image decode + half-body/scale/rotation/flip + warp + multi-instance
-heatmap targets) on the real fixtures (../shared/fixtures) and, with ``--synthetic-root``,
-on a synthetic COCO-layout root written by tools/make_synthetic.py; first in this process,
-then through a DataLoader with each requested number of workers (total and per worker).
+Full path = decode -> augmentation geometry -> ``warpAffine`` -> batch -> normalised images
+and multi-instance heatmap targets ready on the training device:
+
+* ``per-sample`` (the path before issue 21): each worker also normalises the crop to float32
+  and draws full-resolution targets for every instance with NumPy, and ships them;
+* ``batched``: workers ship the uint8 crop and the joints
+  (``build_dataset(..., device_targets=True)``); :class:`mipnet.data.BatchMaker` makes
+  images and targets for the whole batch on ``--device`` (here the CPU, in the main process).
+
+The two paths are timed in interleaved rounds (median reported) on the real fixtures
+(../shared/fixtures) and, with ``--synthetic-root``, on a synthetic COCO-layout root; the
+first batch of each loader (worker start-up) is not timed. The image decode alone, timed in
+the same rounds in this process, is the most a worker that decodes full images can give.
+Before timing, one batch of each path is compared (the largest differences of images,
+targets and weights are printed; tests/data/test_batch_targets.py pins them to 0).
 
 Examples:
     python benchmarks/benchmark_data.py
-    python benchmarks/benchmark_data.py --synthetic-root data/synthetic --workers 0 1 2
-    python benchmarks/benchmark_data.py --image-size 288 384 --samples 400
+    python benchmarks/benchmark_data.py --workers 1 2 --rounds 5 --samples 200
+    python benchmarks/benchmark_data.py --synthetic-root data/synthetic --image-size 288 384
 """
 import argparse
 import logging
 import os
 import random
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,13 +34,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'lib'))
 
 from mipnet.config import load_config  # noqa: E402
-from mipnet.data import build_dataset  # noqa: E402
+from mipnet.data import BatchMaker, build_dataset  # noqa: E402
+from mipnet.data.coco import decode_image  # noqa: E402
+from mipnet.data.targets import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 logger = logging.getLogger('benchmark_data')
 
@@ -39,20 +54,97 @@ FIXTURE_SETS = {
 }
 
 
+# ---- the per-sample path as it was before issue 21 (kept here only to compare against) ----
+_NORM_MUL = (1.0 / (255.0 * IMAGENET_STD)).astype(np.float32)
+_NORM_ADD = (-IMAGENET_MEAN / IMAGENET_STD).astype(np.float32)
+
+
+def legacy_normalize(crop, color_rgb):
+    """BGR uint8 (H, W, 3) -> float32 (3, H, W), per sample with NumPy."""
+    channels = cv2.split(crop)
+    if color_rgb:
+        channels = channels[::-1]
+    out = np.empty((3,) + crop.shape[:2], dtype=np.float32)
+    for c in range(3):
+        out[c] = channels[c]
+    out *= _NORM_MUL[:, None, None]
+    out += _NORM_ADD[:, None, None]
+    return out
+
+
+def legacy_heatmaps(joints, joints_vis, image_size, heatmap_size, sigma, joint_weights=None):
+    """NumPy targets of one sample: (N, J, 3) joints -> (N, J, h, w), (N, J, 1)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    vis = np.asarray(joints_vis, dtype=np.float32)[..., 0]
+    width, height = int(heatmap_size[0]), int(heatmap_size[1])
+    stride = np.asarray(image_size, dtype=np.float64) / np.array([width, height], np.float64)
+    tmp_size = sigma * 3
+    mu = np.trunc(joints[..., :2] / stride + 0.5)
+    ul = np.trunc(mu - tmp_size)
+    br = np.trunc(mu + tmp_size + 1)
+    inside = (ul[..., 0] < width) & (ul[..., 1] < height) & (br[..., 0] > 0) & (br[..., 1] > 0)
+    weight = np.where(inside, vis, np.float32(0)).astype(np.float32)
+    draw = (weight > 0.5).astype(np.float32)
+    denom = np.float32(2.0 * sigma * sigma)
+    xs = np.arange(width, dtype=np.float32)
+    ys = np.arange(height, dtype=np.float32)
+    mu32 = mu.astype(np.float32)
+    gx = np.exp(-np.square(xs - mu32[..., 0:1]) / denom)
+    gx *= (xs >= ul[..., 0:1]) & (xs < br[..., 0:1])
+    gy = np.exp(-np.square(ys - mu32[..., 1:2]) / denom)
+    gy *= (ys >= ul[..., 1:2]) & (ys < br[..., 1:2])
+    gy *= draw[..., None]
+    target = gy[..., :, None] * gx[..., None, :]
+    if joint_weights is not None:
+        weight = weight * np.asarray(joint_weights, dtype=np.float32)
+    return target.astype(np.float32, copy=False), weight[..., None]
+
+
+class PerSampleDataset(Dataset):
+    """The per-sample item of before issue 21 over a ``device_targets`` dataset: the same
+    crop and joints, then float normalisation and NumPy targets in the worker."""
+
+    def __init__(self, crops):
+        self.crops = crops
+
+    def __len__(self):
+        return len(self.crops)
+
+    def __getitem__(self, idx):
+        ds = self.crops
+        crop, meta = ds[idx]
+        target, weight = legacy_heatmaps(meta['joints'], meta['joints_vis'], ds.image_size,
+                                         ds.heatmap_size, ds.sigma, ds.joint_weights)
+        image = torch.from_numpy(legacy_normalize(crop.numpy(), ds.color_rgb))
+        return image, torch.from_numpy(target), torch.from_numpy(weight), meta
+
+
+def per_sample_batch(batch, device):
+    """What the training loop did with a per-sample batch: copy it to the device."""
+    images, target, weight, meta = batch
+    return (images.to(device, non_blocking=True), target.to(device, non_blocking=True),
+            weight.to(device, non_blocking=True), meta)
+
+
+# ---------------------------------------------------------------------------------------
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--fixtures', default=str(REPO.parent / 'shared' / 'fixtures'),
                    help='real fixture folder (default: ../shared/fixtures)')
+    p.add_argument('--sets', nargs='+', default=['coco'], choices=sorted(FIXTURE_SETS),
+                   help='fixture sets to time (default: coco)')
     p.add_argument('--synthetic-root', default='',
                    help='synthetic dataset root (images/<set>/, annotations/)')
     p.add_argument('--synthetic-set', default='train', help='set name under the synthetic root')
     p.add_argument('--image-size', type=int, nargs=2, default=[192, 256], metavar=('W', 'H'),
                    help='network input size (default: HRNet 192 x 256)')
     p.add_argument('--num-instances', type=int, default=2, help='MODEL.NUM_INSTANCES')
-    p.add_argument('--samples', type=int, default=100, help='samples timed per measurement')
-    p.add_argument('--batch-size', type=int, default=8, help='DataLoader batch size')
-    p.add_argument('--workers', type=int, nargs='+', default=[0, 1],
+    p.add_argument('--samples', type=int, default=160, help='samples timed per measurement')
+    p.add_argument('--rounds', type=int, default=5, help='interleaved rounds (median)')
+    p.add_argument('--batch-size', type=int, default=16, help='DataLoader batch size')
+    p.add_argument('--workers', type=int, nargs='+', default=[1],
                    help='DataLoader worker counts to time (0 = in-process loader)')
+    p.add_argument('--device', default='cpu', help='where targets are made (cpu, cuda, npu)')
     return p.parse_args(argv)
 
 
@@ -68,32 +160,54 @@ def make_cfg(args, name, image_dir, ann_file, num_joints):
         'DATASET.PROB_HALF_BODY', '0.3', 'DATASET.COLOR_RGB', 'True'])
 
 
-def time_direct(ds, n):
-    """samples/s of ``ds[i]`` in this process."""
-    ds[0]  # warm-up (page cache, lazy imports)
-    t0 = time.perf_counter()
-    for i in range(n):
-        ds[i % len(ds)]
-    return n / (time.perf_counter() - t0)
-
-
-def _worker_init(_):
+def _worker_init(worker_id):
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    seed_all(worker_id)
 
 
-def time_loader(ds, n, workers, batch_size):
-    """samples/s through a DataLoader (after its first batch, which includes worker start)."""
+def make_loader(ds, n, workers, batch_size, device):
     sampler = [i % len(ds) for i in range(n + batch_size)]
-    loader = DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                        worker_init_fn=_worker_init if workers else None)
-    it = iter(loader)
-    next(it)
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      pin_memory=device.type != 'cpu',
+                      worker_init_fn=_worker_init if workers else None)
+
+
+def time_path(ds, finish, n, workers, batch_size, device):
+    """samples/s of the full path, after the loader's first batch (worker start-up)."""
+    it = iter(make_loader(ds, n, workers, batch_size, device))
+    finish(next(it))
     count = 0
     t0 = time.perf_counter()
     for batch in it:
-        count += batch[0].shape[0]
+        out = finish(batch)
+        count += out[0].shape[0]
+    if device.type != 'cpu':
+        getattr(torch, device.type).synchronize()
     return count / (time.perf_counter() - t0)
+
+
+def time_decode(ds, n):
+    """samples/s of the image decode alone, in this process: the ceiling of a worker."""
+    t0 = time.perf_counter()
+    for i in range(n):
+        decode_image(ds.db[i % len(ds)]['image'])
+    return n / (time.perf_counter() - t0)
+
+
+def seed_all(seed):
+    """The augmentation draws from NumPy's and Python's generators."""
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def compare_once(per_sample, crops, finish_new, device, batch_size):
+    """Max |difference| of images, targets, weights between one batch of each path."""
+    seed_all(0)
+    old = per_sample_batch(next(iter(DataLoader(per_sample, batch_size=batch_size))), device)
+    seed_all(0)
+    new = finish_new(next(iter(DataLoader(crops, batch_size=batch_size))))
+    return [float((a.float() - b.float()).abs().max()) for a, b in zip(old[:3], new[:3])]
 
 
 def main(argv=None):
@@ -101,13 +215,13 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format='%(message)s')
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    np.random.seed(0)
-    random.seed(0)
+    device = torch.device(args.device)
 
     sets = []
     fixtures = Path(args.fixtures)
     if (fixtures / 'coco' / 'test_coco.json').is_file():
-        for name, (folder, ann, nj) in FIXTURE_SETS.items():
+        for name in args.sets:
+            folder, ann, nj = FIXTURE_SETS[name]
             sets.append((f'fixtures/{name}', name, str(fixtures / folder),
                          str(fixtures / folder / ann), nj))
     else:
@@ -126,20 +240,33 @@ def main(argv=None):
 
     w, h = args.image_size
     print(f'train mode, full augmentation, input {w}x{h}, heatmap {w // 4}x{h // 4}, '
-          f'{args.num_instances} instances, {args.samples} samples per measurement, '
-          f'{os.cpu_count()} CPUs')
-    header = f'{"dataset":<28} {"boxes":>6} {"mode":<12} {"samples/s":>10} {"per worker":>11}'
+          f'{args.num_instances} instances, batch {args.batch_size}, {args.samples} samples x '
+          f'{args.rounds} interleaved rounds (median), targets on {device}, '
+          f'{os.cpu_count()} CPUs, torch {torch.__version__}')
+    header = (f'{"dataset":<22} {"workers":>7} {"per-sample/s":>13} {"batched/s":>10} '
+              f'{"per worker":>17} {"ratio":>6} {"decode alone/s":>15}')
     print(header)
     print('-' * len(header))
     for label, name, image_dir, ann_file, nj in sets:
-        ds = build_dataset(make_cfg(args, name, image_dir, ann_file, nj), True)
-        rate = time_direct(ds, args.samples)
-        print(f'{label:<28} {len(ds):>6} {"direct":<12} {rate:>10.1f} {rate:>11.1f}')
+        crops = build_dataset(make_cfg(args, name, image_dir, ann_file, nj), True,
+                              device_targets=True)
+        per_sample = PerSampleDataset(crops)
+        maker = BatchMaker.for_dataset(crops, device)
+        diffs = compare_once(per_sample, crops, maker, device, args.batch_size)
+        print(f'{label}: one batch of each path, max |diff| images {diffs[0]:.3g}, targets '
+              f'{diffs[1]:.3g}, weights {diffs[2]:.3g}')
+        paths = [(per_sample, lambda b: per_sample_batch(b, device)), (crops, maker)]
         for workers in args.workers:
-            rate = time_loader(ds, args.samples, workers, args.batch_size)
-            per = rate / max(workers, 1)
-            mode = f'loader w={workers}'
-            print(f'{label:<28} {len(ds):>6} {mode:<12} {rate:>10.1f} {per:>11.1f}')
+            rates = [[], [], []]
+            for _ in range(args.rounds):
+                for (ds, finish), bucket in zip(paths, rates):
+                    bucket.append(time_path(ds, finish, args.samples, workers,
+                                            args.batch_size, device))
+                rates[2].append(time_decode(crops, args.samples))
+            old, new, decode = (statistics.median(r) for r in rates)
+            per = max(workers, 1)
+            print(f'{label:<22} {workers:>7} {old:>13.1f} {new:>10.1f} '
+                  f'{old / per:>8.1f} -> {new / per:>6.1f} {new / old:>5.2f}x {decode:>15.1f}')
     return 0
 
 

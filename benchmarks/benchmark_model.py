@@ -7,16 +7,25 @@ Everything is measured side by side in one run on the same machine:
   trunk (``MODEL.SHARED_TRUNK True``) vs the reference duplication of the image batch;
 * inference throughput for N = 1, 2, 4 instances, with and without flip test, as the cost of
   N instances relative to one instance (the reference way costs N x);
-* training throughput vs batch size (plotted with ``--plot``).
+* training throughput vs batch size (plotted with ``--plot``);
+* with ``--blocks``: the plain (one-instance, λ-free) forward with the in-place residual adds
+  of ``BasicBlock``/``Bottleneck``/fusion against the same weights run with out-of-place
+  adds (``relu(out + residual)``, the blocks before issue 21), plus the two-instance
+  shared-trunk forward, all interleaved.
 
 Usage::
 
     python benchmarks/benchmark_model.py --configs w48_384x288 w32_256x192 --device cpu
     python benchmarks/benchmark_model.py --quick        # tiny config, seconds
+    python benchmarks/benchmark_model.py --configs w48_384x288 --blocks --blocks-only \
+        --infer-batch 8 --repeat 5
 """
 import argparse
+import copy
 import platform
 import time
+import types
+from pathlib import Path
 
 import torch
 
@@ -25,15 +34,17 @@ from mipnet.engine.inference import MultiInstancePredictor, autocast_dtype
 from mipnet.engine.train import compute_loss
 from mipnet.losses import JointsMSELoss
 from mipnet.models import build_model
+from mipnet.models.hrnet import BasicBlock, Bottleneck, HighResolutionModule
 from mipnet.models.summary import count_flops
 from mipnet.utils.dist import resolve_device_type, setup_cpu_math
 
-CONFIGS = {
-    'w48_384x288': 'experiments/coco/hrnet/w48_384x288_adam_lr1e-3.yaml',
-    'w32_256x192': 'experiments/coco/hrnet/w32_256x192_adam_lr1e-3.yaml',
-    'tiny': 'experiments/synthetic/tiny_mipnet.yaml',
-    'small': 'experiments/synthetic/small_mipnet.yaml',
-}
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = {name: str(REPO / 'experiments' / path) for name, path in {
+    'w48_384x288': 'coco/hrnet/w48_384x288_adam_lr1e-3.yaml',
+    'w32_256x192': 'coco/hrnet/w32_256x192_adam_lr1e-3.yaml',
+    'tiny': 'synthetic/tiny_mipnet.yaml',
+    'small': 'synthetic/small_mipnet.yaml',
+}.items()}
 
 
 def sync(device):
@@ -41,11 +52,17 @@ def sync(device):
         getattr(torch, device.type).synchronize()
 
 
+# Wall-clock by default; ``--cpu-clock`` (CPU device) counts this process's CPU seconds, which
+# time spent descheduled by other jobs on a shared machine does not inflate.
+CLOCK = {'clock': time.perf_counter}
+
+
 def timed(fns, device, warmup, repeat):
     """Median seconds of each function in ``fns``, timed round-robin after ``warmup`` rounds.
 
     Interleaving the candidates makes their ratio robust to load that changes over the run.
     """
+    clock = CLOCK['clock']
     for _ in range(warmup):
         for fn in fns:
             fn()
@@ -53,10 +70,10 @@ def timed(fns, device, warmup, repeat):
     times = [[] for _ in fns]
     for _ in range(repeat):
         for fn, bucket in zip(fns, times):
-            start = time.perf_counter()
+            start = clock()
             fn()
             sync(device)
-            bucket.append(time.perf_counter() - start)
+            bucket.append(clock() - start)
     return [sorted(t)[len(t) // 2] for t in times]
 
 
@@ -68,9 +85,10 @@ def matmul_gflops(device, dtype, size=2048, repeat=5):
     return 2 * size ** 3 / seconds / 1e9
 
 
-def make_model(name, device, num_instances=2, shared=True):
+def make_model(name, device, num_instances=2, shared=True, opts=()):
     cfg = load_config(CONFIGS[name], ['MODEL.PRETRAINED', '', 'MODEL.NUM_INSTANCES',
-                                      str(num_instances), 'MODEL.SHARED_TRUNK', str(shared)])
+                                      str(num_instances), 'MODEL.SHARED_TRUNK', str(shared),
+                                      *opts])
     model = build_model(cfg, is_train=True).to(device)
     return cfg, model
 
@@ -132,6 +150,85 @@ def bench_infer(name, device, batch, amp, warmup, repeat):
     return rows
 
 
+def _out_of_place_block(self, x):
+    """BasicBlock / Bottleneck forward as before issue 21: a new tensor for the sum."""
+    residual = x if self.downsample is None else self.downsample(x)
+    out = self.relu(self.bn1(self.conv1(x)))
+    if isinstance(self, Bottleneck):
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+    else:
+        out = self.bn2(self.conv2(out))
+    return self.relu(out + residual)
+
+
+def _out_of_place_fusion(self, x):
+    """HighResolutionModule forward as before issue 21: every fusion term a new tensor."""
+    x = [branch(t) for branch, t in zip(self.branches, x)]
+    if self.num_branches == 1:
+        return x
+    out = []
+    for i, row in enumerate(self.fuse_layers):
+        y = x[i]
+        for j in range(self.num_branches):
+            if j != i:
+                y = y + row[j](x[j])
+        out.append(self.relu(y))
+    return out
+
+
+def out_of_place_copy(model):
+    """A copy of ``model`` (same weights) whose blocks add residuals out of place."""
+    legacy = copy.deepcopy(model)
+    for m in legacy.modules():
+        if isinstance(m, (BasicBlock, Bottleneck)):
+            m.forward = types.MethodType(_out_of_place_block, m)
+        elif isinstance(m, HighResolutionModule):
+            m.forward = types.MethodType(_out_of_place_fusion, m)
+    return legacy
+
+
+def bench_blocks(name, device, batch, warmup, repeat):
+    """Eval forwards (no grad), in-place vs out-of-place blocks, all interleaved: the plain
+    HRNet (``pose_hrnet``), and MIPNet with one and with two instances (shared trunk).
+
+    Returns:
+        {variant: {'plain': s, 'one': s, 'two': s}} for variant 'in-place' / 'out-of-place'
+        (median seconds), and 'max_abs_diff' between the variants' outputs.
+    """
+    cfg, plain = make_model(name, device, opts=['MODEL.NAME', 'pose_hrnet'])
+    _, mip = make_model(name, device, num_instances=2)
+    w, h = cfg.MODEL.IMAGE_SIZE
+    images = torch.randn(batch, 3, h, w, device=device)
+    fns, diff = [], 0.0
+    nets = {'in-place': (plain.eval(), mip.eval())}
+    nets['out-of-place'] = tuple(out_of_place_copy(m) for m in nets['in-place'])
+    with torch.inference_mode():
+        for p, m in nets.values():
+            one = MultiInstancePredictor(m, range(1))
+            two = MultiInstancePredictor(m, range(2))
+            fns += [lambda p=p: p(images), lambda one=one: one.heatmaps(images),
+                    lambda two=two: two.heatmaps(images)]
+        outs = [[fn() for fn in fns[k:k + 3]] for k in (0, 3)]
+        diff = max(float((a - b).abs().max()) for a, b in zip(*outs))
+        seconds = timed(fns, device, warmup, repeat)
+    result = {v: dict(zip(('plain', 'one', 'two'), seconds[3 * k:3 * k + 3]))
+              for k, v in enumerate(nets)}
+    result['max_abs_diff'] = diff
+    return result
+
+
+def profile_step(name, device, batch, amp):
+    """Print the ops of one training step (after one untimed step), most self time first."""
+    from torch.profiler import ProfilerActivity, profile
+    step, _ = _train_step(name, device, batch, amp, True)
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    print(f'## {name}: profile of one training step, {batch} boxes, 2 instances')
+    print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=20))
+
+
 def bench_batch_sizes(name, device, sizes, amp, warmup, repeat):
     out = []
     for batch in sizes:
@@ -173,23 +270,58 @@ def main(argv=None):
     parser.add_argument('--plot-config', default='w32_256x192', choices=sorted(CONFIGS))
     parser.add_argument('--plot-sizes', type=int, nargs='+', default=[1, 2, 4, 8])
     parser.add_argument('--quick', action='store_true', help='tiny config only')
+    parser.add_argument('--blocks', action='store_true',
+                        help='plain forward: in-place vs out-of-place residual adds')
+    parser.add_argument('--blocks-only', action='store_true',
+                        help='with --blocks: skip the training and N-instance tables')
+    parser.add_argument('--cpu-clock', action='store_true',
+                        help='CPU device: time with the process CPU clock (robust to other '
+                             'jobs on shared cores; use with --threads 1)')
+    parser.add_argument('--profile', action='store_true',
+                        help='only print the torch profile (self CPU time per op) of one '
+                             'shared-trunk training step of each config at --batch')
     args = parser.parse_args(argv)
     if args.quick:
         args.configs, args.plot_config = ['tiny'], 'tiny'
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(resolve_device_type(args.device))
+    if args.cpu_clock:
+        if device.type != 'cpu':
+            parser.error('--cpu-clock times CPU work only; use it with --device cpu')
+        CLOCK['clock'] = time.process_time
     setup_cpu_math()
     dtype = autocast_dtype(device.type) if args.amp else torch.float32
     torch.manual_seed(0)
 
     print(f'machine: {platform.platform()} | {platform.processor() or platform.machine()} | '
           f'torch {torch.__version__} | device {device} | threads {torch.get_num_threads()} | '
-          f'AMP {args.amp}')
+          f'AMP {args.amp} | clock {"process CPU time" if args.cpu_clock else "wall"}')
     peak = matmul_gflops(device, dtype)
     print(f'matmul {str(dtype).replace("torch.", "")} 2048^3: {peak:.1f} GFLOP/s (measured peak)\n')
 
     for name in args.configs:
+        if args.profile:
+            profile_step(name, device, args.batch, args.amp)
+            continue
+        if args.blocks:
+            r = bench_blocks(name, device, args.infer_batch, args.warmup, args.repeat)
+            b = args.infer_batch
+            print(f'## {name}: eval forward, {b} boxes (median of {args.repeat}, interleaved)')
+            print('| residual adds | plain HRNet boxes/s | MIPNet 1 inst. boxes/s | '
+                  'MIPNet 2 inst. boxes/s | 2 inst. cost vs 1 |')
+            print('|---|---|---|---|---|')
+            for v in ('out-of-place', 'in-place'):
+                t = r[v]
+                print(f'| {v} | {b / t["plain"]:.2f} | {b / t["one"]:.2f} | {b / t["two"]:.2f} '
+                      f'| {t["two"] / t["one"]:.3f}x |')
+            old, new = r['out-of-place'], r['in-place']
+            print(f'in-place speed-up: plain {old["plain"] / new["plain"]:.3f}x, MIPNet 1 '
+                  f'instance {old["one"] / new["one"]:.3f}x, 2 instances '
+                  f'{old["two"] / new["two"]:.3f}x; max |output difference| '
+                  f'{r["max_abs_diff"]:.3g}\n')
+            if args.blocks_only:
+                continue
         print(f'## {name}: training, {args.batch} boxes/step, all 2 instances per box')
         print('| mode | boxes/s | useful GFLOP/s | % of matmul | executed GFLOP/s |')
         print('|---|---|---|---|---|')

@@ -12,6 +12,17 @@ torch.set_num_threads(2)
 torch.set_flush_denormal(True)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` skip, with the reason, where no CUDA GPU is visible."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason='needs a CUDA GPU (torch.cuda.is_available() is False); '
+                                   'run benchmarks/device_check.py on a GPU machine')
+    for item in items:
+        if item.get_closest_marker('cuda') is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def repo():
     return REPO

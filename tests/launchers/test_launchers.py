@@ -280,3 +280,16 @@ def test_sigterm_stops_every_rank(launcher, data_root):
     assert proc.returncode == 143, out + err
     assert 'interrupted by SIGTERM' in err
     assert _wait_no_leftovers(launcher) == ''
+
+
+@pytest.mark.cuda
+def test_performance_1p_cuda_fps_line(launcher, data_root):
+    """The launcher's speed line on a CUDA GPU (AMP float16, channels_last)."""
+    proc = launcher.run('train_performance_1p', f'--data_path={data_root}', '--cfg', TINY,
+                        '--device', 'cuda', '--perf_steps', '6', *launcher.tiny_opts(),
+                        'TRAIN.AMP', 'True', 'MODEL.CHANNELS_LAST', 'True')
+    assert proc.returncode == 0, proc.output
+    fps = final_value(proc.stdout, 'Final Performance images/sec :')
+    assert isinstance(fps, float) and fps > 0, proc.stdout
+    case = launcher.case_log('MIPNet_bs4_1p_perf')
+    assert case['Device'] == 'cuda' and float(case['ActualFPS']) == fps

@@ -6,13 +6,15 @@ Public API:
     DATASETS: registry name -> dataset class (coco, crowdpose, ochuman, synthetic)
     DataError: bad dataset input (ValueError subclass)
     generate_heatmaps: Gaussian targets (mipnet.data.targets)
+    BatchMaker: collated crop items -> images and targets on the training device
 """
 from mipnet.data.coco import (IMAGENET_MEAN, IMAGENET_STD, COCODataset, COCOStyleDataset,
                               CrowdPoseDataset, OCHumanDataset, SyntheticDataset)
 from mipnet.data.errors import DataError
-from mipnet.data.targets import generate_heatmaps
+from mipnet.data.targets import BatchMaker, generate_heatmaps
 
 __all__ = ['DATASETS', 'DataError', 'build_dataset', 'register_dataset', 'generate_heatmaps',
+           'BatchMaker',
            'COCOStyleDataset', 'COCODataset', 'CrowdPoseDataset', 'OCHumanDataset',
            'SyntheticDataset', 'IMAGENET_MEAN', 'IMAGENET_STD']
 
@@ -26,7 +28,7 @@ def register_dataset(cls):
     return cls
 
 
-def build_dataset(cfg, is_train, root=None):
+def build_dataset(cfg, is_train, root=None, device_targets=False):
     """Build the training (``is_train``) or evaluation dataset named by
     ``DATASET.TRAIN_DATASET`` / ``DATASET.TEST_DATASET``.
 
@@ -36,6 +38,8 @@ def build_dataset(cfg, is_train, root=None):
             boxes when ``TEST.USE_GT_BBOX``, else ``TEST.COCO_BBOX_FILE`` detections).
         root: dataset root overriding ``DATASET.ROOT`` (explicit image dir / annotation file
             settings still win).
+        device_targets: items are ``(uint8 crop (H,W,3), meta)`` for a
+            :class:`BatchMaker` on the training device (see COCOStyleDataset).
 
     Returns:
         A :class:`COCOStyleDataset` whose items are ``(image (3,H,W), target (N,J,h,w),
@@ -53,4 +57,4 @@ def build_dataset(cfg, is_train, root=None):
                         f'{", ".join(sorted(DATASETS))}')
     cls = DATASETS[name]
     image_dir, annotation_file = cls.resolve_paths(cfg, is_train, root)
-    return cls(cfg, is_train, image_dir, annotation_file)
+    return cls(cfg, is_train, image_dir, annotation_file, device_targets=device_targets)

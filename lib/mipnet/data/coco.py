@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from mipnet.data.augment import random_box_augmentation, select_data
 from mipnet.data.errors import DataError
 from mipnet.data.metadata import get_keypoint_meta
-from mipnet.data.targets import generate_heatmaps
+from mipnet.data.targets import IMAGENET_MEAN, IMAGENET_STD, BatchMaker, normalize_crops
 from mipnet.data.transforms import (affine_transform_points, box_to_center_scale, flip_joints,
                                     get_affine_transform)
 
@@ -31,28 +31,15 @@ __all__ = ['COCOStyleDataset', 'COCODataset', 'CrowdPoseDataset', 'OCHumanDatase
            'SyntheticDataset', 'IMAGENET_MEAN', 'IMAGENET_STD', 'load_json', 'normalize_image',
            'decode_image']
 
-# Applied per channel index (as HRNet does) whatever the channel order (DATASET.COLOR_RGB).
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
 _IMREAD_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-_NORM_MUL = (1.0 / (255.0 * IMAGENET_STD)).astype(np.float32)
-_NORM_ADD = (-IMAGENET_MEAN / IMAGENET_STD).astype(np.float32)
 
 
 def normalize_image(crop, color_rgb):
-    """BGR uint8 (H, W, 3) -> float32 (3, H, W) network input: RGB channel order when
-    ``color_rgb``, ImageNet mean/std per channel index. Training, evaluation and the demo
-    all feed the model through this function."""
-    channels = cv2.split(crop)
-    if color_rgb:
-        channels = channels[::-1]
-    out = np.empty((3,) + crop.shape[:2], dtype=np.float32)
-    for c in range(3):
-        out[c] = channels[c]
-    out *= _NORM_MUL[:, None, None]
-    out += _NORM_ADD[:, None, None]
-    return out
+    """BGR uint8 (H, W, 3) NumPy crop -> float32 (3, H, W) NumPy network input: RGB channel
+    order when ``color_rgb``, ImageNet mean/std per channel index
+    (:func:`~mipnet.data.targets.normalize_crops`, which training runs batched on its
+    device; evaluation and the demo run it here)."""
+    return normalize_crops(torch.from_numpy(crop), color_rgb).numpy()
 
 
 def load_json(path, what='annotation file'):
@@ -122,7 +109,7 @@ def _is_int(v):
 class COCOStyleDataset(Dataset):
     """Top-down keypoint dataset over a COCO-format annotation file.
 
-    Items are ``(image, target, target_weight, meta)``:
+    Items are ``(image, target, target_weight, meta)`` (made on the CPU):
 
     * ``image``: float32 tensor (3, H, W), ImageNet-normalised, RGB when
       ``DATASET.COLOR_RGB`` else BGR channel order;
@@ -137,6 +124,12 @@ class COCOStyleDataset(Dataset):
 
     with N = ``MODEL.NUM_INSTANCES``, J = ``MODEL.NUM_JOINTS``, (W, H) = ``MODEL.IMAGE_SIZE``
     and (w, h) = ``MODEL.HEATMAP_SIZE``.
+
+    With ``device_targets`` the items are ``(crop, meta)`` instead: ``crop`` the uint8 (H, W,
+    3) BGR tensor of one ``warpAffine``, ``meta`` as above. A DataLoader worker then does only
+    decode, augmentation geometry and the warp, and ships a seventh of the bytes;
+    :class:`~mipnet.data.targets.BatchMaker` (``BatchMaker.for_dataset(ds, device)``) turns
+    the collated batch into the same images and targets on the training device.
 
     Attributes:
         meta: the dataset's :class:`KeypointMeta`.
@@ -155,8 +148,9 @@ class COCOStyleDataset(Dataset):
     #: annotation files tried (relative to the root) when none is given explicitly
     annotation_patterns = ('annotations/person_keypoints_{}.json',)
 
-    def __init__(self, cfg, is_train, image_dir, annotation_file):
+    def __init__(self, cfg, is_train, image_dir, annotation_file, device_targets=False):
         self.meta = get_keypoint_meta(self.name)
+        self.device_targets = bool(device_targets)
         self.is_train = bool(is_train)
         self.image_dir = image_dir
         self.annotation_file = annotation_file
@@ -183,6 +177,7 @@ class COCOStyleDataset(Dataset):
         self.upper_body_mask = np.zeros(self.num_joints, dtype=bool)
         self.upper_body_mask[list(self.meta.upper_body_ids)] = True
         self._broken = set()
+        self._cpu_maker = None
 
         if not os.path.isdir(image_dir):
             raise DataError(f'image folder not found: {image_dir}. Set DATASET.ROOT (images '
@@ -479,15 +474,30 @@ class COCOStyleDataset(Dataset):
                 continue
             img = self._read_image(rec['image'])
             if img is not None:
-                image, target, target_weight, meta = self._make_sample(rec, img)
+                crop, meta = self._make_crop(rec, img)
                 # The record actually returned: evaluation keeps one prediction per record.
                 meta['index'] = (idx + attempt) % n
-                return image, target, target_weight, meta
+                if self.device_targets:
+                    return crop, meta
+                return self._finish_on_cpu(crop, meta)
         raise DataError(f'no readable image in dataset {self.name!r} ({self.image_dir}).')
 
-    def _make_sample(self, rec, img):
-        """Crop, augment (training) and build targets for record ``rec`` of BGR image ``img``
-        (H, W, 3) uint8; returns the item described in the class docstring."""
+    def _finish_on_cpu(self, crop, meta):
+        """(crop, meta) -> (image, target, target_weight, meta) with the batch code on the
+        CPU, for a batch of one."""
+        if self._cpu_maker is None:
+            self._cpu_maker = BatchMaker.for_dataset(self)
+        image, target, target_weight, _ = self._cpu_maker(
+            (crop[None], {k: torch.from_numpy(meta[k][None]) for k in ('joints', 'joints_vis')}))
+        return image[0], target[0], target_weight[0], meta
+
+    def _make_crop(self, rec, img):
+        """Crop and augment (training) record ``rec`` of BGR image ``img`` (H, W, 3) uint8.
+
+        Returns:
+            (crop uint8 tensor (H, W, 3) BGR, meta dict without 'index'), see the class
+            docstring.
+        """
         joints = rec['joints'].copy()        # (N, J, 3) image pixels
         joints_vis = rec['joints_vis'].copy()
         valid = rec['instance_valid'].copy()
@@ -530,10 +540,6 @@ class COCOStyleDataset(Dataset):
             k = np.flatnonzero(weak) + 1
             joints[k], joints_vis[k], valid[k] = joints[0], joints_vis[0], 0.0
 
-        target, target_weight = generate_heatmaps(joints, joints_vis, self.image_size,
-                                                  self.heatmap_size, self.sigma,
-                                                  self.joint_weights)
-        image = torch.from_numpy(normalize_image(crop, self.color_rgb))
         meta = {
             'image': rec['image'],
             'image_id': rec['image_id'],
@@ -546,7 +552,7 @@ class COCOStyleDataset(Dataset):
             'joints_vis': joints_vis.astype(np.float32, copy=False),
             'instance_valid': valid,
         }
-        return image, torch.from_numpy(target), torch.from_numpy(target_weight), meta
+        return torch.from_numpy(crop), meta
 
 
 class COCODataset(COCOStyleDataset):

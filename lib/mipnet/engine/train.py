@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from mipnet.config import ConfigError, run_differences, run_output_dir
-from mipnet.data import build_dataset
+from mipnet.data import BatchMaker, build_dataset
 from mipnet.engine import preflight
 from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
@@ -63,21 +63,36 @@ def _worker_init(worker_id):
     random.seed(seed)
 
 
+def loader_workers(requested):
+    """``WORKERS`` capped at this process's share of the CPUs it may run on (the reference
+    configs ask 24 per device; on an 8-device node with fewer than 192 cores more workers
+    only compete for the cores, now that targets are made on the device)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    share = max(1, (cpus or 1) // max(1, int(os.environ.get('LOCAL_WORLD_SIZE', 1))))
+    workers = min(int(requested), share)
+    if workers < requested:
+        logger.info('WORKERS %d capped at %d: the CPUs available per process', requested,
+                    workers)
+    return workers
+
+
 def build_loader(cfg, dataset, is_train, device):
     """DataLoader with a DistributedSampler (a single replica outside torchrun), so sample
-    order is a function of (SEED, epoch) only."""
+    order is a function of (SEED, epoch) only; pinned batches on accelerators (copied
+    without blocking), at most :func:`loader_workers` workers."""
     sampler = DistributedSampler(dataset, num_replicas=dist.get_world_size(),
                                  rank=dist.get_rank(),
                                  shuffle=is_train and cfg.TRAIN.SHUFFLE,
                                  seed=max(cfg.SEED, 0), drop_last=False)
     batch = cfg.TRAIN.BATCH_SIZE_PER_GPU if is_train else cfg.TEST.BATCH_SIZE_PER_GPU
-    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=cfg.WORKERS,
+    workers = loader_workers(cfg.WORKERS)
+    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers,
                       pin_memory=cfg.PIN_MEMORY and device.type != 'cpu',
                       drop_last=is_train and len(dataset) >= batch * dist.get_world_size(),
                       # Fresh workers each epoch take their seeds from the re-seeded generator;
                       # persistent ones would carry RNG state across epochs and break exact
                       # resume, so DETERMINISTIC runs trade the worker start-up for it.
-                      persistent_workers=cfg.WORKERS > 0 and not cfg.DETERMINISTIC,
+                      persistent_workers=workers > 0 and not cfg.DETERMINISTIC,
                       worker_init_fn=_worker_init,
                       generator=torch.Generator())
 
@@ -237,8 +252,13 @@ class Trainer:
         self.writer = self._tensorboard()
         self._resume(resume_path, auto_resume)
 
-        self.train_set = build_dataset(cfg, is_train=True)
+        # Workers ship uint8 crops and joints; images and targets are made per batch on the
+        # training device (bit-identical to the per-sample CPU items).
+        self.train_set = build_dataset(cfg, is_train=True, device_targets=True)
         self.train_loader = build_loader(cfg, self.train_set, True, self.device)
+        self.batch_maker = BatchMaker.for_dataset(
+            self.train_set, self.device,
+            channels_last=cfg.MODEL.CHANNELS_LAST and self.device.type != 'cpu')
         self.valid_loader = None
         if cfg.TRAIN.MAX_STEPS <= 0:
             valid_set = build_dataset(cfg, is_train=False)
@@ -405,13 +425,9 @@ class Trainer:
         end = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         seen = 0
-        for i, (images, target, target_weight, meta) in enumerate(loader):
+        for i, batch in enumerate(loader):
+            images, target, target_weight, meta = self.batch_maker(batch)
             data_time.update(time.perf_counter() - end)
-            images = images.to(device, non_blocking=True)
-            if cfg.MODEL.CHANNELS_LAST and device.type != 'cpu':
-                images = images.contiguous(memory_format=torch.channels_last)
-            target = target.to(device, non_blocking=True)
-            target_weight = target_weight.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=autocast_dtype(device.type),
                                 enabled=self.amp):
                 loss, output = compute_loss(cfg, self.model, self.criterion, images, target,

@@ -44,7 +44,9 @@ class BasicBlock(nn.Module):
         residual = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + residual)
+        # In place: out is this block's own tensor and BatchNorm's backward does not need it.
+        out += residual
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -67,7 +69,8 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + residual)
+        out += residual
+        return self.relu(out)
 
 
 BLOCKS = {'BASIC': BasicBlock, 'BOTTLENECK': Bottleneck}
@@ -145,10 +148,15 @@ class HighResolutionModule(nn.Module):
             return x
         out = []
         for i, row in enumerate(self.fuse_layers):
-            y = x[i]
+            y = None
             for j in range(self.num_branches):
                 if j != i:
-                    y = y + row[j](x[j])
+                    # The first sum is a new tensor (x[i] is the branch output, still needed by
+                    # the other rows); later terms add into it in place, in the same order.
+                    if y is None:
+                        y = x[i] + row[j](x[j])
+                    else:
+                        y += row[j](x[j])
             out.append(self.relu(y))
         return out
 

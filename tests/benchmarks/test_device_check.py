@@ -1,0 +1,47 @@
+"""benchmarks/device_check.py in its dry mode (CPU, tiny config): the whole measurement
+matrix, the CUDA-marked tests (skipped here), the table and the JSON file."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO
+
+SCRIPT = REPO / 'benchmarks' / 'device_check.py'
+
+
+def test_dry_run_measures_the_matrix_and_writes_json(tmp_path):
+    out = tmp_path / 'check.json'
+    proc = subprocess.run([sys.executable, str(SCRIPT), '--dry-run', '--batches', '1',
+                           '--tests', 'tests/engine/test_cuda.py', '--out', str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result['dry_run'] is True and result['device'].startswith('CPU')
+    tests = result['tests']
+    assert tests['status'] == 'passed' and '-m cuda' in tests['command']
+    if not torch.cuda.is_available():
+        assert tests['counts'] == {'skipped': 3}
+    rows = result['rows']
+    # 2 models x (3 precisions x channels_last off/on training + 3 precisions inference)
+    assert len(rows) == 18
+    assert {(r['model'], r['kind'], r['precision'], r['channels_last']) for r in rows} == {
+        (m, k, p, cl) for m in ('mipnet', 'hrnet') for p in ('fp32', 'fp16', 'bf16')
+        for k, cl in (('train', False), ('train', True), ('infer', True))}
+    for r in rows:
+        assert r['status'] == 'ok' and r['boxes_s'] > 0 and r['config'] == 'tiny', r
+        assert r['kind'] == 'infer' or r['finite_loss'], r
+    assert '| tiny | mipnet | train | on | 1 |' in proc.stdout
+    assert 'DRY RUN' in proc.stdout and f'JSON written to {out}' in proc.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message shown without a GPU')
+def test_without_gpu_or_dry_run_says_what_to_do(tmp_path):
+    proc = subprocess.run([sys.executable, str(SCRIPT), '--tests', '--out',
+                           str(tmp_path / 'x.json')], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert 'no CUDA GPU is visible' in proc.stderr and '--dry-run' in proc.stderr
+    assert not (tmp_path / 'x.json').exists()
