@@ -53,9 +53,9 @@ import numpy as np
 import torch
 
 from mipnet.config import load_config
-from mipnet.data.synthetic import (OCHUMAN_LIKE, OCHUMAN_PUBLISHED, SyntheticConfig,
-                                   crowd_statistics, crowd_statistics_table, generate_split,
-                                   overlap_pair_fraction)
+from mipnet.data.synthetic import (OCHUMAN_LIKE, SyntheticConfig, crowd_statistics,
+                                   crowd_statistics_table, generate_split,
+                                   overlap_pair_fraction, statistics_rows)
 from mipnet.evaluation.metrics import load_coco
 from mipnet.evaluation.subsets import (OCCLUDED_IOU, best_oks_per_person, box_outcomes,
                                        crowd_error_rate, crowd_merged_boxes,
@@ -175,17 +175,6 @@ def prepare_ochuman_split(data_dir, num_val, seed, workers, regenerate=False):
         json.dump({'params': params, 'stats': stats,
                    'seconds': time.perf_counter() - start}, f, indent=1)
     return stats
-
-
-def split_statistics(data_dir, splits):
-    """Markdown: :func:`mipnet.data.synthetic.crowd_statistics` of the given splits of
-    ``data_dir`` next to OCHuman's published figures."""
-    rows = []
-    for split in splits:
-        with open(os.path.join(data_dir, 'annotations', f'person_keypoints_{split}.json')) as f:
-            rows.append((f'synthetic {split}', crowd_statistics(json.load(f))))
-    rows.append(('OCHuman, published (its people with IoU > 0.5)', OCHUMAN_PUBLISHED))
-    return crowd_statistics_table(rows)
 
 
 # ---------------------------------------------------------------------------- training
@@ -914,7 +903,7 @@ def evaluate_main(args, argv, data_dir, out_dir, start, load_start):
         f'cores, torch {info["torch"]}; load average at start {load_start[0]:.1f}, at end '
         f'{info["load_average_end"][0]:.1f}.', '',
         'Checkpoints: ' + ', '.join(f'`{w}`' for w in weights), '',
-        split_statistics(data_dir, ('val', OCHUMAN_SPLIT)), '',
+        crowd_statistics_table(statistics_rows(data_dir, ('val', OCHUMAN_SPLIT))), '',
         eval_report(evaluations)])
     with open(os.path.join(out_dir, 'results.md'), 'w') as f:
         f.write(report)

@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from mipnet.data.metadata import COCO
-from mipnet.data.synthetic import (DEFAULT_IMAGE_SIZE, OCHUMAN_LIKE, OCHUMAN_PUBLISHED,
-                                   SyntheticConfig, crowd_statistics, crowd_statistics_table,
-                                   generate_dataset, generate_split)
+from mipnet.data.synthetic import (DEFAULT_IMAGE_SIZE, OCHUMAN_LIKE, SyntheticConfig,
+                                   crowd_statistics_table, generate_dataset, generate_split,
+                                   statistics_rows)
 
 _COLORS = [(0, 0, 255), (255, 128, 0), (0, 200, 0), (255, 0, 255), (0, 255, 255),
            (255, 255, 0)]  # BGR, one per person
@@ -73,22 +73,6 @@ def _draw_preview(out_dir, index, path, zoom=2):
                 cv2.circle(image, (px, py), 3, color, 1, cv2.LINE_AA)
     if not cv2.imwrite(path, image, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OSError(f'could not write {path}')
-
-
-def _statistics_rows(out_dir, ochuman_json=None):
-    """(name, crowd statistics) of the val and val_ochuman splits under ``out_dir``, the
-    published OCHuman figures and, if given, a real OCHuman annotation file."""
-    rows = []
-    for split in ('val', 'val_ochuman'):
-        with open(os.path.join(out_dir, 'annotations', f'person_keypoints_{split}.json')) as f:
-            rows.append((f'synthetic {split}', crowd_statistics(json.load(f))))
-    rows.append(('OCHuman, published (Pose2Seg): its people with IoU > 0.5',
-                 OCHUMAN_PUBLISHED))
-    if ochuman_json:
-        with open(ochuman_json) as f:
-            rows.append((f'OCHuman file {os.path.basename(ochuman_json)}',
-                         crowd_statistics(json.load(f))))
-    return rows
 
 
 def main(argv=None):
@@ -150,7 +134,8 @@ def main(argv=None):
           f'({stats["images_per_second"]:.1f} images/s, {args.workers} worker(s))')
     if ochuman_path:
         print(f'val_ochuman: -> {ochuman_path}')
-        print(crowd_statistics_table(_statistics_rows(args.out, args.ochuman_json)))
+        print(crowd_statistics_table(statistics_rows(args.out, ('val', 'val_ochuman'),
+                                                    args.ochuman_json)))
     if args.preview:
         _draw_preview(args.out, args.preview_index, args.preview)
         print(f'preview -> {args.preview}')

@@ -273,6 +273,7 @@ def test_cli_writes_ochuman_like_split_and_statistics(tmp_path, fixtures):
     assert len(list((tmp_path / 'ds' / 'images' / 'val_ochuman').glob('*.jpg'))) == 4
     assert '| synthetic val_ochuman | 4 |' in res.stdout
     assert '| OCHuman file test_ochuman.json | 3 | 5 | 1.67 | 0.547 |' in res.stdout
+    assert '| OCHuman, published (its people with IoU > 0.5) | 4731 |' in res.stdout
     bad = subprocess.run([sys.executable, str(CLI), '--out', str(tmp_path / 'x'),
                           '--num-train', '0', '--num-val', '1', '--num-val-ochuman', '1',
                           '--ochuman-json', str(tmp_path / 'missing.json')],

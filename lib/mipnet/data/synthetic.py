@@ -50,7 +50,7 @@ from .metadata import COCO
 
 __all__ = ['DEFAULT_IMAGE_SIZE', 'SyntheticConfig', 'OCHUMAN_LIKE', 'OCHUMAN_PUBLISHED',
            'render_image', 'generate_split', 'generate_dataset', 'overlap_pair_fraction',
-           'max_iou_per_person', 'crowd_statistics', 'crowd_statistics_table',
+           'max_iou_per_person', 'crowd_statistics', 'crowd_statistics_table', 'statistics_rows',
            'image_seed']
 
 DEFAULT_IMAGE_SIZE = (256, 192)  # (width, height)
@@ -982,3 +982,24 @@ def crowd_statistics_table(rows):
             cell(st, 'overlapping_fraction', pct), cell(st, 'occluded_joint_fraction', pct),
             cell(st, 'max_iou_histogram', lambda h: ' '.join(map(str, h)))]) + ' |')
     return '\n'.join(lines)
+
+
+def statistics_rows(data_dir, splits, ochuman_json=None):
+    """Rows for :func:`crowd_statistics_table`: the :func:`crowd_statistics` of ``splits`` of
+    the dataset under ``data_dir``, OCHuman's published figures and, if given, those of a
+    real OCHuman annotation file (COCO format).
+
+    Returns:
+        list of (name, statistics dict).
+    """
+    rows = []
+    for split in splits:
+        path = os.path.join(data_dir, 'annotations', f'person_keypoints_{split}.json')
+        with open(path) as f:
+            rows.append((f'synthetic {split}', crowd_statistics(json.load(f))))
+    rows.append(('OCHuman, published (its people with IoU > 0.5)', OCHUMAN_PUBLISHED))
+    if ochuman_json:
+        with open(ochuman_json) as f:
+            rows.append((f'OCHuman file {os.path.basename(ochuman_json)}',
+                         crowd_statistics(json.load(f))))
+    return rows
