@@ -30,6 +30,19 @@ Usage::
 
     python benchmarks/compare_baseline.py --docs   # full budget: 14 epochs, see results.md
     python benchmarks/compare_baseline.py --quick  # smoke test, a few minutes
+    python benchmarks/compare_baseline.py --eval-only [--hrnet CKPT --mipnet CKPT]
+    python benchmarks/compare_baseline.py --recipe finetune [--base HRNET_CKPT]
+    python benchmarks/compare_baseline.py --preset gpu   # one H100-class GPU, ~8 min budget
+
+``--eval-only`` trains nothing: it evaluates two checkpoints (default: the preset's
+from-scratch run) on the regular validation split and on the OCHuman-like split
+``val_ochuman`` (:data:`mipnet.data.synthetic.OCHUMAN_LIKE`, every person's box at IoU >= 0.5
+with another's), with ground-truth and crowd-merged boxes, adding the crowd-error rate
+(:func:`mipnet.evaluation.subsets.crowd_error_rate`). ``--recipe finetune`` runs the
+reference schedule in proportion through ``tools/train.py`` subprocesses (HRNet first, then
+MIPNet fine-tuned from its weights via ``--init_checkpoint`` against HRNet continued for the
+same epochs; :func:`finetune_recipe`) and then that evaluation. ``--preset gpu``: HRNet-W32
+at 256x192 with mixed precision and the fine-tuning recipe on one GPU.
 
 Measured numbers, machine and the analysis of the result: docs/results.md.
 
