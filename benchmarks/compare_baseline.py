@@ -337,8 +337,6 @@ def crowd_box_metrics(cfg, weights, out_dir, gt, occluded_ids):
     NMS), through the same validation as the ground-truth boxes; per instance mode the
     metrics of all people and of the occluded subset (annotation ids ``occluded_ids`` of the
     ground truth ``gt``); files under ``out_dir``/crowd_boxes."""
-    from mipnet.engine.evaluate import validate
-
     folder = os.path.join(out_dir, 'crowd_boxes')
     os.makedirs(folder, exist_ok=True)
     boxes = crowd_merged_boxes(gt)
@@ -351,13 +349,23 @@ def crowd_box_metrics(cfg, weights, out_dir, gt, occluded_ids):
     cfg.TEST.COCO_BBOX_FILE = box_file
     cfg.TEST.IMAGE_THRE = 0.0
     cfg.freeze()
+    metrics, occluded = validate_weights(cfg, weights, folder, gt, occluded_ids)
+    return dict(boxes=len(boxes), metrics=metrics, occluded=occluded)
+
+
+def validate_weights(cfg, weights, out_dir, gt, occluded_ids):
+    """The checkpoint ``weights`` through validation (rescoring, OKS-NMS, COCOeval; result
+    files under ``out_dir``) on the boxes ``cfg`` selects; returns (metrics, metrics of the
+    occluded subset ``occluded_ids`` of the ground truth ``gt``), both per instance mode."""
+    from mipnet.engine.evaluate import validate
+
     device = eval_device(cfg)
     model, _, loader = final_model_and_data(cfg, weights, device)
-    metrics = validate(cfg, model, loader, device, folder, progress=False)
-    occluded = {mode: subset_keypoint_eval(gt, results_file(folder, cfg, mode),
+    metrics = validate(cfg, model, loader, device, out_dir, progress=False)
+    occluded = {mode: subset_keypoint_eval(gt, results_file(out_dir, cfg, mode),
                                            cfg.DATASET.TEST_DATASET, ann_ids=occluded_ids)
                 for mode in metrics}
-    return dict(boxes=len(boxes), metrics=metrics, occluded=occluded)
+    return metrics, occluded
 
 
 # ------------------------------------------------------------- evaluation of checkpoints
@@ -367,8 +375,6 @@ def evaluate_weights(label, cfg_file, opts, weights, test_set, out_dir):
     ground-truth boxes through validation (rescoring, OKS-NMS, COCOeval) with the occluded
     subset, the per-box outcomes with the crowd-error rate, and the crowd-merged boxes.
     Files go to ``out_dir``. Returns the run dict the report tables read."""
-    from mipnet.engine.evaluate import validate
-
     if not os.path.isfile(weights):
         raise SystemExit(f'{label}: checkpoint {weights} not found (train the pair first, '
                          'e.g. python benchmarks/compare_baseline.py, or pass --hrnet / '
@@ -380,12 +386,7 @@ def evaluate_weights(label, cfg_file, opts, weights, test_set, out_dir):
     occluded_ids = occluded_ann_ids(gt)
     os.makedirs(out_dir, exist_ok=True)
     start = time.perf_counter()
-    device = eval_device(cfg)
-    model, _, loader = final_model_and_data(cfg, weights, device)
-    metrics = validate(cfg, model, loader, device, out_dir, progress=False)
-    occluded = {mode: subset_keypoint_eval(gt, results_file(out_dir, cfg, mode),
-                                           cfg.DATASET.TEST_DATASET, ann_ids=occluded_ids)
-                for mode in metrics}
+    metrics, occluded = validate_weights(cfg, weights, out_dir, gt, occluded_ids)
     run = dict(label=label, model=cfg.MODEL.NAME, config=cfg_file, weights=weights,
                test_set=test_set, output_dir=out_dir, metrics=metrics, occluded=occluded,
                per_box=per_box_outcomes(cfg, weights, gt, occluded_ids),
