@@ -726,6 +726,14 @@ def machine():
 
 
 # ------------------------------------------------------------------------------- main
+def run_context(argv, load_start):
+    """(machine dict with the load averages at the start and now, the command line)."""
+    info = dict(machine(), load_average_start=load_start, load_average_end=os.getloadavg())
+    command = 'python benchmarks/compare_baseline.py ' + ' '.join(argv if argv is not None
+                                                                  else sys.argv[1:])
+    return info, command
+
+
 def parse_args(argv=None):
     """Command-line arguments with the preset's values filled in where not given."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -850,9 +858,7 @@ def main(argv=None):
     fig_path = os.path.join(out_dir, 'compare_predictions.png')
     plot_history(runs, plot_path)
     figure_ids = draw_predictions(runs, fig_path)
-    info = dict(machine(), load_average_start=load_start, load_average_end=os.getloadavg())
-    command = 'python benchmarks/compare_baseline.py ' + ' '.join(argv if argv is not None
-                                                                  else sys.argv[1:])
+    info, command = run_context(argv, load_start)
     summary = dict(command=command.strip(), args=vars(args), overrides=opts,
                    data=data_stats, data_seconds=gen_seconds, total_seconds=total,
                    machine=info, figure_image_ids=figure_ids, people_found=found_counts,
@@ -899,9 +905,7 @@ def evaluate_main(args, argv, data_dir, out_dir, start, load_start):
                                 ('val', OCHUMAN_SPLIT))
     eval_seconds = time.perf_counter() - eval_start
     total = time.perf_counter() - start
-    info = dict(machine(), load_average_start=load_start, load_average_end=os.getloadavg())
-    command = 'python benchmarks/compare_baseline.py ' + ' '.join(argv if argv is not None
-                                                                  else sys.argv[1:])
+    info, command = run_context(argv, load_start)
     summary = dict(command=command.strip(), args=vars(args), data=data_stats,
                    data_seconds=gen_seconds, stages=stages, weights=weights,
                    eval_seconds=eval_seconds, total_seconds=total, machine=info,
