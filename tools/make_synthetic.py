@@ -2,12 +2,19 @@
 
 Usage:
     python tools/make_synthetic.py --out data/synthetic --num-train 3000 --num-val 500 \
-        --seed 0 [--image-size 256 192] [--workers 2] [--preview docs/images/x.png]
+        --seed 0 [--image-size 256 192] [--workers 2] [--preview docs/images/x.png] \
+        [--num-val-ochuman 400 [--ochuman-json ../shared/fixtures/ochuman/test_ochuman.json]]
+
+``--num-val-ochuman M`` also writes the OCHuman-like validation split ``val_ochuman``
+(``OCHUMAN_LIKE``: every person's box at IoU >= 0.5 with another's) and prints its occlusion
+statistics next to the regular validation split's, OCHuman's published figures and, with
+``--ochuman-json``, those of a real OCHuman annotation file.
 
 The generator itself lives in :mod:`mipnet.data.synthetic`; see its docstring for the
 layout and annotation conventions. Bad arguments exit with status 2.
 """
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -16,7 +23,9 @@ import cv2
 import numpy as np
 
 from mipnet.data.metadata import COCO
-from mipnet.data.synthetic import DEFAULT_IMAGE_SIZE, SyntheticConfig, generate_dataset
+from mipnet.data.synthetic import (DEFAULT_IMAGE_SIZE, OCHUMAN_LIKE, SyntheticConfig,
+                                   crowd_statistics_table, generate_dataset, generate_split,
+                                   statistics_rows)
 
 _COLORS = [(0, 0, 255), (255, 128, 0), (0, 200, 0), (255, 0, 255), (0, 255, 255),
            (255, 255, 0)]  # BGR, one per person
@@ -83,6 +92,12 @@ def main(argv=None):
                         help='also draw one val image with its keypoints into PNG')
     parser.add_argument('--preview-index', type=_count, default=0,
                         help='which val image --preview draws (default 0, the first)')
+    parser.add_argument('--num-val-ochuman', type=_count, default=0,
+                        help='also write this many images of the OCHuman-like split '
+                             'val_ochuman (default 0)')
+    parser.add_argument('--ochuman-json', metavar='JSON',
+                        help='with --num-val-ochuman: also show the statistics of this '
+                             'OCHuman annotation file (COCO format)')
     args = parser.parse_args(argv)
 
     if args.jpeg_quality > 100:
@@ -94,11 +109,18 @@ def main(argv=None):
         parent = os.path.dirname(os.path.abspath(args.preview))
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
             parser.error(f'--preview: folder {parent!r} does not exist or is not writable')
+    if args.ochuman_json and not os.path.isfile(args.ochuman_json):
+        parser.error(f'--ochuman-json: no file {args.ochuman_json!r}')
     config = SyntheticConfig(jpeg_quality=args.jpeg_quality)
     try:
         stats = generate_dataset(args.out, args.num_train, args.num_val, seed=args.seed,
                                  image_size=args.image_size, workers=args.workers,
                                  config=config)
+        ochuman_path = (generate_split(args.out, 'val_ochuman', args.num_val_ochuman,
+                                       args.seed, args.image_size, args.workers,
+                                       dataclasses.replace(OCHUMAN_LIKE,
+                                                           jpeg_quality=args.jpeg_quality))
+                        if args.num_val_ochuman else None)
     except ValueError as e:
         parser.error(str(e))
 
@@ -110,6 +132,10 @@ def main(argv=None):
               f' -> {stats["paths"][split]}')
     print(f'{stats["num_images"]} images in {stats["seconds"]:.1f} s '
           f'({stats["images_per_second"]:.1f} images/s, {args.workers} worker(s))')
+    if ochuman_path:
+        print(f'val_ochuman: -> {ochuman_path}')
+        print(crowd_statistics_table(statistics_rows(args.out, ('val', 'val_ochuman'),
+                                                    args.ochuman_json)))
     if args.preview:
         _draw_preview(args.out, args.preview_index, args.preview)
         print(f'preview -> {args.preview}')

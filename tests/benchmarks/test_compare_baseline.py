@@ -1,10 +1,13 @@
 """End-to-end smoke test of benchmarks/compare_baseline.py on a tiny dataset (both models
 trained at the same time in two processes, as the full comparison runs)."""
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 
 import cv2
+import pytest
 
 from tests.conftest import REPO
 
@@ -55,3 +58,107 @@ def test_tiny_comparison_writes_tables_plot_and_figure(tmp_path):
     for name in ('compare_ap_vs_epoch.png', 'compare_predictions.png'):
         image = cv2.imread(str(out / name))
         assert image is not None and image.shape[0] > 100, name
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location('compare_baseline_script', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_presets_and_reference_schedule_in_proportion(tmp_path):
+    cb = _load_script()
+    gpu = cb.parse_args(['--preset', 'gpu'])
+    assert (gpu.width, gpu.input_size, gpu.device, gpu.amp, gpu.recipe) == \
+        (32, (192, 256), 'cuda', True, 'finetune')
+    assert gpu.gen_workers == os.cpu_count() and gpu.num_train >= 3000
+    opts = cb.overrides(gpu, 'D', 'O')
+    pairs = dict(zip(opts[::2], opts[1::2]))
+    assert pairs['TRAIN.AMP'] == 'true' and pairs['DEVICE'] == 'cuda'
+    assert pairs['MODEL.IMAGE_SIZE'] == '[192,256]' and pairs['MODEL.HEATMAP_SIZE'] == '[48,64]'
+    assert pairs['MODEL.EXTRA.STAGE4.NUM_CHANNELS'] == '[32,64,128,256]'
+    # --quick and the default preset are unchanged: from scratch on CPU, one LR drop at 80 %.
+    quick, full = cb.parse_args(['--quick']), cb.parse_args([])
+    assert (quick.preset, quick.num_train, quick.epochs, quick.recipe) == \
+        ('quick', 600, 3, 'scratch')
+    assert (full.preset, full.num_train, full.epochs, full.width, full.lr) == \
+        ('full', 3000, 14, 16, 0.0005)
+    pairs = dict(zip(*[iter(cb.overrides(full, 'D', 'O'))] * 2))
+    assert pairs['TRAIN.LR_STEP'] == '[11]' and 'TRAIN.AMP' not in pairs
+    assert pairs['DEVICE'] == 'cpu' and pairs['MODEL.IMAGE_SIZE'] == '[64,96]'
+    # The reference: HRNet 210 epochs, drops at 170 / 200; fine-tuning 110, drops at 70 / 100.
+    assert cb.scaled_steps(210, cb.REFERENCE_HRNET_STEPS) == [170, 200]
+    assert cb.scaled_steps(110, cb.REFERENCE_FINETUNE_STEPS) == [70, 100]
+    assert cb.scaled_steps(14, cb.REFERENCE_HRNET_STEPS) == [11, 13]
+    assert cb.scaled_steps(7, cb.REFERENCE_FINETUNE_STEPS) == [4, 6]
+    assert cb.scaled_steps(1, cb.REFERENCE_FINETUNE_STEPS) == [1, 2]
+    with pytest.raises(SystemExit):
+        cb.parse_args(['--eval-only', '--recipe', 'finetune'])
+    with pytest.raises(SystemExit):
+        cb.parse_args(['--hrnet', 'x.pth'])
+
+
+def test_gpu_preset_plumbing_on_cpu_then_eval_only(tmp_path):
+    """--preset gpu at a tiny size on CPU (AMP on: bfloat16 autocast): HRNet first, then
+    MIPNet fine-tuned and HRNet continued from its weights through tools/train.py, both
+    evaluated on the regular and the OCHuman-like split; --eval-only on the same checkpoints
+    gives the same numbers."""
+    data, out = tmp_path / 'data', tmp_path / 'out'
+    common = ['--data', str(data), '--num-train', '8', '--num-val', '4',
+              '--num-val-ochuman', '4', '--gen-workers', '1', '--width', '8',
+              '--input-size', '32', '64', '--batch-size', '4', '--workers', '0',
+              '--threads', '1', '--device', 'cpu']
+    res = subprocess.run([sys.executable, str(SCRIPT), '--preset', 'gpu', '--epochs', '2',
+                          '--eval-freq', '1', '--out', str(out)] + common,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    summary = json.loads((out / 'summary.json').read_text())
+    base, finetune = summary['stages']['base'], summary['stages']['finetune']
+    pairs = dict(zip(base['overrides'][::2], base['overrides'][1::2]))
+    assert pairs['TRAIN.AMP'] == 'true' and pairs['TRAIN.END_EPOCH'] == '2'
+    assert pairs['TRAIN.LR_STEP'] == '[2,3]' and pairs['TRAIN.LR'] == '0.001'
+    pairs = dict(zip(finetune['overrides'][::2], finetune['overrides'][1::2]))
+    assert finetune['epochs'] == 1 and pairs['TRAIN.END_EPOCH'] == '1'
+    assert finetune['init_checkpoint'] == base['checkpoint']
+    assert base['checkpoint'].endswith('pose_hrnet/small_hrnet/final_state.pth')
+    # Both continuations started from the HRNet weights; MIPNet with fresh λ blocks only.
+    logs = {name: (out / 'finetune' / f'train_{name}.log').read_text()
+            for name in ('hrnet', 'mipnet')}
+    assert f'initialised from {base["checkpoint"]}: every tensor loaded' in logs['hrnet']
+    assert (f'initialised from {base["checkpoint"]}: left' in logs['mipnet']
+            and 'λ blocks' in logs['mipnet'])
+    assert summary['data']['val_ochuman']['min_max_iou'] >= 0.5
+    evaluations = summary['evaluations']
+    assert list(evaluations) == ['val', 'val_ochuman']
+    for split, runs in evaluations.items():
+        assert [r['model'] for r in runs] == ['pose_hrnet', 'pose_hrnet_se_lambda']
+        assert list(runs[1]['metrics']) == ['merged', 'instance 0', 'instance 1']
+        for run in runs:
+            box = run['per_box']['occluded']
+            assert box['crowd_error_rate'] == box['other'] / box['people']
+            assert run['crowd_boxes']['boxes'] >= 1
+    # Every person of the OCHuman-like split is in the occluded subset.
+    ochuman = evaluations['val_ochuman'][0]
+    assert ochuman['per_box']['others']['people'] == 0
+    assert ochuman['occluded']['merged']['num_gt'] == summary['data']['val_ochuman']['people']
+    report = (out / 'results.md').read_text()
+    assert '### Split `val_ochuman`' in report and '| synthetic val_ochuman | 4 |' in report
+    assert 'Crowd-error rate' in report and 'OCHuman, published' in report
+
+    res = subprocess.run([sys.executable, str(SCRIPT), '--eval-only', '--out',
+                          str(tmp_path / 'eval'), '--hrnet', summary['weights'][0],
+                          '--mipnet', summary['weights'][1]] + common,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    again = json.loads((tmp_path / 'eval' / 'summary.json').read_text())
+    assert again['weights'] == summary['weights'] and again['stages'] == {}
+    for split in ('val', 'val_ochuman'):
+        for a, b in zip(again['evaluations'][split], evaluations[split]):
+            assert a['metrics'] == b['metrics'] and a['per_box'] == b['per_box']
+
+    missing = subprocess.run([sys.executable, str(SCRIPT), '--eval-only', '--out',
+                              str(tmp_path / 'none')] + common,
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode != 0
+    assert 'final_state.pth not found' in missing.stderr

@@ -11,8 +11,10 @@ import pytest
 from pycocotools.coco import COCO as CocoApi
 
 from mipnet.data.metadata import COCO
-from mipnet.data.synthetic import (SyntheticConfig, generate_dataset,
-                                   overlap_pair_fraction, render_image)
+from mipnet.data.synthetic import (OCHUMAN_LIKE, OCHUMAN_PUBLISHED, SyntheticConfig,
+                                   crowd_statistics, crowd_statistics_table, generate_dataset,
+                                   generate_split, max_iou_per_person, overlap_pair_fraction,
+                                   render_image)
 from mipnet.utils.boxes import box_iou_matrix
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,3 +209,73 @@ def test_annotation_json_is_plain_coco(tiny):
     assert {'id', 'image_id', 'category_id', 'iscrowd', 'bbox', 'area', 'num_keypoints',
             'keypoints'} <= ann.keys()
     assert len(ann['keypoints']) == 51
+
+
+# ---------------------------------------------------------------------------------------
+# OCHuman-like validation split.
+
+def test_ochuman_like_split_every_person_overlaps_another(tmp_path):
+    path = generate_split(tmp_path, 'val_ochuman', 40, seed=3, config=OCHUMAN_LIKE)
+    data = json.loads(Path(path).read_text())
+    stats = crowd_statistics(data)
+    max_iou = max_iou_per_person(data)
+    assert len(max_iou) == stats['people'] == len(data['annotations']) >= 80
+    assert min(max_iou.values()) >= 0.5  # the guarantee, on the written boxes
+    assert stats['min_max_iou'] >= 0.5 and stats['overlapping_fraction'] == 1.0
+    assert abs(stats['mean_max_iou'] - OCHUMAN_PUBLISHED['mean_max_iou']) < 0.06
+    assert sum(stats['max_iou_histogram'][:5]) == 0
+    assert sum(stats['max_iou_histogram']) == stats['people']
+    assert set(stats['people_histogram']) <= {2, 3, 4}
+    # Heavier than the default generator: more of the labelled joints are hidden.
+    default = crowd_statistics(json.loads(Path(generate_split(
+        tmp_path, 'val', 40, seed=3)).read_text()))
+    assert stats['occluded_joint_fraction'] > default['occluded_joint_fraction']
+    assert default['mean_max_iou'] < 0.5
+
+
+def test_min_max_iou_that_cannot_hold_leaves_no_person_alone():
+    # One person per image can never overlap another: the fallback drops the person.
+    cfg = SyntheticConfig(people_probs=(1.0,), min_max_iou=0.5, max_attempts=2)
+    image, people = render_image(0, 'val', 0, SIZE, cfg)
+    assert people == [] and image.shape == (SIZE[1], SIZE[0], 3)
+
+
+def test_crowd_statistics_values():
+    def ann(i, image_id, box, v):
+        return dict(id=i, image_id=image_id, category_id=1, iscrowd=0, bbox=box,
+                    keypoints=[0, 0, v[0], 0, 0, v[1]])
+    data = dict(images=[dict(id=1), dict(id=2), dict(id=3)], annotations=[
+        ann(1, 1, [0, 0, 10, 10], (2, 1)), ann(2, 1, [0, 0, 10, 5], (1, 0)),
+        ann(3, 2, [0, 0, 4, 4], (2, 2)),
+        dict(ann(4, 1, [0, 0, 10, 10], (2, 2)), iscrowd=1)])
+    assert max_iou_per_person(data) == {1: 0.5, 2: 0.5, 3: 0.0}
+    st = crowd_statistics(data)
+    assert st['images'] == 3 and st['people'] == 3
+    assert st['people_per_image'] == 1.0
+    assert st['people_histogram'] == {0: 1, 1: 1, 2: 1}
+    assert st['mean_max_iou'] == pytest.approx(1 / 3) and st['min_max_iou'] == 0.0
+    assert st['overlapping_fraction'] == pytest.approx(2 / 3)
+    assert st['max_iou_histogram'] == [1, 0, 0, 0, 0, 2, 0, 0, 0, 0]
+    assert st['occluded_joint_fraction'] == pytest.approx(2 / 5)
+    table = crowd_statistics_table([('x', st), ('published', OCHUMAN_PUBLISHED)])
+    assert '| x | 3 | 3 | 1.00 | 0.333 | 0.000 | 66.7% | 40.0% | 1 0 0 0 0 2 0 0 0 0 |' in table
+    assert '| published | 4731 | 8110 | 1.71 | 0.670 | 0.500 | n/a | n/a | n/a |' in table
+
+
+def test_cli_writes_ochuman_like_split_and_statistics(tmp_path, fixtures):
+    fixture = fixtures / 'ochuman' / 'test_ochuman.json'
+    res = subprocess.run([sys.executable, str(CLI), '--out', str(tmp_path / 'ds'),
+                          '--num-train', '0', '--num-val', '3', '--num-val-ochuman', '4',
+                          '--ochuman-json', str(fixture)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / 'ds' / 'annotations' / 'person_keypoints_val_ochuman.json').is_file()
+    assert len(list((tmp_path / 'ds' / 'images' / 'val_ochuman').glob('*.jpg'))) == 4
+    assert '| synthetic val_ochuman | 4 |' in res.stdout
+    assert '| OCHuman file test_ochuman.json | 3 | 5 | 1.67 | 0.547 |' in res.stdout
+    assert '| OCHuman, published (its people with IoU > 0.5) | 4731 |' in res.stdout
+    bad = subprocess.run([sys.executable, str(CLI), '--out', str(tmp_path / 'x'),
+                          '--num-train', '0', '--num-val', '1', '--num-val-ochuman', '1',
+                          '--ochuman-json', str(tmp_path / 'missing.json')],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and 'missing.json' in bad.stderr

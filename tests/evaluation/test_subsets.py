@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mipnet.evaluation import keypoint_eval
-from mipnet.evaluation.subsets import (crowd_merged_boxes, occluded_ann_ids,
+from mipnet.evaluation.subsets import (crowd_error_rate, crowd_merged_boxes, occluded_ann_ids,
                                        occluded_keypoint_eval, subset_keypoint_eval)
 
 A, B, C, D = 1, 2, 3, 4
@@ -216,3 +216,7 @@ def test_box_outcomes_counts_the_crowd_error():
         {'people': 4, 'own': 1, 'other': 1, 'found': 2}
     with pytest.raises(ValueError, match='4 boxes'):
         box_outcomes(_gt(), ann_ids, keypoints[:3])
+    # The crowd-error rate: B's box shows A, one of the four people (one of the pair).
+    assert crowd_error_rate(out) == 0.25
+    assert crowd_error_rate(box_outcomes(_gt(), ann_ids, keypoints, subset={A, B})) == 0.5
+    assert np.isnan(crowd_error_rate(box_outcomes(_gt(), ann_ids, keypoints, subset=set())))

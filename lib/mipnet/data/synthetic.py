@@ -48,8 +48,10 @@ from mipnet.utils.boxes import box_iou_matrix
 
 from .metadata import COCO
 
-__all__ = ['DEFAULT_IMAGE_SIZE', 'SyntheticConfig', 'render_image', 'generate_split',
-           'generate_dataset', 'overlap_pair_fraction', 'image_seed']
+__all__ = ['DEFAULT_IMAGE_SIZE', 'SyntheticConfig', 'OCHUMAN_LIKE', 'OCHUMAN_PUBLISHED',
+           'render_image', 'generate_split', 'generate_dataset', 'overlap_pair_fraction',
+           'max_iou_per_person', 'crowd_statistics', 'crowd_statistics_table', 'statistics_rows',
+           'image_seed']
 
 DEFAULT_IMAGE_SIZE = (256, 192)  # (width, height)
 MIN_IMAGE_SIDE = 64
@@ -69,6 +71,24 @@ class SyntheticConfig:
     min_visible_joints: int = 6  # joints with v = 2
     jpeg_quality: int = 90
     max_attempts: int = 10  # layouts tried until every person is sufficiently visible
+    # Every person's (visible) box must reach this IoU with another person's box; 0 = no
+    # constraint. Layouts are redrawn until it holds (see :func:`render_image`).
+    min_max_iou: float = 0.0
+
+
+# OCHuman-level occlusion (validation only): two to four people per image, every person
+# placed onto an earlier one, close behind it, allowed to be more hidden, and every person's
+# visible box at IoU >= 0.5 with another's. The shift range sets the mean MaxIoU: (0, 0.15)
+# anchor widths gives about OCHuman's 0.67 (docs/results.md, "Next measurements").
+OCHUMAN_LIKE = SyntheticConfig(people_probs=(0.0, 0.5, 0.3, 0.2), overlap_prob=1.0,
+                               overlap_shift=(0.0, 0.15), min_visible_fraction=0.2,
+                               min_visible_joints=5, min_max_iou=0.5, max_attempts=200)
+
+# What the OCHuman paper (Zhang et al., "Pose2Seg", CVPR 2019) reports for the dataset: 8110
+# people in 4731 images, each with a box IoU > 0.5 to at least one other person, and an
+# average MaxIoU of 0.67 per person.
+OCHUMAN_PUBLISHED = dict(images=4731, people=8110, people_per_image=8110 / 4731,
+                         mean_max_iou=0.67, min_max_iou=0.5)
 
 
 # ---------------------------------------------------------------------------------------
@@ -673,12 +693,15 @@ def render_image(seed, split, index, image_size=DEFAULT_IMAGE_SIZE, config=None)
     for attempt in range(cfg.max_attempts):
         figs = _sample_layout(rng, W, H, cfg)
         labs, people = _annotate(figs, W, H, cfg)
-        if all(p['ok'] for p in people):
+        if all(p['ok'] for p in people) and _overlapping(people, cfg.min_max_iou).all():
             break
-    else:  # drop the insufficiently visible people, one at a time
+    else:  # drop the insufficiently visible people, then the not overlapping ones
         while figs and not all(p['ok'] for p in people):
             k = next(i for i, p in enumerate(people) if not p['ok'])
             figs.pop(k)
+            labs, people = _annotate(figs, W, H, cfg)
+        while figs and not _overlapping(people, cfg.min_max_iou).all():
+            figs.pop(int(np.argmin(_overlapping(people, cfg.min_max_iou))))
             labs, people = _annotate(figs, W, H, cfg)
     canvas = _background(rng, W, H)
     for lab in labs:
@@ -698,6 +721,26 @@ def render_image(seed, split, index, image_size=DEFAULT_IMAGE_SIZE, config=None)
                         full_area=float(p['full_area']),
                         num_keypoints=int((kps[:, 2] > 0).sum())))
     return image, out
+
+
+def _overlapping(people, min_iou):
+    """(P,) bool: the visible box of each person has IoU >= ``min_iou`` with another's
+    (all True when ``min_iou`` is 0)."""
+    if min_iou <= 0:
+        return np.ones(len(people), dtype=bool)
+    if len(people) < 2:
+        return np.zeros(len(people), dtype=bool)
+    return _max_ious([_mask_box(p['visible_mask']) for p in people]) >= min_iou
+
+
+def _max_ious(boxes):
+    """(P,) MaxIoU of each ``[x, y, w, h]`` box: its largest IoU with another box
+    (0 for a single box)."""
+    if len(boxes) < 2:
+        return np.zeros(len(boxes))
+    iou = box_iou_matrix(boxes)
+    np.fill_diagonal(iou, 0.0)
+    return iou.max(axis=1)
 
 
 def _mask_box(mask):
@@ -865,3 +908,98 @@ def overlap_pair_fraction(data, iou=0.4):
         return float('nan')
     hit = sum(bool(np.any(np.triu(box_iou_matrix(bs), k=1) >= iou)) for bs in multi)
     return hit / len(multi)
+
+
+def max_iou_per_person(data):
+    """MaxIoU of every non-crowd person of a COCO dict: the largest IoU of its box with the
+    box of another non-crowd person of the same image (0 when alone), as in OCHuman.
+
+    Returns:
+        dict {annotation id: MaxIoU (float)}.
+    """
+    by_image = {}
+    for a in data['annotations']:
+        if a.get('category_id', 1) == 1 and not a.get('iscrowd', 0):
+            by_image.setdefault(a['image_id'], []).append(a)
+    out = {}
+    for anns in by_image.values():
+        for a, v in zip(anns, _max_ious([a['bbox'] for a in anns])):
+            out[a['id']] = float(v)
+    return out
+
+
+def crowd_statistics(data, bins=10):
+    """Occlusion statistics of a COCO keypoint dict (a synthetic split or a real dataset).
+
+    Returns:
+        dict: 'images', 'people' (non-crowd), 'people_per_image' (mean over all images),
+        'people_histogram' {people in the image: images}, 'mean_max_iou' and
+        'min_max_iou' over the people (NaN without people), 'overlapping_fraction' (people
+        with MaxIoU >= 0.5), 'max_iou_histogram' (``bins`` counts over [0, 1]; MaxIoU 1.0
+        falls in the last bin), 'occluded_joint_fraction' (v = 1 among the labelled joints).
+    """
+    max_iou = np.array(list(max_iou_per_person(data).values()), dtype=np.float64)
+    per_image = {im['id']: 0 for im in data['images']}
+    labels = []
+    for a in data['annotations']:
+        if a.get('category_id', 1) == 1 and not a.get('iscrowd', 0):
+            per_image[a['image_id']] = per_image.get(a['image_id'], 0) + 1
+            labels.append(np.asarray(a.get('keypoints', []), dtype=np.float64)[2::3])
+    v = np.concatenate(labels) if labels else np.zeros(0)
+    counts = np.bincount(list(per_image.values())) if per_image else np.zeros(0, int)
+    hist, _ = np.histogram(np.clip(max_iou, 0.0, 1.0), bins=bins, range=(0.0, 1.0))
+    people = len(max_iou)
+    return dict(images=len(per_image), people=people,
+                people_per_image=people / max(len(per_image), 1),
+                people_histogram={n: int(c) for n, c in enumerate(counts) if c},
+                mean_max_iou=float(max_iou.mean()) if people else float('nan'),
+                min_max_iou=float(max_iou.min()) if people else float('nan'),
+                overlapping_fraction=float((max_iou >= 0.5).mean()) if people else float('nan'),
+                max_iou_histogram=[int(c) for c in hist],
+                occluded_joint_fraction=float((v == 1).sum() / max((v > 0).sum(), 1)))
+
+
+def crowd_statistics_table(rows):
+    """Markdown table of :func:`crowd_statistics` results side by side.
+
+    Args:
+        rows: list of (name, statistics dict); a dict may lack keys (e.g. the published
+            OCHuman figures have no histogram): those cells read 'n/a'.
+    """
+    def cell(stats, key, fmt):
+        value = stats.get(key)
+        return 'n/a' if value is None else fmt(value)
+
+    pct = '{:.1%}'.format
+    lines = ['| | images | people | people / image | mean MaxIoU | min MaxIoU | '
+             'MaxIoU >= 0.5 | occluded joints | MaxIoU histogram (0-0.1, ..., 0.9-1) |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for name, st in rows:
+        lines.append('| ' + ' | '.join([
+            name, cell(st, 'images', str), cell(st, 'people', str),
+            cell(st, 'people_per_image', '{:.2f}'.format),
+            cell(st, 'mean_max_iou', '{:.3f}'.format), cell(st, 'min_max_iou', '{:.3f}'.format),
+            cell(st, 'overlapping_fraction', pct), cell(st, 'occluded_joint_fraction', pct),
+            cell(st, 'max_iou_histogram', lambda h: ' '.join(map(str, h)))]) + ' |')
+    return '\n'.join(lines)
+
+
+def statistics_rows(data_dir, splits, ochuman_json=None):
+    """Rows for :func:`crowd_statistics_table`: the :func:`crowd_statistics` of ``splits`` of
+    the dataset under ``data_dir``, OCHuman's published figures and, if given, those of a
+    real OCHuman annotation file (COCO format).
+
+    Returns:
+        list of (name, statistics dict).
+    """
+    rows = []
+    for split in splits:
+        path = os.path.join(data_dir, 'annotations', f'person_keypoints_{split}.json')
+        with open(path) as f:
+            rows.append((f'synthetic {split}', crowd_statistics(json.load(f))))
+    rows.append(('OCHuman, published (its people with IoU > 0.5)', OCHUMAN_PUBLISHED))
+    if ochuman_json:
+        with open(ochuman_json) as f:
+            rows.append((f'OCHuman file {os.path.basename(ochuman_json)}',
+                         crowd_statistics(json.load(f))))
+    return rows

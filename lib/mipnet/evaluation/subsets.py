@@ -288,3 +288,18 @@ def box_outcomes(gt, ann_ids, keypoints, dataset='coco', oks_thre=0.5, subset=No
             elif any(oks_first[j][own_row] >= oks_thre for j in range(len(anns)) if j != i):
                 counts['other'] += 1
     return counts
+
+
+def crowd_error_rate(outcomes):
+    """The crowd error of a one-person-per-box network: the share of the people whose own
+    box's (instance-0) pose is another person of the image instead of them.
+
+    Args:
+        outcomes: a dict of :func:`box_outcomes` ('people', 'other').
+
+    Returns:
+        float in [0, 1]; NaN when there are no people.
+    """
+    if outcomes['people'] == 0:
+        return float('nan')
+    return outcomes['other'] / outcomes['people']
