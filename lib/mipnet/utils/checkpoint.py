@@ -1,6 +1,7 @@
 """Checkpoint I/O in one place: safe loading (``weights_only=True``), atomic saving,
 state_dict extraction from the official and this project's layouts, and clear mismatch errors.
 """
+import hashlib
 import logging
 import os
 import pickle
@@ -17,10 +18,47 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, unsafe, or does not match the model."""
 
 
+def file_sha256(path):
+    """Hex SHA-256 of the file at ``path`` (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path):
+    """Check ``path`` against ``<path>.sha256`` (``sha256sum`` format) when that file exists.
+
+    Shipped checkpoints (checkpoints/demo_mipnet.pth) carry one, so that a damaged copy or
+    an unfetched Git LFS pointer fails with one clear message instead of odd weights.
+
+    Returns:
+        True if a digest file was found and matched, False if there is none.
+    Raises:
+        CheckpointError: the digest file is malformed or the file does not match it.
+    """
+    digest_file = f'{path}.sha256'
+    if not os.path.isfile(digest_file):
+        return False
+    with open(digest_file) as f:
+        expected = (f.read().split() or [''])[0].lower()
+    if len(expected) != 64 or any(c not in '0123456789abcdef' for c in expected):
+        raise CheckpointError(f'{digest_file} does not start with a SHA-256 hex digest')
+    actual = file_sha256(path)
+    if actual != expected:
+        raise CheckpointError(
+            f'checkpoint {path} does not match its digest in {digest_file} (sha256 {actual}, '
+            f'expected {expected}): the file is damaged or was replaced. Restore it, e.g. '
+            f'`git checkout -- {path}`.')
+    return True
+
+
 def load_file(path, map_location='cpu'):
     """``torch.load`` with ``weights_only=True``; every failure becomes a CheckpointError.
 
     Files that need arbitrary unpickling (possibly malicious) are refused, never executed.
+    A file with a ``<path>.sha256`` beside it must match that digest (:func:`verify_sha256`).
     """
     if not path:
         raise CheckpointError('no checkpoint path given')
@@ -29,6 +67,7 @@ def load_file(path, map_location='cpu'):
     if os.path.getsize(path) == 0:
         raise CheckpointError(f'checkpoint {path} is empty (0 bytes); it was probably cut off '
                               'while saving. Use an earlier checkpoint.')
+    verify_sha256(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
