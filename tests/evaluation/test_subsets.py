@@ -216,3 +216,16 @@ def test_box_outcomes_counts_the_crowd_error():
         {'people': 4, 'own': 1, 'other': 1, 'found': 2}
     with pytest.raises(ValueError, match='4 boxes'):
         box_outcomes(_gt(), ann_ids, keypoints[:3])
+
+
+def test_second_instance_finds_by_hand():
+    from mipnet.evaluation.subsets import second_instance_finds
+    first = [_pred(A, 0.9), _pred(C, 0.8)]
+    # B only by the second instance; A found by both; D by the second instance with a
+    # score under the threshold (not drawn, so not counted).
+    second = [_pred(A, 0.7), _pred(B, 0.6), _pred(D, 0.1)]
+    assert second_instance_finds(_gt(), first, second, score_thre=0.2) == {1: [B]}
+    assert second_instance_finds(_gt(), first, second) == {1: [B], 2: [D]}
+    # B's second-instance pose 12 px off: OKS < 0.5, found by nobody.
+    assert second_instance_finds(_gt(), first, [_shifted(B, 0.6, 12.0)]) == {}
+    assert second_instance_finds(_gt(), [], []) == {}
