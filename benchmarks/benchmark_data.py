@@ -1,7 +1,7 @@
 """Data-pipeline throughput: dataset samples/s in train mode with full augmentation.
 
 Measures ``dataset[i]`` (image decode + half-body/scale/rotation/flip + warp + multi-instance
-heatmap targets) on the real fixtures (../shared/fixtures) and, with ``--synthetic-root``,
+heatmap targets) on the real fixtures (tests/fixtures) and, with ``--synthetic-root``,
 on a synthetic COCO-layout root written by tools/make_synthetic.py; first in this process,
 then through a DataLoader with each requested number of workers (total and per worker).
 
@@ -41,8 +41,8 @@ FIXTURE_SETS = {
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--fixtures', default=str(REPO.parent / 'shared' / 'fixtures'),
-                   help='real fixture folder (default: ../shared/fixtures)')
+    p.add_argument('--fixtures', default=str(REPO / 'tests' / 'fixtures'),
+                   help='real fixture folder (default: tests/fixtures)')
     p.add_argument('--synthetic-root', default='',
                    help='synthetic dataset root (images/<set>/, annotations/)')
     p.add_argument('--synthetic-set', default='train', help='set name under the synthetic root')
