@@ -1,13 +1,18 @@
 # Set-up on a fresh machine with Python 3.11 and pip takes two commands:
 #
-#   make demo   # .venv + install, synthetic data, a few minutes of CPU training,
-#               # evaluation (AP of every instance and merged), pictures of predicted poses
-#   make test   # .venv + install, then the whole test suite (pytest -q tests)
+#   make demo   # .venv + install, synthetic data, the shipped demo checkpoint evaluated
+#               # (AP of every instance and merged) and drawn on the validation images where
+#               # its second instance finds people, then a short fine-tuning run from it
+#   make test   # .venv + install, then the whole test suite (pytest -q tests) and its
+#               # skip count
 #
 # Both are idempotent: finished steps are skipped on the next run (the venv is reinstalled
-# when pyproject.toml changes; `make clean-demo` forgets the demo's data and training).
+# when pyproject.toml changes; `make clean-demo` forgets the demo's data and runs).
+# `make demo-train` trains the demo model from scratch for DEMO_EPOCHS epochs instead.
+# No step needs an activated venv: every tool runs as $(VENV)/bin/python tools/<tool>.py.
 # Variables (make VAR=value): BOOT_PYTHON, VENV, TORCH_VERSION, PIP_TORCH_ARGS, PYTEST_ARGS,
-# DEMO_CFG, DEMO_EPOCHS, DEMO_TRAIN, DEMO_VAL, DEMO_IMAGES, DEMO_DATA, DEMO_OUT, DEMO_DEVICE.
+# DEMO_CFG, DEMO_CKPT, DEMO_EPOCHS, DEMO_FINETUNE_EPOCHS, DEMO_TRAIN, DEMO_VAL, DEMO_IMAGES,
+# DEMO_DATA, DEMO_OUT, DEMO_DEVICE.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -25,24 +30,40 @@ PYTEST_ARGS ?= -q
 DEMO_DATA ?= data/synthetic
 DEMO_TRAIN ?= 600
 DEMO_VAL ?= 100
-DEMO_CFG ?= experiments/synthetic/small_mipnet.yaml
+# The shipped demo model (README, "Demo checkpoint"): its config and weights; the loader
+# checks the weights against $(DEMO_CKPT).sha256.
+DEMO_CFG ?= experiments/synthetic/demo_mipnet.yaml
+DEMO_CKPT ?= checkpoints/demo_mipnet.pth
+DEMO_FINETUNE_EPOCHS ?= 1
+# Fine-tuning continues at the LR the shipped model ended with (0.0005 / 10).
+DEMO_FINETUNE_LR ?= 0.00005
 DEMO_EPOCHS ?= 3
 DEMO_OUT ?= output/demo
 DEMO_IMAGES ?= 4
 DEMO_DEVICE ?= cpu
-DEMO_OPTS = OUTPUT_DIR $(DEMO_OUT) LOG_DIR $(DEMO_OUT)/log
-# The run folder of DEMO_CFG under DEMO_OUT (OUTPUT_DIR/<dataset>/<model>/<cfg name>).
-DEMO_RUN_DIR = $$($(PY) -c 'import sys; from mipnet.config import load_config, run_output_dir; \
+# Run folder of DEMO_CFG under OUTPUT_DIR $(1) (<OUTPUT_DIR>/<dataset>/<model>/<cfg name>).
+run_dir = $$($(PY) -c 'import sys; from mipnet.config import load_config, run_output_dir; \
 	print(run_output_dir(load_config(sys.argv[1], sys.argv[2:]), sys.argv[1]))' \
-	$(DEMO_CFG) $(DEMO_OPTS))
+	$(DEMO_CFG) OUTPUT_DIR $(1))
+# tools/test.py on DEMO_CFG and the validation set of DEMO_DATA; $(1): weights, $(2): OUTPUT_DIR.
+# Prints the AP table and one line with the AP of every instance mode.
+evaluate = $(PY) tools/test.py --cfg $(DEMO_CFG) --data_path $(DEMO_DATA) --device $(DEMO_DEVICE) \
+	TEST.MODEL_FILE $(1) OUTPUT_DIR $(2) LOG_DIR $(2)/log; \
+	$(PY) -c 'import json, sys; m = json.load(open(sys.argv[1])); \
+		print("    " + "   ".join("AP {}: {:.3f}".format(k, v["AP"]) for k, v in m.items()))' \
+		$(call run_dir,$(2))/metrics_val.json
 
-.PHONY: help install demo demo-data demo-train demo-eval demo-pictures test clean-demo
+.PHONY: help install demo demo-data demo-eval demo-pictures demo-finetune demo-train test \
+	clean-demo
 
 help:
-	@echo "make demo    set up .venv, make synthetic data, train on CPU, evaluate, draw poses"
-	@echo "make test    set up .venv and run the whole test suite"
-	@echo "make install only the virtual environment ($(VENV)) with torch==$(TORCH_VERSION)"
+	@echo "make demo        set up .venv, make synthetic data, evaluate and draw the shipped demo"
+	@echo "                 model ($(DEMO_CKPT)), fine-tune it for $(DEMO_FINETUNE_EPOCHS) epoch(s) on CPU"
+	@echo "make demo-train  train the demo model from scratch for $(DEMO_EPOCHS) epochs, evaluate it"
+	@echo "make test        set up .venv and run the whole test suite (prints the skip count)"
+	@echo "make install     only the virtual environment ($(VENV)) with torch==$(TORCH_VERSION)"
 	@echo "make clean-demo  remove $(DEMO_DATA) and $(DEMO_OUT)"
+	@echo "Tools run without activating the venv: $(PY) tools/<tool>.py (see README)"
 
 install: $(STAMP)
 
@@ -52,21 +73,24 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install $(PIP_TORCH_ARGS) torch==$(TORCH_VERSION)
 	$(PY) -m pip install -e '.[test]'
 	@touch $@
-	@echo "==> installed; the interpreter is $(PY)"
+	@echo "==> installed; the interpreter is $(PY) (no activation needed)"
 
 # ---- make test ----------------------------------------------------------------------------
 test: $(STAMP)
 	@echo "==> pytest $(PYTEST_ARGS) tests"
-	$(PY) -m pytest $(PYTEST_ARGS) tests
+	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	$(PY) -m pytest $(PYTEST_ARGS) tests 2>&1 | tee "$$log"; \
+	skipped=$$(tail -n 1 "$$log" | grep -oE '[0-9]+ skipped' | cut -d' ' -f1 || true); \
+	echo "==> skipped: $${skipped:-0} (each with its reason in the summary above)"
 
 # ---- make demo ----------------------------------------------------------------------------
-demo: demo-pictures
-	@run_dir=$(DEMO_RUN_DIR); \
-	echo "==> demo done."; \
-	echo "    data:        $(DEMO_DATA) (example: $(DEMO_OUT)/synthetic_example.png)"; \
-	echo "    checkpoints: $$run_dir"; \
-	echo "    metrics:     $$run_dir/metrics_val.json"; \
-	echo "    pictures:    $(DEMO_OUT)/pictures/*.png (poses of every instance; JSON beside them)"
+demo: demo-pictures demo-finetune
+	@echo "==> demo done."
+	@echo "    data:        $(DEMO_DATA) (example: $(DEMO_OUT)/synthetic_example.png)"
+	@echo "    evaluation:  $(DEMO_OUT)/shipped/ (metrics_val.json, results/)"
+	@echo "    pictures:    $(DEMO_OUT)/pictures/*.png (poses of every instance; JSON beside them)"
+	@echo "    fine-tuned:  $(DEMO_OUT)/finetune/ (checkpoints and log)"
+	@echo "    next:        README, 'After make demo' ($(PY) tools/<tool>.py, no activation)"
 
 demo-data: $(DEMO_DATA)/.complete
 
@@ -77,38 +101,51 @@ $(DEMO_DATA)/.complete: | $(STAMP)
 		--num-val $(DEMO_VAL) --seed 0 --workers 2 --preview $(DEMO_OUT)/synthetic_example.png
 	@touch $@
 
-demo-train: demo-data
-	@run_dir=$(DEMO_RUN_DIR); \
-	if [ -f "$$run_dir/final_state.pth" ]; then \
-		echo "==> [2/4] already trained: $$run_dir/final_state.pth (make clean-demo to retrain)"; \
-	else \
-		echo "==> [2/4] training $(DEMO_CFG) on $(DEMO_DEVICE) for $(DEMO_EPOCHS) epochs" \
-		     "(a few minutes; log and checkpoints in $$run_dir)"; \
-		$(PY) tools/train.py --cfg $(DEMO_CFG) --data_path $(DEMO_DATA) --device $(DEMO_DEVICE) \
-			TRAIN.END_EPOCH $(DEMO_EPOCHS) AUTO_RESUME True $(DEMO_OPTS) \
-			| grep --line-buffered -E 'Epoch: |Final AP|saved checkpoint|error|Error|=> '; \
-	fi
-
-demo-eval: demo-train
-	@run_dir=$(DEMO_RUN_DIR); \
-	echo "==> [3/4] evaluating $$run_dir/model_best.pth with tools/test.py"; \
-	$(PY) tools/test.py --cfg $(DEMO_CFG) --data_path $(DEMO_DATA) --device $(DEMO_DEVICE) \
-		TEST.MODEL_FILE $$run_dir/model_best.pth $(DEMO_OPTS); \
-	$(PY) -c 'import json, sys; m = json.load(open(sys.argv[1])); \
-		print("    " + "   ".join("AP {}: {:.3f}".format(k, v["AP"]) for k, v in m.items()))' \
-		$$run_dir/metrics_val.json
+demo-eval: demo-data
+	@echo "==> [2/4] evaluating the shipped $(DEMO_CKPT) on the $(DEMO_VAL) validation images" \
+	     "(ground-truth boxes)"
+	@$(call evaluate,$(DEMO_CKPT),$(DEMO_OUT)/shipped)
 
 demo-pictures: demo-eval
-	@run_dir=$(DEMO_RUN_DIR); \
-	echo "==> [4/4] predicted poses of all instances on $(DEMO_IMAGES) validation images" \
-	     "-> $(DEMO_OUT)/pictures/"; \
-	rm -rf $(DEMO_OUT)/val_images; mkdir -p $(DEMO_OUT)/val_images; \
-	ls $(DEMO_DATA)/images/val | sort | head -n $(DEMO_IMAGES) \
-		| while read -r f; do cp "$(DEMO_DATA)/images/val/$$f" $(DEMO_OUT)/val_images/; done; \
+	@echo "==> [3/4] poses of all instances on the $(DEMO_IMAGES) validation images with the most" \
+	     "people found only by instance 1 -> $(DEMO_OUT)/pictures/"
+	@$(PY) tools/pick_images.py --gt $(DEMO_DATA)/annotations/person_keypoints_val.json \
+		--results-dir $(call run_dir,$(DEMO_OUT)/shipped)/results \
+		--images $(DEMO_DATA)/images/val --out $(DEMO_OUT)/val_images --num $(DEMO_IMAGES)
+	@rm -rf $(DEMO_OUT)/pictures
 	$(PY) tools/demo.py --cfg $(DEMO_CFG) --image $(DEMO_OUT)/val_images \
 		--out $(DEMO_OUT)/pictures --device $(DEMO_DEVICE) \
 		--boxes-file $(DEMO_DATA)/annotations/person_keypoints_val.json \
-		TEST.MODEL_FILE $$run_dir/model_best.pth
+		TEST.MODEL_FILE $(DEMO_CKPT)
+
+demo-finetune: demo-data
+	@run_dir=$(call run_dir,$(DEMO_OUT)/finetune); \
+	if [ -f "$$run_dir/final_state.pth" ]; then \
+		echo "==> [4/4] already fine-tuned: $$run_dir/final_state.pth (make clean-demo to redo)"; \
+	else \
+		echo "==> [4/4] fine-tuning $(DEMO_CKPT) on the $(DEMO_TRAIN) training images for" \
+		     "$(DEMO_FINETUNE_EPOCHS) epoch(s) on $(DEMO_DEVICE) (log and checkpoints in $$run_dir)"; \
+		$(PY) tools/train.py --cfg $(DEMO_CFG) --data_path $(DEMO_DATA) --device $(DEMO_DEVICE) \
+			--pth_path $(DEMO_CKPT) TRAIN.END_EPOCH $(DEMO_FINETUNE_EPOCHS) \
+			TRAIN.LR $(DEMO_FINETUNE_LR) OUTPUT_DIR $(DEMO_OUT)/finetune \
+			LOG_DIR $(DEMO_OUT)/finetune/log \
+			| grep --line-buffered -E 'Epoch: \[[0-9]+\]\[(0|[0-9]*0)/|Final AP|error|Error|=> '; \
+	fi
+
+demo-train: demo-data
+	@run_dir=$(call run_dir,$(DEMO_OUT)/scratch); \
+	if [ -f "$$run_dir/final_state.pth" ]; then \
+		echo "==> already trained: $$run_dir/final_state.pth (make clean-demo to retrain)"; \
+	else \
+		echo "==> training $(DEMO_CFG) from scratch on $(DEMO_DEVICE) for $(DEMO_EPOCHS) epochs" \
+		     "(log and checkpoints in $$run_dir)"; \
+		$(PY) tools/train.py --cfg $(DEMO_CFG) --data_path $(DEMO_DATA) --device $(DEMO_DEVICE) \
+			TRAIN.END_EPOCH $(DEMO_EPOCHS) AUTO_RESUME True OUTPUT_DIR $(DEMO_OUT)/scratch \
+			LOG_DIR $(DEMO_OUT)/scratch/log \
+			| grep --line-buffered -E 'Epoch: |Final AP|saved checkpoint|error|Error|=> '; \
+	fi
+	@echo "==> evaluating $(DEMO_OUT)/scratch's model_best.pth"
+	@$(call evaluate,$(call run_dir,$(DEMO_OUT)/scratch)/model_best.pth,$(DEMO_OUT)/scratch)
 
 clean-demo:
 	rm -rf $(DEMO_DATA) $(DEMO_OUT)

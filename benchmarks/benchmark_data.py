@@ -11,7 +11,7 @@ and multi-instance heatmap targets ready on the training device:
   images and targets for the whole batch on ``--device`` (here the CPU, in the main process).
 
 The two paths are timed in interleaved rounds (median reported) on the real fixtures
-(../shared/fixtures) and, with ``--synthetic-root``, on a synthetic COCO-layout root; the
+(tests/fixtures) and, with ``--synthetic-root``, on a synthetic COCO-layout root; the
 first batch of each loader (worker start-up) is not timed. The image decode alone, timed in
 the same rounds in this process, is the most a worker that decodes full images can give.
 Before timing, one batch of each path is compared (the largest differences of images,
@@ -129,8 +129,8 @@ def per_sample_batch(batch, device):
 # ---------------------------------------------------------------------------------------
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--fixtures', default=str(REPO.parent / 'shared' / 'fixtures'),
-                   help='real fixture folder (default: ../shared/fixtures)')
+    p.add_argument('--fixtures', default=str(REPO / 'tests' / 'fixtures'),
+                   help='real fixture folder (default: tests/fixtures)')
     p.add_argument('--sets', nargs='+', default=['coco'], choices=sorted(FIXTURE_SETS),
                    help='fixture sets to time (default: coco)')
     p.add_argument('--synthetic-root', default='',

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / 'shared' / 'fixtures'
+FIXTURES = REPO / 'tests' / 'fixtures'
 TINY_CFG = REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml'
 
 # name -> (folder, annotation file, detection file or None, num joints)
@@ -24,9 +24,7 @@ FIXTURE_SETS = {
 
 @pytest.fixture(scope='session')
 def fixtures_dir():
-    """The real pose fixtures (../shared/fixtures from the repo root); skip when absent."""
-    if not (FIXTURES / 'coco' / 'test_coco.json').is_file():
-        pytest.skip(f'real pose fixtures not found at {FIXTURES} (see shared/fixtures/README.md)')
+    """The real pose fixtures in tests/fixtures (see its README.md)."""
     return FIXTURES
 
 

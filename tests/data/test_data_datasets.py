@@ -157,8 +157,6 @@ def test_pairing_crowdpose_ochuman(name, pairs, fixture_cfg):
 def test_pairing_at_scale_crowdpose_val(fixtures_dir, fixture_cfg):
     """The complete CrowdPose val annotations (2,000 images): pairing against brute force."""
     path = fixtures_dir / 'crowdpose' / 'crowdpose_val.json.gz'
-    if not path.is_file():
-        pytest.skip(f'{path} not found')
     cfg = fixture_cfg('crowdpose', 'MODEL.NUM_INSTANCES', 3,
                       'DATASET.TEST_ANNOTATION_FILE', str(path))
     ds = build_dataset(cfg, False)

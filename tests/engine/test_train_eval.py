@@ -49,7 +49,14 @@ def test_training_learns_and_writes_checkpoints(trained):
     assert state['perf'] == pytest.approx(summary['best_ap'])
     log = open(summary['log_file']).read()
     assert re.search(r'Epoch: \[2\]\[\d+/\d+\]\tTime .*Speed [\d.]+ samples/s.*Loss .*Accuracy', log)
-    assert 'boxes: ground-truth boxes | instances: instance 1' in log
+    assert 'pose_hrnet_se_lambda on coco person_keypoints_val.json, boxes: ground-truth boxes' \
+        in log
+    # The validation table: one Markdown table, a row per instance mode, as many cells as
+    # the header (10 COCO metrics + the label).
+    table = re.findall(r'^\| Instances \| AP \|.*\n\|---\|.*\n(?:\|.*\n){3}', log, re.M)[-1]
+    header, rule, *rows = table.splitlines()
+    assert [r.split(' | ')[0] for r in rows] == ['| merged', '| instance 0', '| instance 1']
+    assert {line.count('|') for line in (header, rule, *rows)} == {12}
     for mode in ('merged', 'instance0', 'instance1'):
         results = json.load(open(run / 'results' / f'keypoints_val_results_{mode}.json'))
         assert results and all(len(r['keypoints']) == 51 for r in results)

@@ -104,7 +104,16 @@ def test_ochuman_gt_is_perfect(ochuman_gt_file):
 
 
 def test_format_metrics_table():
-    table = format_metrics_table({'AP': 0.71234, 'AR': 0.5}, title='mipnet')
-    lines = table.splitlines()
-    assert lines[0] == '| Arch | AP | AR |'
-    assert lines[2] == '| mipnet | 0.712 | 0.500 |'
+    rows = {'merged': {'AP': 0.71234, 'AR': 0.5}, 'a | b': {'AP': 0.1, 'AR': 0.0004}}
+    assert format_metrics_table(rows, first_column='Instances').splitlines() == [
+        '| Instances | AP | AR |',
+        '|---|---|---|',
+        '| merged | 0.712 | 0.500 |',
+        r'| a \| b | 0.100 | 0.000 |']
+
+
+def test_format_metrics_table_refuses_rows_that_do_not_fit_the_header():
+    with pytest.raises(ValueError, match="row 'x' has metrics \\['AP'\\], expected \\['AP', 'AR'\\]"):
+        format_metrics_table({'m': {'AP': 0.1, 'AR': 0.2}, 'x': {'AP': 0.3}})
+    with pytest.raises(ValueError, match='no rows'):
+        format_metrics_table({})

@@ -220,3 +220,16 @@ def test_box_outcomes_counts_the_crowd_error():
     assert crowd_error_rate(out) == 0.25
     assert crowd_error_rate(box_outcomes(_gt(), ann_ids, keypoints, subset={A, B})) == 0.5
     assert np.isnan(crowd_error_rate(box_outcomes(_gt(), ann_ids, keypoints, subset=set())))
+
+
+def test_second_instance_finds_by_hand():
+    from mipnet.evaluation.subsets import second_instance_finds
+    first = [_pred(A, 0.9), _pred(C, 0.8)]
+    # B only by the second instance; A found by both; D by the second instance with a
+    # score under the threshold (not drawn, so not counted).
+    second = [_pred(A, 0.7), _pred(B, 0.6), _pred(D, 0.1)]
+    assert second_instance_finds(_gt(), first, second, score_thre=0.2) == {1: [B]}
+    assert second_instance_finds(_gt(), first, second) == {1: [B], 2: [D]}
+    # B's second-instance pose 12 px off: OKS < 0.5, found by nobody.
+    assert second_instance_finds(_gt(), first, [_shifted(B, 0.6, 12.0)]) == {}
+    assert second_instance_finds(_gt(), [], []) == {}

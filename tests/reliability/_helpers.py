@@ -23,13 +23,6 @@ TINY = str(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml')
 RUN_TIMEOUT = 90
 
 
-def need_fixtures():
-    """The real fixture folder; skips the test when it is absent."""
-    if not (FIXTURES / 'coco' / 'test_coco.json').is_file():
-        pytest.skip(f'real fixtures not found at {FIXTURES} (expected ../shared/fixtures)')
-    return FIXTURES
-
-
 def coco_opts(out_dir, image_dir=None, ann_file=None, test_image_dir=None, test_ann_file=None):
     """Overrides training and validating the tiny model on the 4-image COCO fixture."""
     coco = FIXTURES / 'coco'

@@ -19,7 +19,7 @@ from mipnet.config import load_config
 from mipnet.data import DataError, build_dataset
 from mipnet.models import build_model
 
-from ._helpers import (TINY, assert_one_error, coco_opts, need_fixtures, run,
+from ._helpers import (FIXTURES, TINY, assert_one_error, coco_opts, run,
                        run_in_process)
 
 BROKEN = '000000040083.jpg'          # 3 people in the fixture
@@ -28,7 +28,7 @@ BROKEN = '000000040083.jpg'          # 3 people in the fixture
 @pytest.fixture
 def data(tmp_path):
     """A writable copy of the COCO fixture: symlinked images, copied annotations."""
-    coco = need_fixtures() / 'coco'
+    coco = FIXTURES / 'coco'
     image_dir = tmp_path / 'images'
     image_dir.mkdir()
     for src in coco.glob('*.jpg'):
@@ -90,7 +90,7 @@ def test_zero_byte_image_fails_or_is_skipped_and_counted(tmp_path, data):
 
 def test_truncated_jpeg_is_reported(data):
     image_dir, ann_file = data
-    original = (need_fixtures() / 'coco' / BROKEN).read_bytes()
+    original = (FIXTURES / 'coco' / BROKEN).read_bytes()
     path = _replace(image_dir, BROKEN, original[:len(original) // 2])
     ds = _dataset(image_dir, ann_file)
     index = next(i for i, rec in enumerate(ds.db) if rec['image'] == str(path))
@@ -101,7 +101,7 @@ def test_truncated_jpeg_is_reported(data):
 def test_png_bytes_named_jpg_load(data):
     """Not an error: OpenCV decodes by content, so a PNG saved as .jpg is used as is."""
     image_dir, ann_file = data
-    original = cv2.imread(str(need_fixtures() / 'coco' / BROKEN))
+    original = cv2.imread(str(FIXTURES / 'coco' / BROKEN))
     ok, png = cv2.imencode('.png', original)
     assert ok
     path = _replace(image_dir, BROKEN, png.tobytes())
@@ -111,7 +111,7 @@ def test_png_bytes_named_jpg_load(data):
     image, target, _, meta = ds[index]
     assert meta['image'] == str(path) and torch.isfinite(image).all()
     # Lossless PNG of the decoded JPEG: the same pixels, hence the same crop.
-    _replace(image_dir, BROKEN, (need_fixtures() / 'coco' / BROKEN).read_bytes())
+    _replace(image_dir, BROKEN, (FIXTURES / 'coco' / BROKEN).read_bytes())
     torch.testing.assert_close(image, ds[index][0])
 
 
@@ -182,7 +182,7 @@ def test_annotation_without_area(tmp_path, data):
 
 # ---------------------------------------------------------------------- detections
 def _det_file(tmp_path, edit):
-    dets = json.loads((need_fixtures() / 'coco' / 'test_coco_det_AP_H_56.json').read_text())
+    dets = json.loads((FIXTURES / 'coco' / 'test_coco_det_AP_H_56.json').read_text())
     edit(dets)
     path = tmp_path / 'dets.json'
     path.write_text(json.dumps(dets))
@@ -245,7 +245,6 @@ def test_config_wrong_type_and_missing_file(tmp_path, data):
 
 
 def test_data_path_pointing_to_nothing(tmp_path):
-    need_fixtures()
     nowhere = tmp_path / 'no_such_dataset'
     result = run_in_process('train', ['--cfg', TINY, '--data_path', nowhere, 'OUTPUT_DIR',
                                       tmp_path / 'out', 'LOG_DIR', tmp_path / 'log',

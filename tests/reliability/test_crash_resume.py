@@ -11,7 +11,7 @@ import torch
 
 from mipnet.utils.checkpoint import load_file
 
-from ._helpers import (TINY, WRAPPER, child_env, coco_opts, kill, need_fixtures, run_dir,
+from ._helpers import (TINY, WRAPPER, child_env, coco_opts, kill, run_dir,
                        run_in_process, start, wait_for)
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,6 @@ def _results(folder):
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory):
     """An uninterrupted 3-epoch run."""
-    need_fixtures()
     out = tmp_path_factory.mktemp('reference')
     result = run_in_process('train', _cli_args(out))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -77,7 +76,6 @@ def _assert_same_run(folder, reference):
 
 
 def test_sigkill_while_saving_keeps_previous_checkpoint(tmp_path):
-    need_fixtures()
     marker = tmp_path / 'paused'
     log = tmp_path / 'killed.log'
     args = ['--cfg', TINY, *coco_opts(tmp_path), 'TRAIN.END_EPOCH', 2, 'EPOCH_EVAL_FREQ', 100]

@@ -14,7 +14,7 @@ import pytest
 
 from mipnet.utils.checkpoint import load_file
 
-from ._helpers import (TINY, WRAPPER, child_env, coco_opts, need_fixtures, run, run_dir,
+from ._helpers import (TINY, WRAPPER, child_env, coco_opts, run, run_dir,
                        run_in_process)
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,6 @@ def _torchrun(out_dir, *extra, timeout=BOUND, **faults):
 
 
 def test_dead_rank_then_hung_rank_then_resume(tmp_path):
-    need_fixtures()
     folder = run_dir(tmp_path)
     ckpt = folder / 'checkpoint.pth'
 

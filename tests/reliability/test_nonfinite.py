@@ -16,7 +16,7 @@ import torch
 from mipnet.utils.checkpoint import load_file
 
 from . import fault_wrapper
-from ._helpers import TINY, assert_one_error, coco_opts, need_fixtures, run_dir, run_in_process
+from ._helpers import TINY, assert_one_error, coco_opts, run_dir, run_in_process
 
 
 def _args(out_dir, *extra):
@@ -39,7 +39,6 @@ def _assert_stopped_with_intact_checkpoint(result, out_dir):
 
 
 def test_nan_loss_stops_training(tmp_path, monkeypatch):
-    need_fixtures()
     monkeypatch.setenv('MIPNET_FAULT_NAN', '1:2')
     fault_wrapper.install(monkeypatch.setattr)
     result = run_in_process('train', _args(tmp_path))
@@ -49,7 +48,6 @@ def test_nan_loss_stops_training(tmp_path, monkeypatch):
 
 
 def test_nan_loss_stops_training_with_amp_on_cpu(tmp_path, monkeypatch):
-    need_fixtures()
     monkeypatch.setenv('MIPNET_FAULT_NAN', '1:2')
     fault_wrapper.install(monkeypatch.setattr)
     seen = {'output': set()}

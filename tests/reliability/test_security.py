@@ -17,7 +17,7 @@ import torch
 from mipnet.config import load_config
 from mipnet.models import build_model
 
-from ._helpers import (TINY, assert_one_error, coco_opts, need_fixtures, run, run_dir,
+from ._helpers import (TINY, assert_one_error, coco_opts, run, run_dir,
                        run_in_process)
 from tests.conftest import REPO
 
@@ -49,7 +49,6 @@ REFUSED = 'refusing to unpickle it (weights_only=True)'
 
 
 def test_evil_checkpoint_via_test_py_model_file(tmp_path, evil):
-    need_fixtures()
     path, marker = evil
     result = run(['tools/test.py', '--cfg', TINY, *coco_opts(tmp_path / 'out'),
                   'TEST.MODEL_FILE', path])
@@ -60,7 +59,6 @@ def test_evil_checkpoint_via_test_py_model_file(tmp_path, evil):
 @pytest.mark.parametrize('how', ['--check_point', '--pth_path', 'MODEL.PRETRAINED',
                                  'AUTO_RESUME'])
 def test_evil_checkpoint_via_training(tmp_path, evil, how):
-    need_fixtures()
     path, marker = evil
     flags, opts = [], []
     if how.startswith('--'):
@@ -80,7 +78,6 @@ def test_evil_checkpoint_via_training(tmp_path, evil, how):
 
 
 def test_output_dir_escape_via_train_py(tmp_path):
-    need_fixtures()
     out = tmp_path / 'out'
     result = run(['tools/train.py', '--cfg', TINY, *coco_opts(out),
                   'DATASET.DATASET', '../../escaped'])
@@ -89,7 +86,6 @@ def test_output_dir_escape_via_train_py(tmp_path):
 
 
 def test_output_dir_escape_via_model_name_and_test_py(tmp_path, evil):
-    need_fixtures()
     out = tmp_path / 'out'
     result = run_in_process('train', ['--cfg', TINY, *coco_opts(out),
                                       'MODEL.NAME', '../../../escaped'])

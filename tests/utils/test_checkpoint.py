@@ -1,3 +1,4 @@
+import hashlib
 import os
 import pickle
 
@@ -6,8 +7,8 @@ import torch
 
 from mipnet.config import load_config
 from mipnet.models import build_model
-from mipnet.utils.checkpoint import (CheckpointError, load_file, load_model_weights,
-                                     load_state_dict_file, save_atomic)
+from mipnet.utils.checkpoint import (CheckpointError, file_sha256, load_file, load_model_weights,
+                                     load_state_dict_file, save_atomic, verify_sha256)
 
 
 @pytest.fixture
@@ -124,3 +125,23 @@ def test_reconcile_best(tmp_path, model):
     # The best is an earlier epoch's: the checkpoint cannot restore it.
     assert reconcile_best(dict(state, best_epoch=2), str(best)) == 'lost'
     assert state_dict_digest(load_state_dict_file(str(best))) == state_dict_digest(older)
+def test_sha256_beside_the_checkpoint_is_checked(model, tmp_path):
+    path = tmp_path / 'shipped.pth'
+    torch.save(model.state_dict(), path)
+    assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert verify_sha256(str(path)) is False          # no digest file: nothing to check
+    digest = tmp_path / 'shipped.pth.sha256'
+    digest.write_text(f'{file_sha256(path)}  shipped.pth\n')
+    assert verify_sha256(str(path)) is True
+    load_model_weights(model, str(path))
+    with open(path, 'r+b') as f:                       # one flipped byte deep in a tensor
+        f.seek(os.path.getsize(path) // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(CheckpointError, match=r'shipped.pth does not match its digest in .*'
+                                              r'shipped.pth.sha256 .*git checkout -- '):
+        load_model_weights(model, str(path))
+    digest.write_text('not a digest\n')
+    with pytest.raises(CheckpointError, match='does not start with a SHA-256 hex digest'):
+        load_file(str(path))

@@ -110,11 +110,11 @@ def evaluate_predictions(predictions, dataset, cfg, output_dir=None):
 
 
 def log_metrics(metrics, dataset, model_name):
-    """Print one table per instance mode, stating the box source of the numbers."""
-    for mode, values in metrics.items():
-        title = (f'{model_name} | {dataset.meta.name} {os.path.basename(dataset.annotation_file)}'
-                 f' | boxes: {dataset.box_source} | instances: {mode}')
-        logger.info('\n%s', format_metrics_table(values, title))
+    """Log one Markdown table, a row per instance mode, under a line that states the model,
+    the ground truth and the box source of the numbers."""
+    logger.info('%s on %s %s, boxes: %s\n%s', model_name, dataset.meta.name,
+                os.path.basename(dataset.annotation_file), dataset.box_source,
+                format_metrics_table(metrics, first_column='Instances'))
 
 
 def validate(cfg, model, loader, device, output_dir=None, progress=True):

@@ -370,13 +370,30 @@ def keypoint_eval(gt_file, results, dataset='coco'):
     return metrics
 
 
-def format_metrics_table(metrics, title=''):
-    """Markdown-style table of a name -> value mapping (HRNet's layout), values to 3
-    decimals, ``title`` in the first column. Returns the table string (no trailing
-    newline)."""
-    names = list(metrics.keys())
-    values = [metrics[n] for n in names]
-    header = '| Arch | ' + ' | '.join(names) + ' |'
-    rule = '|---|' + '---|' * len(names)
-    row = f'| {title or "-"} | ' + ' | '.join(f'{float(v):.3f}' for v in values) + ' |'
-    return '\n'.join([header, rule, row])
+def format_metrics_table(rows, first_column='Arch'):
+    """Markdown table of metrics, one row per label, values to 3 decimals.
+
+    Args:
+        rows: mapping row label -> (mapping metric name -> value); every row has the
+            metric names of the first row, in its order (one column each).
+        first_column: header of the label column.
+
+    Returns:
+        The table string (no trailing newline): a header, a rule and one line per row, all
+        with ``len(names) + 1`` cells; ``|`` inside a label is escaped as ``\\|`` so that
+        the table renders as Markdown.
+
+    Raises:
+        ValueError: no rows, or a row whose metric names differ from the first row's.
+    """
+    if not rows:
+        raise ValueError('format_metrics_table: no rows')
+    names = list(next(iter(rows.values())).keys())
+    lines = ['| ' + ' | '.join([first_column] + names) + ' |', '|---|' + '---|' * len(names)]
+    for label, metrics in rows.items():
+        if list(metrics.keys()) != names:
+            raise ValueError(f'format_metrics_table: row {label!r} has metrics '
+                             f'{list(metrics.keys())}, expected {names}')
+        cells = [str(label).replace('|', '\\|')] + [f'{float(metrics[n]):.3f}' for n in names]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ['box_iou_matrix', 'occluded_ann_ids', 'subset_keypoint_eval',
            'occluded_keypoint_eval', 'best_oks_per_person', 'box_outcomes', 'person_oks',
-           'OCCLUDED_IOU']
+           'second_instance_finds', 'OCCLUDED_IOU']
 
 #: default box IoU that puts a pair of people into the occluded subset
 OCCLUDED_IOU = 0.5
@@ -303,3 +303,36 @@ def crowd_error_rate(outcomes):
     if outcomes['people'] == 0:
         return float('nan')
     return outcomes['other'] / outcomes['people']
+def second_instance_finds(gt, first, second, dataset='coco', oks_thre=0.5, score_thre=0.0):
+    """The people that only the second instance finds: where MIPNet's λ = e1 matters.
+
+    A person counts when some ``second`` result of their image reaches ``oks_thre`` with
+    them and no ``first`` result does (:func:`best_oks_per_person`, results scoring below
+    ``score_thre`` left out first, as a picture that does not draw them).
+
+    Args:
+        gt: COCO ground truth (path, dataset dict or COCO object).
+        first: COCO keypoint results of instance 0 alone (list of dicts or a JSON path),
+            e.g. ``results/keypoints_val_results_instance0.json`` of tools/test.py.
+        second: the same for instance 1 (``..._instance1.json``).
+        dataset: dataset name or ``KeypointMeta`` (sigmas).
+        oks_thre: OKS at which a pose shows a person.
+        score_thre: results below this score are ignored.
+
+    Returns:
+        dict {image id: sorted annotation ids of the people found only by ``second``},
+        images without such a person left out.
+    """
+    coco = load_coco(gt)
+    meta = _resolve_meta(dataset)
+
+    def best(results):
+        records = _load_results(results, coco, meta.num_joints)
+        return best_oks_per_person(coco, [r for r in records if r['score'] >= score_thre], meta)
+
+    by_first, by_second = best(first), best(second)
+    finds = {}
+    for ann_id, oks in by_second.items():
+        if oks >= oks_thre and by_first[ann_id] < oks_thre:
+            finds.setdefault(coco.anns[ann_id]['image_id'], []).append(ann_id)
+    return {img: sorted(ids) for img, ids in sorted(finds.items())}

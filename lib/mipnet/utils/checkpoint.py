@@ -65,14 +65,50 @@ def _is_legacy(path):
     opposed to a zip archive cut short."""
     with open(path, 'rb') as f:
         return f.read(2) != b'PK'
+def file_sha256(path):
+    """Hex SHA-256 of the file at ``path`` (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path):
+    """Check ``path`` against ``<path>.sha256`` (``sha256sum`` format) when that file exists.
+
+    Shipped checkpoints (checkpoints/demo_mipnet.pth) carry one, so that a damaged copy or
+    an unfetched Git LFS pointer fails with one clear message instead of odd weights.
+
+    Returns:
+        True if a digest file was found and matched, False if there is none.
+    Raises:
+        CheckpointError: the digest file is malformed or the file does not match it.
+    """
+    digest_file = f'{path}.sha256'
+    if not os.path.isfile(digest_file):
+        return False
+    with open(digest_file) as f:
+        expected = (f.read().split() or [''])[0].lower()
+    if len(expected) != 64 or any(c not in '0123456789abcdef' for c in expected):
+        raise CheckpointError(f'{digest_file} does not start with a SHA-256 hex digest')
+    actual = file_sha256(path)
+    if actual != expected:
+        raise CheckpointError(
+            f'checkpoint {path} does not match its digest in {digest_file} (sha256 {actual}, '
+            f'expected {expected}): the file is damaged or was replaced. Restore it, e.g. '
+            f'`git checkout -- {path}`.')
+    return True
 
 
 def load_file(path, map_location='cpu'):
     """``torch.load`` with ``weights_only=True``; every failure becomes a CheckpointError.
 
     Files that need arbitrary unpickling (possibly malicious) are refused, never executed.
-    The CRC-32 digests of the file's records are verified first (:func:`verify_integrity`);
-    files without digests (legacy format) load with an info line.
+    Before loading, a file with a ``<path>.sha256`` beside it must match that digest
+    (:func:`verify_sha256`); any other file has the CRC-32 digests of its records verified
+    (:func:`verify_integrity`; files without digests, the legacy format, load with an info
+    line).
     """
     if not path:
         raise CheckpointError('no checkpoint path given')
@@ -81,7 +117,7 @@ def load_file(path, map_location='cpu'):
     if os.path.getsize(path) == 0:
         raise CheckpointError(f'checkpoint {path} is empty (0 bytes); it was probably cut off '
                               'while saving. Use an earlier checkpoint.')
-    verify_integrity(path)
+    verify_sha256(path) or verify_integrity(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -1,0 +1,72 @@
+"""Pick the validation images where MIPNet's second instance matters, for the demo pictures.
+
+    python tools/pick_images.py --gt data/synthetic/annotations/person_keypoints_val.json \
+        --results-dir output/demo/.../results --images data/synthetic/images/val \
+        --out output/demo/val_images --num 4
+
+The images come from the per-instance result files that ``tools/test.py`` writes
+(``keypoints_<set>_results_instance{0,1}.json``): first the images with the most people
+found only by instance 1 (:func:`mipnet.evaluation.subsets.second_instance_finds`), then,
+if fewer than ``--num`` have any, images holding an occluded pair (box IoU >= 0.5), by id.
+"""
+import argparse
+import os
+import shutil
+import sys
+
+from mipnet.evaluation.metrics import load_coco
+from mipnet.evaluation.subsets import occluded_ann_ids, second_instance_finds
+
+
+def pick_images(gt, first, second, num, dataset='coco', oks_thre=0.5, score_thre=0.2):
+    """Up to ``num`` images where the second instance matters.
+
+    Args:
+        gt: COCO ground truth (path, dict or COCO object).
+        first, second: instance-0 / instance-1 results (lists or JSON paths).
+        num: how many images.
+        dataset, oks_thre, score_thre: see :func:`second_instance_finds`.
+
+    Returns:
+        list of (image id, annotation ids found only by instance 1), the images with most
+        such people first (ties by id), then occluded-pair images with an empty list.
+    """
+    coco = load_coco(gt)
+    finds = second_instance_finds(coco, first, second, dataset, oks_thre, score_thre)
+    picked = sorted(finds.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:num]
+    occluded = sorted({coco.anns[a]['image_id'] for a in occluded_ann_ids(coco)} - set(finds))
+    picked += [(img, []) for img in occluded[:num - len(picked)]]
+    return picked
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--gt', required=True, help='COCO keypoint annotation file of the set')
+    p.add_argument('--results-dir', required=True,
+                   help='results/ folder of tools/test.py (per-instance result files)')
+    p.add_argument('--set', default='val', help='set name in the result file names (val)')
+    p.add_argument('--images', required=True, help='image folder of the set')
+    p.add_argument('--out', required=True, help='folder the picked images are copied to '
+                   '(emptied first)')
+    p.add_argument('--num', type=int, default=4, help='number of images (default 4)')
+    p.add_argument('--score-thre', type=float, default=0.2,
+                   help='poses scoring below it do not count (default 0.2)')
+    args = p.parse_args(argv)
+    files = [os.path.join(args.results_dir, f'keypoints_{args.set}_results_instance{i}.json')
+             for i in (0, 1)]
+    for path in [args.gt, *files]:
+        if not os.path.isfile(path):
+            sys.exit(f'error: {path} not found (run tools/test.py with a 2-instance model '
+                     f'first; it writes the per-instance result files)')
+    coco = load_coco(args.gt)
+    picked = pick_images(coco, *files, args.num, score_thre=args.score_thre)
+    if os.path.isdir(args.out):
+        shutil.rmtree(args.out)
+    os.makedirs(args.out)
+    for img, anns in picked:
+        name = coco.imgs[img]['file_name']
+        shutil.copy2(os.path.join(args.images, name), args.out)
+        why = (f'people found only by instance 1: {len(anns)} (annotation ids '
+               f'{", ".join(map(str, anns))})' if anns else 'an occluded pair (box IoU >= 0.5)')
+        print(f'    {name}: {why}')
+    return picked

@@ -1,0 +1,44 @@
+"""The shipped demo model (checkpoints/demo_mipnet.pth): small, checked, and working.
+
+It is evaluated here on the first 20 validation images of ``make demo`` (synthetic seed 0:
+every image is drawn from its own seed, so these are the same images), through the same
+tools/test.py entry point as the demo.
+"""
+import os
+
+import pytest
+
+from mipnet.config import load_config
+from mipnet.data.synthetic import generate_split
+from mipnet.engine.cli import eval_main
+from mipnet.evaluation.subsets import second_instance_finds
+from mipnet.models import build_model
+from mipnet.utils.checkpoint import load_model_weights, verify_sha256
+from tests.conftest import REPO
+
+CKPT = REPO / 'checkpoints' / 'demo_mipnet.pth'
+CFG = str(REPO / 'experiments' / 'synthetic' / 'demo_mipnet.yaml')
+# Measured on these 20 images (2-core CPU, torch 2.13.0): merged AP 0.473, instance-1 AP 0.269,
+# 2 people found only by instance 1 (images 4 and 14). The floors leave room for float noise.
+MIN_AP, MIN_AP_INSTANCE_1, MIN_FOUND_BY_INSTANCE_1 = 0.4, 0.2, 2
+RUN_DIR = ('synthetic', 'pose_hrnet_se_lambda', 'demo_mipnet')
+
+
+def test_demo_checkpoint_is_small_checked_and_fits_its_config():
+    assert os.path.getsize(CKPT) <= 10 * 2 ** 20
+    assert verify_sha256(str(CKPT)) is True
+    load_model_weights(build_model(load_config(CFG)), str(CKPT))
+
+
+def test_demo_checkpoint_finds_people_with_its_second_instance(tmp_path):
+    gt = generate_split(str(tmp_path / 'data'), 'val', 20, seed=0)
+    metrics = eval_main(['--cfg', CFG, '--data_path', str(tmp_path / 'data'), '--device', 'cpu',
+                         'TEST.MODEL_FILE', str(CKPT), 'OUTPUT_DIR', str(tmp_path / 'out'),
+                         'LOG_DIR', str(tmp_path / 'log')])
+    assert metrics['merged']['AP'] >= MIN_AP, metrics
+    assert metrics['instance 1']['AP'] >= MIN_AP_INSTANCE_1, metrics
+    results = tmp_path.joinpath('out', *RUN_DIR, 'results')
+    finds = second_instance_finds(gt, results / 'keypoints_val_results_instance0.json',
+                                  results / 'keypoints_val_results_instance1.json',
+                                  score_thre=0.2)
+    assert sum(map(len, finds.values())) >= MIN_FOUND_BY_INSTANCE_1, finds
