@@ -3,7 +3,7 @@
 Usage:
     python tools/make_synthetic.py --out data/synthetic --num-train 3000 --num-val 500 \
         --seed 0 [--image-size 256 192] [--workers 2] [--preview docs/images/x.png] \
-        [--num-val-ochuman 400 [--ochuman-json ../shared/fixtures/ochuman/test_ochuman.json]]
+        [--num-val-ochuman 400 [--ochuman-json tests/fixtures/ochuman/test_ochuman.json]]
 
 ``--num-val-ochuman M`` also writes the OCHuman-like validation split ``val_ochuman``
 (``OCHUMAN_LIKE``: every person's box at IoU >= 0.5 with another's) and prints its occlusion
