@@ -8,6 +8,7 @@ import json
 import logging
 import os
 from collections import OrderedDict
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -19,6 +20,54 @@ from mipnet.evaluation.postprocess import postprocess_options_from_cfg, rescore_
 from mipnet.utils import dist
 
 logger = logging.getLogger(__name__)
+
+
+class InstanceMode(NamedTuple):
+    """One way of reading a λ model's poses: every instance merged (``instance`` None) or
+    one instance alone."""
+    instance: Optional[int] = None
+
+    @property
+    def key(self):
+        """Key of the mode in the metrics dicts: 'merged' or 'instance k'."""
+        return 'merged' if self.instance is None else f'instance {self.instance}'
+
+    @property
+    def instances(self):
+        """The instances whose poses it keeps: None (all) or [k]."""
+        return None if self.instance is None else [self.instance]
+
+
+MERGED = InstanceMode()
+
+
+def instance_modes(num_instances):
+    """The modes validation evaluates for a model with ``num_instances`` instances: merged
+    first, then each instance alone when there are several."""
+    return [MERGED] + ([InstanceMode(i) for i in range(num_instances)]
+                       if num_instances > 1 else [])
+
+
+def modes_of(metrics):
+    """The :class:`InstanceMode` of every entry of a metrics dict :func:`validate` returned,
+    in its order."""
+    modes = instance_modes(max(1, len(metrics) - 1))
+    if [m.key for m in modes] != list(metrics):
+        raise ValueError(f'not a metrics dict of validate: modes {list(metrics)}')
+    return modes
+
+
+def results_file_name(dataset_set, mode=MERGED):
+    """Name of the results file of ``mode`` (an :class:`InstanceMode`) on the image set
+    ``dataset_set`` (``DATASET.TEST_SET``): ``keypoints_<set>_results_<merged|instanceK>.json``."""
+    tag = 'merged' if mode.instance is None else f'instance{mode.instance}'
+    return f'keypoints_{dataset_set}_results_{tag}.json'
+
+
+def results_file(output_dir, dataset_set, mode=MERGED):
+    """Path of the results file validation writes for ``mode`` on ``dataset_set`` into the
+    run folder ``output_dir``: ``output_dir/results/`` + :func:`results_file_name`."""
+    return os.path.join(output_dir, 'results', results_file_name(dataset_set, mode))
 
 
 def predictor_from_cfg(cfg, model, flip_index):
@@ -92,20 +141,16 @@ def evaluate_predictions(predictions, dataset, cfg, output_dir=None):
     # The reference's CrowdPose evaluation keeps every pose ("do not use nms, keep all
     # detections"); TEST.CROWDPOSE_NMS runs OKS-NMS there as on COCO.
     options['nms'] = dataset.meta.evaluator != 'crowdpose' or bool(cfg.TEST.CROWDPOSE_NMS)
-    modes = [('merged', None)]
-    if k > 1:
-        modes += [(f'instance {i}', [i]) for i in range(k)]
     metrics = OrderedDict()
-    for mode, instances in modes:
+    for mode in instance_modes(k):
         results = rescore_and_merge(**flat, **options, sigmas=dataset.meta.sigmas_array,
-                                    instances=instances)
+                                    instances=mode.instances)
         if output_dir:
-            folder = os.path.join(output_dir, 'results')
-            os.makedirs(folder, exist_ok=True)
-            name = f'keypoints_{cfg.DATASET.TEST_SET}_results_{mode.replace(" ", "")}.json'
-            with open(os.path.join(folder, name), 'w') as f:
+            path = results_file(output_dir, cfg.DATASET.TEST_SET, mode)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
                 json.dump(results, f)
-        metrics[mode] = keypoint_eval(dataset.annotation_file, results, dataset.meta)
+        metrics[mode.key] = keypoint_eval(dataset.annotation_file, results, dataset.meta)
     return metrics
 
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 
+from mipnet.engine.evaluate import InstanceMode, results_file_name
 from mipnet.evaluation.metrics import load_coco
 from mipnet.evaluation.subsets import occluded_ann_ids, second_instance_finds
 
@@ -52,7 +53,7 @@ def main(argv=None):
     p.add_argument('--score-thre', type=float, default=0.2,
                    help='poses scoring below it do not count (default 0.2)')
     args = p.parse_args(argv)
-    files = [os.path.join(args.results_dir, f'keypoints_{args.set}_results_instance{i}.json')
+    files = [os.path.join(args.results_dir, results_file_name(args.set, InstanceMode(i)))
              for i in (0, 1)]
     for path in [args.gt, *files]:
         if not os.path.isfile(path):

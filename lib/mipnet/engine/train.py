@@ -20,6 +20,7 @@ from mipnet.config import ConfigError, run_differences, run_output_dir
 from mipnet.data import BatchMaker, build_dataset
 from mipnet.engine import preflight
 from mipnet.engine.evaluate import main_metric, validate
+from mipnet.engine.hooks import Hook, call_hooks
 from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
 from mipnet.engine.optim import (build_optimizer, build_scheduler,  # noqa: F401 (public here)
                                  effective_weight_decay, param_groups, rebuild_schedule,
@@ -124,11 +125,17 @@ def compute_loss(cfg, model, criterion, images, target, target_weight):
 
 
 class Trainer:
-    """State of one training run; :meth:`fit` runs it."""
+    """State of one training run; :meth:`fit` runs it, calling ``hooks``
+    (:class:`mipnet.engine.hooks.Hook` objects) at its extension points."""
 
     def __init__(self, cfg, cfg_file, resume_file=None, finetune_file=None, local_rank=None,
-                 output_root=None):
+                 output_root=None, hooks=()):
         self.cfg = cfg
+        self.hooks = list(hooks)
+        for hook in self.hooks:
+            if not isinstance(hook, Hook):
+                raise TypeError(f'training hooks must be mipnet.engine.hooks.Hook objects, '
+                                f'got {type(hook).__name__}')
         self.device = dist.setup(cfg.DEVICE, cfg.DIST_TIMEOUT, local_rank)
         self.rank = dist.get_rank()
         self.output_dir = run_output_dir(cfg, cfg_file, output_root)
@@ -454,6 +461,7 @@ class Trainer:
         metrics = None
         epoch_losses = []
         last_epoch = cfg.TRAIN.END_EPOCH - 1
+        call_hooks(self.hooks, 'before_train', self)
         for epoch in range(self.begin_epoch, cfg.TRAIN.END_EPOCH):
             stats = self.train_one_epoch(epoch)
             self.scheduler.step()
@@ -473,8 +481,10 @@ class Trainer:
                     if self.writer is not None:
                         for mode, values in metrics.items():
                             self.writer.add_scalar(f'valid/AP {mode}', values['AP'], epoch)
+                    call_hooks(self.hooks, 'after_validation', self, epoch, metrics)
             self.save(epoch, ap)
             dist.barrier()
+            call_hooks(self.hooks, 'after_epoch', self, epoch, stats)
         # A performance run must not replace the final weights of a full run.
         if dist.is_main_process() and cfg.TRAIN.MAX_STEPS <= 0:
             save_atomic(unwrap(self.model).state_dict(),
@@ -489,14 +499,17 @@ class Trainer:
         if metrics is not None and dist.is_main_process():
             logger.info('Final AP (merged instances): %.4f  best: %.4f',
                         main_metric(metrics), self.best_perf)
+        call_hooks(self.hooks, 'after_train', self, summary)
         return summary
 
 
-def train(cfg, cfg_file, resume_file=None, finetune_file=None, local_rank=None):
-    """Build a :class:`Trainer` and run it; always releases the run folder's lock and leaves
-    the process group."""
+def train(cfg, cfg_file, resume_file=None, finetune_file=None, local_rank=None, hooks=()):
+    """Build a :class:`Trainer` (with the :class:`mipnet.engine.hooks.Hook` objects
+    ``hooks``) and run it; always releases the run folder's lock and leaves the process
+    group."""
     try:
-        return Trainer(cfg, cfg_file, resume_file, finetune_file, local_rank).fit()
+        return Trainer(cfg, cfg_file, resume_file, finetune_file, local_rank,
+                       hooks=hooks).fit()
     finally:
         preflight.release_locks()
         dist.cleanup()
