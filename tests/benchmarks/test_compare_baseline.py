@@ -9,6 +9,7 @@ import sys
 import cv2
 import pytest
 
+from mipnet.analysis.settings import overrides
 from tests.conftest import REPO
 
 SCRIPT = REPO / 'benchmarks' / 'compare_baseline.py'
@@ -67,13 +68,13 @@ def _load_script():
     return module
 
 
-def test_presets_and_reference_schedule_in_proportion(tmp_path):
+def test_presets_and_arguments(tmp_path):
     cb = _load_script()
     gpu = cb.parse_args(['--preset', 'gpu'])
     assert (gpu.width, gpu.input_size, gpu.device, gpu.amp, gpu.recipe) == \
         (32, (192, 256), 'cuda', True, 'finetune')
     assert gpu.gen_workers == os.cpu_count() and gpu.num_train >= 3000
-    opts = cb.overrides(gpu, 'D', 'O')
+    opts = overrides(gpu, 'D', 'O')
     pairs = dict(zip(opts[::2], opts[1::2]))
     assert pairs['TRAIN.AMP'] == 'true' and pairs['DEVICE'] == 'cuda'
     assert pairs['MODEL.IMAGE_SIZE'] == '[192,256]' and pairs['MODEL.HEATMAP_SIZE'] == '[48,64]'
@@ -84,15 +85,9 @@ def test_presets_and_reference_schedule_in_proportion(tmp_path):
         ('quick', 600, 3, 'scratch')
     assert (full.preset, full.num_train, full.epochs, full.width, full.lr) == \
         ('full', 3000, 14, 16, 0.0005)
-    pairs = dict(zip(*[iter(cb.overrides(full, 'D', 'O'))] * 2))
+    pairs = dict(zip(*[iter(overrides(full, 'D', 'O'))] * 2))
     assert pairs['TRAIN.LR_STEP'] == '[11]' and 'TRAIN.AMP' not in pairs
     assert pairs['DEVICE'] == 'cpu' and pairs['MODEL.IMAGE_SIZE'] == '[64,96]'
-    # The reference: HRNet 210 epochs, drops at 170 / 200; fine-tuning 110, drops at 70 / 100.
-    assert cb.scaled_steps(210, cb.REFERENCE_HRNET_STEPS) == [170, 200]
-    assert cb.scaled_steps(110, cb.REFERENCE_FINETUNE_STEPS) == [70, 100]
-    assert cb.scaled_steps(14, cb.REFERENCE_HRNET_STEPS) == [11, 13]
-    assert cb.scaled_steps(7, cb.REFERENCE_FINETUNE_STEPS) == [4, 6]
-    assert cb.scaled_steps(1, cb.REFERENCE_FINETUNE_STEPS) == [1, 2]
     with pytest.raises(SystemExit):
         cb.parse_args(['--eval-only', '--recipe', 'finetune'])
     with pytest.raises(SystemExit):

@@ -1,0 +1,154 @@
+"""Evaluation of trained weights beyond validation's metrics: the occluded subset, each
+box's poses before rescoring and OKS-NMS (the crowd error), and crowd-merged boxes, for one
+checkpoint or for the HRNet / MIPNet pair of the comparison."""
+import json
+import os
+import time
+
+import torch
+
+from mipnet.analysis.settings import FOUND_OKS, MODELS, log
+from mipnet.config import load_config
+from mipnet.data import build_dataset
+from mipnet.engine.evaluate import (modes_of, predictor_from_cfg, results_file,
+                                    run_inference, validate)
+from mipnet.engine.train import build_loader
+from mipnet.evaluation.metrics import load_coco
+from mipnet.evaluation.subsets import (box_outcomes, crowd_error_rate, crowd_merged_boxes,
+                                       occluded_ann_ids, subset_keypoint_eval)
+from mipnet.models import build_model
+from mipnet.utils.checkpoint import load_model_weights
+
+
+def annotation_file(cfg, test_set=None):
+    """Ground-truth file of the split ``test_set`` (default ``DATASET.TEST_SET``) of the
+    synthetic dataset ``cfg`` reads."""
+    return os.path.join(cfg.DATASET.ROOT, 'annotations',
+                        f'person_keypoints_{test_set or cfg.DATASET.TEST_SET}.json')
+
+
+def occluded_metrics(gt, out_dir, cfg, metrics, occluded_ids):
+    """Per instance mode of ``metrics`` (validation's), the metrics of the occluded subset
+    (annotation ids ``occluded_ids`` of the ground truth ``gt``) from the result files that
+    validation wrote under ``out_dir``."""
+    return {mode.key: subset_keypoint_eval(gt, results_file(out_dir, cfg.DATASET.TEST_SET, mode),
+                                           cfg.DATASET.TEST_DATASET, ann_ids=occluded_ids)
+            for mode in modes_of(metrics)}
+
+
+def results_files(out_dir, cfg, metrics):
+    """{mode key: results file} of every instance mode of ``metrics``."""
+    return {mode.key: results_file(out_dir, cfg.DATASET.TEST_SET, mode)
+            for mode in modes_of(metrics)}
+
+
+def final_model_and_data(cfg, weights, device):
+    """The checkpoint ``weights`` (a run's ``final_state.pth``) in a model built from
+    ``cfg``, with the evaluation dataset and loader ``cfg`` describes."""
+    model = build_model(cfg)
+    load_model_weights(model, weights)
+    dataset = build_dataset(cfg, is_train=False)
+    return model, dataset, build_loader(cfg, dataset, False, device)
+
+
+def eval_device(cfg):
+    """The torch device the evaluation helpers run on (``cfg.DEVICE``; 'auto': CUDA when
+    available)."""
+    if cfg.DEVICE == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(cfg.DEVICE)
+
+
+def per_box_outcomes(cfg, weights, gt, occluded):
+    """:func:`mipnet.evaluation.subsets.box_outcomes` of the checkpoint ``weights`` on every
+    validation box (the same inference as validation, before rescoring and OKS-NMS), for
+    the occluded subset (annotation ids ``occluded`` of the ground truth ``gt``) and the
+    other people."""
+    device = eval_device(cfg)
+    model, dataset, loader = final_model_and_data(cfg, weights, device)
+    predictor = predictor_from_cfg(cfg, model, dataset.meta.flip_index)
+    pred = run_inference(predictor, loader, device, progress=False)
+    ann_ids = [dataset.db[i]['ann_id'] for i in pred['index']]
+    outcomes = {group: box_outcomes(gt, ann_ids, pred['keypoints'], dataset.meta,
+                                    FOUND_OKS, subset=ids)
+                for group, ids in (('occluded', occluded),
+                                   ('others', set(ann_ids) - occluded))}
+    for counts in outcomes.values():
+        counts['crowd_error_rate'] = crowd_error_rate(counts)
+    return outcomes
+
+
+def crowd_box_metrics(cfg, weights, out_dir, gt, occluded_ids):
+    """Metrics of the checkpoint ``weights`` on crowd-merged boxes
+    (:func:`mipnet.evaluation.subsets.crowd_merged_boxes`: of two people whose boxes
+    overlap with IoU >= 0.5 only the more visible one keeps a box, as after a detector's box
+    NMS), through the same validation as the ground-truth boxes; per instance mode the
+    metrics of all people and of the occluded subset (annotation ids ``occluded_ids`` of the
+    ground truth ``gt``); files under ``out_dir``/crowd_boxes."""
+    folder = os.path.join(out_dir, 'crowd_boxes')
+    os.makedirs(folder, exist_ok=True)
+    boxes = crowd_merged_boxes(gt)
+    box_file = os.path.join(folder, 'crowd_merged_boxes.json')
+    with open(box_file, 'w') as f:
+        json.dump(boxes, f)
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.TEST.USE_GT_BBOX = False
+    cfg.TEST.COCO_BBOX_FILE = box_file
+    cfg.TEST.IMAGE_THRE = 0.0
+    cfg.freeze()
+    metrics, occluded = validate_weights(cfg, weights, folder, gt, occluded_ids)
+    return dict(boxes=len(boxes), metrics=metrics, occluded=occluded)
+
+
+def validate_weights(cfg, weights, out_dir, gt, occluded_ids):
+    """The checkpoint ``weights`` through validation (rescoring, OKS-NMS, COCOeval; result
+    files under ``out_dir``) on the boxes ``cfg`` selects; returns (metrics, metrics of the
+    occluded subset ``occluded_ids`` of the ground truth ``gt``), both per instance mode."""
+    device = eval_device(cfg)
+    model, _, loader = final_model_and_data(cfg, weights, device)
+    metrics = validate(cfg, model, loader, device, out_dir, progress=False)
+    return metrics, occluded_metrics(gt, out_dir, cfg, metrics, occluded_ids)
+
+
+def evaluate_weights(spec, opts, weights, test_set, out_dir):
+    """Evaluate the checkpoint ``weights`` of the model ``spec`` (a
+    :class:`mipnet.analysis.settings.ModelSpec`, its config with ``opts``) on the split
+    ``test_set``, as :func:`mipnet.analysis.compare.train_and_evaluate` evaluates its final
+    weights:
+    ground-truth boxes through validation (rescoring, OKS-NMS, COCOeval) with the occluded
+    subset, the per-box outcomes with the crowd-error rate, and the crowd-merged boxes.
+    Files go to ``out_dir``. Returns the run dict the report tables read."""
+    if not os.path.isfile(weights):
+        raise SystemExit(f'{spec.label}: checkpoint {weights} not found (train the pair first, '
+                         'e.g. python benchmarks/compare_baseline.py, or pass --hrnet / '
+                         '--mipnet)')
+    cfg = load_config(spec.cfg_path, list(opts) + ['DATASET.TEST_SET', test_set])
+    ann_file = annotation_file(cfg)
+    gt = load_coco(ann_file)
+    occluded_ids = occluded_ann_ids(gt)
+    os.makedirs(out_dir, exist_ok=True)
+    start = time.perf_counter()
+    metrics, occluded = validate_weights(cfg, weights, out_dir, gt, occluded_ids)
+    run = dict(label=spec.label, name=spec.name, model=cfg.MODEL.NAME,
+               config=spec.cfg_file, weights=weights,
+               test_set=test_set, output_dir=out_dir, metrics=metrics, occluded=occluded,
+               per_box=per_box_outcomes(cfg, weights, gt, occluded_ids),
+               crowd_boxes=crowd_box_metrics(cfg, weights, out_dir, gt, occluded_ids),
+               results=results_files(out_dir, cfg, metrics),
+               annotation_file=ann_file)
+    run['seconds'] = time.perf_counter() - start
+    log(f'{spec.label} on {test_set}: AP {metrics["merged"]["AP"]:.3f}, crowd-error rate '
+        f'(occluded) {run["per_box"]["occluded"]["crowd_error_rate"]:.3f}, '
+        f'{run["seconds"] / 60:.1f} min')
+    return run
+
+
+def evaluate_pair(weights, opts, out_dir, splits):
+    """:func:`evaluate_weights` of the HRNet and MIPNet checkpoints ``weights`` (two paths,
+    in ``MODELS`` order) on every split; returns {split: [HRNet run, MIPNet run]}."""
+    return {split: [evaluate_weights(spec, opts, w, split,
+                                     os.path.join(out_dir, 'eval', split, spec.name.lower()))
+                    for spec, w in zip(MODELS, weights)]
+            for split in splits}
+
