@@ -12,6 +12,7 @@ import tempfile
 
 import yaml
 
+from mipnet.config import ConfigError, run_differences
 from mipnet.utils.checkpoint import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,28 @@ def _checkpoint_optimizer(state):
     if 'momentum' in groups[0]:
         return 'sgd'
     return None
+
+
+def check_auto_resume(cfg, path, state):
+    """AUTO_RESUME only continues a checkpoint written under the same run settings: raises
+    CheckpointError, with the ways out, when the checkpoint ``state`` found at ``path``
+    stores no config or one whose run keys differ from ``cfg``."""
+    ways_out = ('Either start a fresh run (another OUTPUT_DIR, or move the checkpoint away, '
+                'or AUTO_RESUME false, which overwrites it), or resume it on purpose with '
+                f'--check_point {path}')
+    if not isinstance(state.get('config'), str):
+        raise CheckpointError(f'AUTO_RESUME found {path}, which stores no config, so it '
+                              f'cannot be checked against this run. {ways_out}')
+    try:
+        diffs = run_differences(state['config'], cfg)
+    except ConfigError as exc:
+        raise CheckpointError(f'AUTO_RESUME found {path}: {exc}. {ways_out}') from None
+    if diffs:
+        listed = '; '.join(f'{k}: {old!r} in the checkpoint, {new!r} now'
+                           for k, old, new in diffs[:8])
+        more = f' (+{len(diffs) - 8} more)' if len(diffs) > 8 else ''
+        raise CheckpointError(f'AUTO_RESUME found {path} from a run with other settings: '
+                              f'{listed}{more}. {ways_out}')
 
 
 def check_resume(cfg, state, path):

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from mipnet.config import ConfigError, run_differences, run_output_dir
+from mipnet.config import run_output_dir
 from mipnet.data import BatchMaker, build_dataset
 from mipnet.engine import preflight
 from mipnet.engine.evaluate import main_metric, validate
@@ -242,7 +242,7 @@ class Trainer:
                                   'use it with TEST.MODEL_FILE, --pth_path or '
                                   'TRAIN.INIT_CHECKPOINT instead')
         if auto:
-            self._check_auto_resume(path, state)
+            preflight.check_auto_resume(self.cfg, path, state)
         preflight.check_resume(self.cfg, state, path)
         net = unwrap(self.model)
         weights = extract_state_dict(state, f'checkpoint {path}')
@@ -280,25 +280,6 @@ class Trainer:
         if reasons:
             logger.warning('this resumed run will not replay the uninterrupted run exactly: '
                            '%s. Set DETERMINISTIC true for an exact resume.', '; '.join(reasons))
-
-    def _check_auto_resume(self, path, state):
-        """AUTO_RESUME only continues a checkpoint written under the same run settings."""
-        ways_out = ('Either start a fresh run (another OUTPUT_DIR, or move the checkpoint away, '
-                    'or AUTO_RESUME false, which overwrites it), or resume it on purpose with '
-                    f'--check_point {path}')
-        if not isinstance(state.get('config'), str):
-            raise CheckpointError(f'AUTO_RESUME found {path}, which stores no config, so it '
-                                  f'cannot be checked against this run. {ways_out}')
-        try:
-            diffs = run_differences(state['config'], self.cfg)
-        except ConfigError as exc:
-            raise CheckpointError(f'AUTO_RESUME found {path}: {exc}. {ways_out}') from None
-        if diffs:
-            listed = '; '.join(f'{k}: {old!r} in the checkpoint, {new!r} now'
-                               for k, old, new in diffs[:8])
-            more = f' (+{len(diffs) - 8} more)' if len(diffs) > 8 else ''
-            raise CheckpointError(f'AUTO_RESUME found {path} from a run with other settings: '
-                                  f'{listed}{more}. {ways_out}')
 
     def _resume_best(self, state, path):
         """Bring model_best.pth in line with the checkpoint (see reconcile_best)."""
