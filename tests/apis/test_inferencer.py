@@ -11,7 +11,7 @@ from mipnet.apis import InputError, PoseInferencer
 from mipnet.apis.inferencer import make_crop
 from mipnet.config import load_config
 from mipnet.data import build_dataset
-from mipnet.engine.evaluate import validate
+from mipnet.engine.evaluate import results_file, validate
 from mipnet.engine.train import build_loader
 from mipnet.models import build_model
 from mipnet.utils.checkpoint import load_model_weights
@@ -53,8 +53,8 @@ def test_api_matches_test_py_with_gt_boxes(fixtures, tiny_checkpoint, tmp_path):
     model.eval()
     loader = build_loader(cfg, build_dataset(cfg, is_train=False), False, torch.device('cpu'))
     validate(cfg, model, loader, torch.device('cpu'), str(tmp_path), progress=False)
-    name = f'keypoints_{cfg.DATASET.TEST_SET}_results_merged.json'
-    expected = json.loads((tmp_path / 'results' / name).read_text())
+    with open(results_file(str(tmp_path), cfg.DATASET.TEST_SET)) as f:
+        expected = json.load(f)
 
     boxes, ids = _dataset_boxes(fixtures)
     inferencer = PoseInferencer(cfg, detector='file',
