@@ -1,5 +1,6 @@
-"""MIPNet vs its HRNet baseline on the synthetic crowded-people dataset, on CPU: the
-command-line driver of :mod:`mipnet.analysis` (whose modules hold the analysis).
+"""MIPNet vs its HRNet baseline on the synthetic crowded-people dataset, on CPU.
+
+The command-line driver of :mod:`mipnet.analysis`, whose modules hold the analysis:
 
 1. generates (or reuses) a synthetic dataset: a training split from the default generator
    and a more crowded, more occluded validation split (``VAL_SYNTHETIC`` of
@@ -39,10 +40,8 @@ import cv2
 import torch
 
 from mipnet.analysis.compare import compare_checkpoints, compare_from_scratch
-from mipnet.analysis.settings import (DEFAULTS, INPUT_SIZE, LR, OCHUMAN_SPLIT, PRESETS, WD,
-                                      WIDTH, log)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mipnet.analysis.settings import (DEFAULTS, INPUT_SIZE, LR, OCHUMAN_SPLIT, PRESETS, ROOT,
+                                      WD, WIDTH, log)
 
 
 def parse_args(argv=None):
