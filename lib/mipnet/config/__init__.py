@@ -8,7 +8,7 @@ import os
 import yaml
 from yacs.config import CfgNode
 
-from mipnet.config.defaults import _C
+from mipnet.config.defaults import DEPRECATED_KEYS, _C
 
 __all__ = ['ConfigError', 'get_cfg', 'load_config', 'run_output_dir', 'run_differences']
 
@@ -21,8 +21,8 @@ _CHOICES = {
 }
 
 
-# Dataset names of the reference launchers (DATASET.TRAIN_DATASET / TEST_DATASET /
-# *_DATASET_TYPE of scripts/train and scripts/test) and the dataset each one means here:
+# Dataset names of the reference launchers (DATASET.TRAIN_DATASET / TEST_DATASET of
+# scripts/train and scripts/test) and the dataset each one means here:
 # the λ variants are the same data with the multi-instance targets, which every dataset
 # here builds.
 DATASET_ALIASES = {
@@ -89,8 +89,7 @@ def _normalise(cfg):
     cfg.TRAIN.OPTIMIZER = cfg.TRAIN.OPTIMIZER.lower()
     cfg.TEST.POST_PROCESS_TYPE = cfg.TEST.POST_PROCESS_TYPE.lower()
     cfg.TEST.NMS_AREA = cfg.TEST.NMS_AREA.lower()
-    for key in ('DATASET', 'TRAIN_DATASET', 'TEST_DATASET', 'TRAIN_DATASET_TYPE',
-                'TEST_DATASET_TYPE'):
+    for key in ('DATASET', 'TRAIN_DATASET', 'TEST_DATASET'):
         name = cfg.DATASET[key].lower()
         cfg.DATASET[key] = DATASET_ALIASES.get(name, name)
     cfg.DATASET.TRAIN_DATASET = cfg.DATASET.TRAIN_DATASET or cfg.DATASET.DATASET
@@ -139,6 +138,9 @@ def load_config(cfg_file=None, opts=()):
     Args:
         cfg_file: path of a YAML experiment file, or None for the defaults only.
         opts: flat sequence ``[KEY1, VALUE1, KEY2, VALUE2, ...]`` (yacs ``merge_from_list``).
+
+    Keys of the reference files that nothing reads (``defaults.DEPRECATED_KEYS``) are
+    ignored, in the file and in ``opts``, with a yacs warning naming each.
 
     Returns:
         A frozen :class:`yacs.config.CfgNode`.
@@ -200,13 +202,13 @@ _RUN_TOP_KEYS = ('SEED',)
 # Paths, speed switches and evaluation-only settings that do not change the trained weights.
 _NOT_RUN_KEYS = {
     'MODEL.PRETRAINED', 'MODEL.INIT_WEIGHTS', 'MODEL.CHANNELS_LAST', 'MODEL.SHARED_TRUNK',
-    'MODEL.TAG_PER_JOINT', 'TRAIN.INIT_CHECKPOINT', 'TRAIN.RESUME', 'TRAIN.CHECKPOINT',
-    'TRAIN.MAX_STEPS', 'TRAIN.BEGIN_EPOCH', 'TRAIN.GAMMA1', 'TRAIN.GAMMA2',
-    'DATASET.ROOT', 'DATASET.TRAIN_IMAGE_DIR', 'DATASET.TEST_IMAGE_DIR',
+    'TRAIN.INIT_CHECKPOINT', 'TRAIN.RESUME', 'TRAIN.CHECKPOINT', 'TRAIN.MAX_STEPS',
+    'TRAIN.BEGIN_EPOCH', 'DATASET.ROOT', 'DATASET.TRAIN_IMAGE_DIR', 'DATASET.TEST_IMAGE_DIR',
     'DATASET.TEST_DATASET', 'DATASET.TEST_SET', 'DATASET.TEST_ANNOTATION_FILE',
-    'DATASET.TEST_DATASET_TYPE', 'DATASET.TRAIN_DATASET_TYPE', 'DATASET.SKIP_BROKEN_IMAGES',
-    'DATASET.HYBRID_JOINTS_TYPE',
+    'DATASET.SKIP_BROKEN_IMAGES',
 }
+# Checkpoints written before these keys were deprecated store them; they change nothing.
+_NOT_RUN_KEYS |= set(DEPRECATED_KEYS)
 
 
 def _flat(node, prefix=''):
@@ -223,7 +225,7 @@ def _flat(node, prefix=''):
 def _run_keys(flat):
     return {k: v for k, v in flat.items()
             if (k.split('.', 1)[0] in _RUN_SECTIONS or k in _RUN_TOP_KEYS)
-            and k not in _NOT_RUN_KEYS and not k.startswith('DATASET.SYNTHETIC_')}
+            and k not in _NOT_RUN_KEYS}
 
 
 def run_differences(stored_dump, cfg):
