@@ -3,6 +3,7 @@
 Public API: :func:`get_cfg`, :func:`load_config`, :class:`ConfigError`.
 """
 import ast
+import logging
 import os
 
 import yaml
@@ -11,6 +12,10 @@ from yacs.config import CfgNode
 from mipnet.config.defaults import DEPRECATED_KEYS, _C
 
 __all__ = ['ConfigError', 'get_cfg', 'load_config', 'run_output_dir', 'run_differences']
+
+logger = logging.getLogger(__name__)
+_DEPRECATED_HINT = 'reference keys nothing here reads; see DEPRECATED_KEYS in ' \
+    'lib/mipnet/config/defaults.py'
 
 _CHOICES = {
     'DEVICE': ('auto', 'npu', 'cuda', 'cpu'),
@@ -132,6 +137,20 @@ def _merge(cfg, what, fn):
         raise ConfigError(f'{what}: {exc}') from None
 
 
+def _drop_deprecated(mapping, prefix=''):
+    """Remove the deprecated keys from a loaded YAML mapping, in place; returns their
+    dotted names."""
+    dropped = []
+    for key in list(mapping):
+        name = f'{prefix}{key}'
+        if name in DEPRECATED_KEYS:
+            del mapping[key]
+            dropped.append(name)
+        elif isinstance(mapping[key], dict):
+            dropped += _drop_deprecated(mapping[key], name + '.')
+    return dropped
+
+
 def load_config(cfg_file=None, opts=()):
     """Merge a YAML file and ``KEY VALUE`` overrides into the defaults.
 
@@ -140,7 +159,9 @@ def load_config(cfg_file=None, opts=()):
         opts: flat sequence ``[KEY1, VALUE1, KEY2, VALUE2, ...]`` (yacs ``merge_from_list``).
 
     Keys of the reference files that nothing reads (``defaults.DEPRECATED_KEYS``) are
-    ignored, in the file and in ``opts``, with a yacs warning naming each.
+    ignored: in the file with one INFO log line (the shipped reference files set them), in
+    ``opts`` with one warning naming them. (yacs itself ignores them, one warning per key,
+    in its ``merge_from_*`` methods.)
 
     Returns:
         A frozen :class:`yacs.config.CfgNode`.
@@ -162,12 +183,22 @@ def load_config(cfg_file=None, opts=()):
         if not isinstance(loaded, dict):
             raise ConfigError(f'config file {cfg_file} must hold a mapping of keys, '
                               f'not {type(loaded).__name__}')
+        ignored = _drop_deprecated(loaded)
+        if ignored:
+            logger.info('config file %s: ignoring %s (%s)', cfg_file, ', '.join(ignored),
+                        _DEPRECATED_HINT)
         _merge(cfg, f'config file {cfg_file}',
                lambda: cfg.merge_from_other_cfg(CfgNode(loaded)))
     opts = list(opts or ())
     opts = [_python_literal(o) if i % 2 else o for i, o in enumerate(opts)]
     if len(opts) % 2:
         raise ConfigError(f'overrides must be KEY VALUE pairs; got an odd number: {opts}')
+    ignored = [k for k in opts[0::2] if k in DEPRECATED_KEYS]
+    if ignored:
+        logger.warning('ignoring the override(s) of %s (%s)', ', '.join(ignored),
+                       _DEPRECATED_HINT)
+        opts = [o for k, v in zip(opts[0::2], opts[1::2]) if k not in DEPRECATED_KEYS
+                for o in (k, v)]
     _merge(cfg, 'command-line override', lambda: cfg.merge_from_list(opts))
     _normalise(cfg)
     _validate(cfg)
