@@ -7,6 +7,9 @@ Public API:
     DataError: bad dataset input (ValueError subclass)
     generate_heatmaps: Gaussian targets (mipnet.data.targets)
     BatchMaker: collated crop items -> images and targets on the training device
+
+Modules: records (annotation loading and validation, box records), coco (samples: crop,
+augmentation, targets; the dataset classes), synthetic (the generated dataset).
 """
 from mipnet.data.coco import (IMAGENET_MEAN, IMAGENET_STD, COCODataset, COCOStyleDataset,
                               CrowdPoseDataset, OCHumanDataset, SyntheticDataset)
