@@ -158,7 +158,7 @@ def test_video_in_results_out(tiny_checkpoint, tmp_path):
 
 
 def test_draw_labels_every_pose(fixtures, tiny_checkpoint, monkeypatch):
-    from mipnet.utils import vis
+    from mipnet.vis import draw as vis
     labels = []
     real = vis.draw_box
 

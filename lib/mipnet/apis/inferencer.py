@@ -442,7 +442,7 @@ class PoseInferencer:
         hollow joints; input boxes are drawn thin and grey. Joints drawn above ``kpt_thre``
         (default ``TEST.IN_VIS_THRE``).
         """
-        from mipnet.utils.vis import draw_poses
+        from mipnet.vis.draw import draw_poses
         kpt_thre = self.cfg.TEST.IN_VIS_THRE if kpt_thre is None else kpt_thre
         poses = result['poses']
         labels = [f'b{p["box_index"]} k={p["instance"]} {p["score"]:.2f}' for p in poses]

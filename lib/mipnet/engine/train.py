@@ -507,7 +507,7 @@ class Trainer:
             'TRAIN.LR, check the data, or resume from that checkpoint.')
 
     def _debug_images(self, images, target, output, meta, epoch, step):
-        from mipnet.utils.vis import save_debug_images
+        from mipnet.vis import save_debug_images
         prefix = os.path.join(self.output_dir, 'debug', f'train_e{epoch}_s{step}')
         save_debug_images(self.cfg, images, meta, target, output, prefix)
 
