@@ -10,9 +10,8 @@ import torch
 from mipnet.apis import InputError, PoseInferencer
 from mipnet.apis.inferencer import make_crop
 from mipnet.config import load_config
-from mipnet.data import build_dataset
+from mipnet.data import build_dataset, build_loader
 from mipnet.engine.evaluate import validate
-from mipnet.engine.train import build_loader
 from mipnet.models import build_model
 from mipnet.utils.checkpoint import load_model_weights
 from tests.apis._helpers import TINY, write_random_video
