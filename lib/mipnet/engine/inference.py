@@ -5,7 +5,6 @@ import numpy as np
 import torch
 
 from mipnet.evaluation.decode import get_final_preds
-from mipnet.models.lambda_blocks import one_hot_lambda
 
 
 def unwrap(model):
@@ -19,7 +18,9 @@ def autocast_dtype(device_type):
 
 
 def instance_heatmaps(model, images, instances, shared_trunk=True):
-    """Heatmaps of ``instances`` for each image.
+    """Heatmaps of ``instances`` for each image, through the model's one multi-instance
+    forward (``forward_instances``; called as ``model(images, instances=...)`` so that a
+    DDP wrapper sees it).
 
     Args:
         model: a pose network (possibly DDP-wrapped).
@@ -31,16 +32,7 @@ def instance_heatmaps(model, images, instances, shared_trunk=True):
     Returns:
         (B, K, J, h, w) in the model's output dtype.
     """
-    net = unwrap(model)
-    if not net.uses_lambda:
-        out = model(images)
-        return out.unsqueeze(1).expand(out.shape[0], len(instances), *out.shape[1:])
-    if shared_trunk:
-        return model(images, instances=instances)
-    b, k = images.shape[0], len(instances)
-    lam = one_hot_lambda(instances, b, net.num_instances, device=images.device)
-    out = model(images.repeat(k, 1, 1, 1), lam)
-    return out.view(k, b, *out.shape[1:]).transpose(0, 1)
+    return model(images, instances=list(instances), shared_trunk=shared_trunk)
 
 
 class MultiInstancePredictor:
