@@ -70,6 +70,15 @@ def _run_parser(description):
     return parser
 
 
+def _model_file_parser(prog, description):
+    """Parser of a tool given the checkpoint as a config override, with ``--cfg``."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=f'{description} Config overrides (KEY VALUE, e.g. '
+                               'TEST.MODEL_FILE model.pth) follow --cfg.')
+    add_cfg(parser)
+    return parser
+
+
 # ---- one parser per tool -----------------------------------------------------------------
 def train_parser():
     """tools/train.py."""
@@ -110,12 +119,8 @@ def eval_parser():
 
 def demo_parser():
     """tools/demo.py (read with ``parse_intermixed_args``)."""
-    p = argparse.ArgumentParser(
-        prog='tools/demo.py',
-        description='MIPNet demo: poses of every person in images, image folders or videos. '
-                    'Config overrides (KEY VALUE, e.g. TEST.MODEL_FILE model.pth) follow '
-                    '--cfg.')
-    add_cfg(p)
+    p = _model_file_parser('tools/demo.py', 'MIPNet demo: poses of every person in images, '
+                           'image folders or videos.')
     p.add_argument('--image', required=True, help='image file, folder of images, or video')
     p.add_argument('--out', required=True, help='output folder (not the input folder)')
     p.add_argument('--detector', choices=('none', 'file', 'hog', 'onnx'), default=None,
@@ -153,12 +158,9 @@ def demo_parser():
 
 def export_parser():
     """tools/export_onnx.py (read with ``parse_intermixed_args``)."""
-    p = argparse.ArgumentParser(
-        prog='tools/export_onnx.py',
-        description='Export MIPNet (images, lambda_vec) or HRNet (images) to ONNX with a '
-                    'dynamic batch and verify it with onnxruntime. Config overrides (KEY '
-                    'VALUE, e.g. TEST.MODEL_FILE model.pth) follow --cfg.')
-    add_cfg(p)
+    p = _model_file_parser('tools/export_onnx.py', 'Export MIPNet (images, lambda_vec) or '
+                           'HRNet (images) to ONNX with a dynamic batch and verify it with '
+                           'onnxruntime.')
     p.add_argument('--out', required=True, help='output .onnx file')
     p.add_argument('--instances', type=int, default=None,
                    help='λ length N (sets MODEL.NUM_INSTANCES; must match the checkpoint)')
