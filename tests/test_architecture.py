@@ -13,13 +13,6 @@ from tests.conftest import REPO
 
 PACKAGE = REPO / 'lib' / 'mipnet'
 
-# Private imports still to be renamed by the owners of these modules: (importer, imported
-# module, name). Empty this as they are fixed; the test fails on any other one.
-KNOWN_PRIVATE_IMPORTS = {
-    ('mipnet.config', 'mipnet.config.defaults', '_C'),
-}
-
-
 def module_name(path, root):
     """'mipnet.a.b' of ``root/a/b.py`` (``root`` the package folder named mipnet)."""
     parts = list(path.relative_to(root.parent).with_suffix('').parts)
@@ -169,7 +162,7 @@ def test_utils_is_a_leaf(imports):
 
 
 def test_no_module_uses_another_modules_private_names(imports):
-    found = [u for u in private_uses(PACKAGE, imports) if u[:3] not in KNOWN_PRIVATE_IMPORTS]
+    found = private_uses(PACKAGE, imports)
     assert not found, 'private names used across modules (make them public):\n' + \
         '\n'.join(f'{where}: {importer} uses {module}.{name}'
                   for importer, module, name, where in found)

@@ -9,7 +9,7 @@ import os
 import yaml
 from yacs.config import CfgNode
 
-from mipnet.config.defaults import DEPRECATED_KEYS, _C
+from mipnet.config.defaults import DEPRECATED_KEYS, default_config
 
 __all__ = ['ConfigError', 'get_cfg', 'load_config', 'run_output_dir', 'run_differences']
 
@@ -44,7 +44,7 @@ class ConfigError(ValueError):
 
 def get_cfg():
     """Return a mutable copy of the default configuration."""
-    return _C.clone()
+    return default_config()
 
 
 def _get(cfg, dotted):
@@ -281,7 +281,7 @@ def run_differences(stored_dump, cfg):
     if not isinstance(stored, dict):
         raise ConfigError('the stored config is not a mapping of keys')
     # A key added to the defaults after the checkpoint was written had its default value.
-    defaults = _run_keys(_flat(yaml.safe_load(_C.dump())))
+    defaults = _run_keys(_flat(yaml.safe_load(default_config().dump())))
     old = {**defaults, **_run_keys(_flat(stored))}
     new = _run_keys(_flat(yaml.safe_load(cfg.dump())))
     return [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))

@@ -238,3 +238,8 @@ DEPRECATED_KEYS = (
 )
 for _key in DEPRECATED_KEYS:
     _C.register_deprecated_key(_key)
+
+
+def default_config():
+    """A fresh copy of the defaults of every key (yacs CfgNode)."""
+    return _C.clone()
