@@ -1,7 +1,8 @@
 """README's command blocks run as written (at tiny sizes), so they cannot drift.
 
-Every ```bash block of README.md is run, in README order, by bash in one temporary
-workspace that holds the repository's Makefile, configs, tools and shipped checkpoint,
+Every ```bash block of README.md is run, in README order, by bash (every ```python block by
+this interpreter) in one temporary workspace that holds the repository's Makefile, configs,
+tools, shipped checkpoint and test fixtures,
 unless the line above it says ``<!-- readme-test: skip: <reason> -->`` (blocks that need
 external data, the network or half an hour). What the test changes, and nothing else:
 
@@ -29,18 +30,19 @@ README = REPO / 'README.md'
 FENCE = re.compile(r'^```(\S*)\n(.*?)^```\n', re.M | re.S)
 SKIP = re.compile(r'<!-- readme-test: skip: (.+?) -->\n\Z')
 # What the workspace holds of the repository (symlinks): what the commands may read.
-LINKED = ('Makefile', 'pyproject.toml', 'experiments', 'tools', 'checkpoints')
+LINKED = ('Makefile', 'pyproject.toml', 'experiments', 'tools', 'checkpoints', 'tests/fixtures')
+RUN = {'bash': ['bash', '-euo', 'pipefail', '-c'], 'python': [sys.executable, '-c']}
 ALLOWED_OUTPUT = {'output', 'data'}
 
 
-def bash_blocks(text):
-    """[(line number, body, skip reason or None)] of the ```bash blocks of ``text``."""
+def command_blocks(text, kinds=('bash',)):
+    """[(line number, kind, body, skip reason or None)] of the ``kinds`` blocks of ``text``."""
     blocks = []
     for m in FENCE.finditer(text):
-        if m.group(1) != 'bash':
+        if m.group(1) not in kinds:
             continue
         skip = SKIP.search(text[:m.start()])
-        blocks.append((text.count('\n', 0, m.start()) + 1, m.group(2),
+        blocks.append((text.count('\n', 0, m.start()) + 1, m.group(1), m.group(2),
                        skip.group(1) if skip else None))
     return blocks
 
@@ -56,10 +58,11 @@ def tiny(body, stamp):
 
 def test_fences_are_bash_commands_or_plain_text():
     kinds = {m.group(1) for m in FENCE.finditer(README.read_text())}
-    assert kinds <= {'bash', '', 'bibtex'}, kinds  # '': sample output, never run
-    blocks = bash_blocks(README.read_text())
-    assert len([b for b in blocks if b[2] is None]) >= 4
-    assert all(reason.strip() for _, _, reason in blocks if reason is not None)
+    assert kinds <= {'bash', 'python', '', 'bibtex'}, kinds  # '': sample output, never run
+    blocks = command_blocks(README.read_text(), tuple(RUN))
+    assert len([b for b in blocks if b[3] is None]) >= 5
+    assert any(kind == 'python' and skip is None for _, kind, _, skip in blocks)
+    assert all(reason.strip() for *_, reason in blocks if reason is not None)
 
 
 def test_bash_blocks_tiny_rewrite():
@@ -74,19 +77,20 @@ def test_readme_commands_run_as_written(tmp_path):
     work = tmp_path / 'repo'
     work.mkdir()
     for name in LINKED:
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
         (work / name).symlink_to(REPO / name)
     stamp = tmp_path / 'installed'  # newer than pyproject.toml: make does not reinstall
     stamp.touch()
     env = dict(os.environ, OMP_NUM_THREADS='1')
     env.pop('MAKEFLAGS', None)
-    for line, body, skip in bash_blocks(README.read_text()):
+    for line, kind, body, skip in command_blocks(README.read_text(), tuple(RUN)):
         if skip is not None:
             continue
-        proc = subprocess.run(['bash', '-euo', 'pipefail', '-c', tiny(body, stamp)], cwd=work,
+        proc = subprocess.run([*RUN[kind], tiny(body, stamp)], cwd=work,
                               env=env, capture_output=True, text=True, timeout=400)
         assert proc.returncode == 0, (f'README.md:{line} block failed:\n{body}\n'
                                       f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
-    written = {p.name for p in work.iterdir()} - set(LINKED)
+    written = {p.name for p in work.iterdir()} - {name.split('/')[0] for name in LINKED}
     assert written <= ALLOWED_OUTPUT, written
     assert any((work / 'output').rglob('*.png')) and any((work / 'output').rglob('*.onnx'))
     if shutil.which('git') and (REPO / '.git').exists():

@@ -26,9 +26,7 @@ from mipnet.data.metadata import COCO
 from mipnet.data.synthetic import (DEFAULT_IMAGE_SIZE, OCHUMAN_LIKE, SyntheticConfig,
                                    crowd_statistics_table, generate_dataset, generate_split,
                                    statistics_rows)
-
-_COLORS = [(0, 0, 255), (255, 128, 0), (0, 200, 0), (255, 0, 255), (0, 255, 255),
-           (255, 255, 0)]  # BGR, one per person
+from mipnet.vis import draw_box, draw_pose, pose_color
 
 
 def _count(text):
@@ -49,8 +47,8 @@ def _positive(text):
 
 
 def _draw_preview(out_dir, index, path, zoom=2):
-    """Draw val image ``index`` with its people: skeleton, boxes, visible joints as filled
-    and occluded joints as hollow circles."""
+    """Draw val image ``index`` with its people (drawn by :mod:`mipnet.vis`): skeleton,
+    boxes, visible joints as filled and occluded joints as hollow circles."""
     with open(os.path.join(out_dir, 'annotations', 'person_keypoints_val.json')) as f:
         data = json.load(f)
     info = data['images'][index]
@@ -58,19 +56,17 @@ def _draw_preview(out_dir, index, path, zoom=2):
     image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
     anns = [a for a in data['annotations'] if a['image_id'] == info['id']]
     for k, ann in enumerate(anns):
-        color = _COLORS[k % len(_COLORS)]
+        color = pose_color(k)
         kps = np.array(ann['keypoints'], dtype=np.float64).reshape(-1, 3)
-        pts = np.round((kps[:, :2] + 0.5) * zoom - 0.5).astype(int)
-        x, y, w, h = (np.array(ann['bbox']) * zoom).round().astype(int)
-        cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), color, 1)
-        for a, b in COCO.skeleton:
-            if kps[a, 2] > 0 and kps[b, 2] > 0:
-                cv2.line(image, tuple(pts[a]), tuple(pts[b]), color, 1, cv2.LINE_AA)
-        for (px, py), v in zip(pts, kps[:, 2]):
-            if v == 2:
-                cv2.circle(image, (px, py), 3, color, -1, cv2.LINE_AA)
-            elif v == 1:
-                cv2.circle(image, (px, py), 3, color, 1, cv2.LINE_AA)
+        xy = (kps[:, :2] + 0.5) * zoom - 0.5
+        draw_box(image, np.array(ann['bbox'], dtype=np.float64) * zoom, color, thickness=1)
+        # Limbs between labelled joints, every labelled joint hollow; then the visible
+        # (v = 2) joints filled on top.
+        labelled = np.column_stack([xy, kps[:, 2] > 0])
+        draw_pose(image, labelled, COCO.skeleton, color, secondary=True, radius=3,
+                  thickness=1)
+        visible = np.column_stack([xy, kps[:, 2] == 2])
+        draw_pose(image, visible, None, color, radius=3)
     if not cv2.imwrite(path, image, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OSError(f'could not write {path}')
 

@@ -10,9 +10,8 @@ import torch
 from mipnet.apis import InputError, PoseInferencer
 from mipnet.apis.inferencer import make_crop
 from mipnet.config import load_config
-from mipnet.data import build_dataset
+from mipnet.data import build_dataset, build_loader
 from mipnet.engine.evaluate import results_file, validate
-from mipnet.engine.train import build_loader
 from mipnet.models import build_model
 from mipnet.utils.checkpoint import load_model_weights
 from tests.apis._helpers import TINY, write_random_video
@@ -158,7 +157,7 @@ def test_video_in_results_out(tiny_checkpoint, tmp_path):
 
 
 def test_draw_labels_every_pose(fixtures, tiny_checkpoint, monkeypatch):
-    from mipnet.utils import vis
+    from mipnet.vis import draw as vis
     labels = []
     real = vis.draw_box
 

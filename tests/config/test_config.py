@@ -1,8 +1,10 @@
 import glob
+import logging
 
 import pytest
 
 from mipnet.config import ConfigError, get_cfg, load_config, run_output_dir
+from mipnet.config.defaults import DEPRECATED_KEYS
 from tests.conftest import REPO
 
 
@@ -21,12 +23,12 @@ def test_shipped_configs_load(path):
 
 
 def test_reference_style_file_with_three_se_flags(tmp_path):
-    # Reference files use GPUS as a tuple string and three SE flags.
+    # Reference files use GPUS (ignored: devices come from torchrun) and three SE flags.
     f = tmp_path / 'ref.yaml'
     f.write_text("GPUS: (0,1,2,3)\nMODEL:\n  NAME: pose_hrnet_se_lambda\n  SE_MODULES: [false, true, true]\n"
                  "  EXTRA:\n    FINAL_CONV_KERNEL: 1\nTEST:\n  DECAY_THRE: 0.3\n")
     cfg = load_config(str(f))
-    assert cfg.GPUS == (0, 1, 2, 3)
+    assert 'GPUS' not in cfg
     assert cfg.MODEL.SE_MODULES == [False, True, True, False]
     assert cfg.TEST.DECAY_THRE == 0.3
     assert get_cfg().TEST.DECAY_THRE == 0.5
@@ -100,3 +102,67 @@ def test_run_differences_names_run_keys_only(tiny_cfg_file):
         tiny_cfg_file, ['TRAIN.ADAM_WD', 'true'])) == [('TRAIN.ADAM_WD', False, True)]
     with pytest.raises(ConfigError, match='not a mapping'):
         run_differences('- a\n- b\n', same)
+
+
+def test_reference_keys_read_nowhere_are_ignored_with_a_warning(tmp_path, caplog):
+    f = tmp_path / 'ref.yaml'
+    f.write_text('GPUS: (0,1)\nRANK: 3\nMODEL:\n  TAG_PER_JOINT: false\nDATASET:\n'
+                 '  TRAIN_DATASET_TYPE: coco_lambda\n  SYNTHETIC_ROOT: /x\n'
+                 'TRAIN:\n  GAMMA1: 0.5\nTEST:\n  NMS_THRE: 1.0\n  BBOX_THRE: 1.0\n'
+                 '  SCALE_THRE: 2.0\n  BBOX_FRACTION: 0.5\n  DECAY_THRE: 0.3\n')
+    with caplog.at_level(logging.INFO, logger='mipnet.config'):
+        cfg = load_config(str(f), ['TEST.NMS_THRE', '0.2', 'TRAIN.LR', '0.25',
+                                   'TRAIN.GAMMA2', 'oops'])
+    assert cfg.TEST.DECAY_THRE == 0.3  # a factor despite its name; read, not deprecated
+    assert cfg.TRAIN.LR == 0.25  # the other overrides still apply
+    for key in ('GPUS', 'RANK', 'MODEL.TAG_PER_JOINT', 'DATASET.TRAIN_DATASET_TYPE',
+                'DATASET.SYNTHETIC_ROOT', 'TRAIN.GAMMA1', 'TRAIN.GAMMA2', 'TEST.NMS_THRE',
+                'TEST.BBOX_THRE', 'TEST.SCALE_THRE', 'TEST.BBOX_FRACTION'):
+        assert key in DEPRECATED_KEYS
+        section, _, name = key.rpartition('.')
+        assert name not in (cfg[section] if section else cfg), key
+    # One line for the file (INFO: the shipped reference files set such keys), one warning
+    # for the overrides, none from yacs.
+    records = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert records == [
+        ('INFO', f'config file {f}: ignoring GPUS, RANK, MODEL.TAG_PER_JOINT, '
+                 'DATASET.TRAIN_DATASET_TYPE, DATASET.SYNTHETIC_ROOT, TRAIN.GAMMA1, '
+                 'TEST.NMS_THRE, TEST.BBOX_THRE, TEST.SCALE_THRE, TEST.BBOX_FRACTION '
+                 '(reference keys nothing here reads; see DEPRECATED_KEYS in '
+                 'lib/mipnet/config/defaults.py)'),
+        ('WARNING', 'ignoring the override(s) of TEST.NMS_THRE, TRAIN.GAMMA2 (reference keys '
+                    'nothing here reads; see DEPRECATED_KEYS in lib/mipnet/config/defaults.py)')]
+    # yacs's own merge ignores them too (registered deprecated keys).
+    raw = get_cfg()
+    raw.merge_from_list(['TEST.BBOX_THRE', '0.1', 'TEST.OKS_THRE', '0.7'])
+    raw.merge_from_file(str(f))
+    assert raw.TEST.OKS_THRE == 0.7 and 'BBOX_THRE' not in raw.TEST
+    # Every deprecated key is absent from the defaults, so nothing can read it.
+    flat = _flat_keys(get_cfg())
+    assert not set(DEPRECATED_KEYS) & flat
+
+
+def _flat_keys(node, prefix=''):
+    out = set()
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out |= _flat_keys(value, f'{prefix}{key}.')
+        else:
+            out.add(f'{prefix}{key}')
+    return out
+
+
+def test_run_differences_ignores_deprecated_keys_of_old_checkpoints(tiny_cfg_file):
+    import yaml
+    from mipnet.config import run_differences
+    cfg = load_config(tiny_cfg_file)
+    # A checkpoint written while these keys were still declared stores them.
+    old = yaml.safe_load(cfg.dump())
+    old['MODEL']['TAG_PER_JOINT'] = True
+    old['TRAIN'].update(GAMMA1=0.99, GAMMA2=0.0)
+    old['DATASET'].update(TRAIN_DATASET_TYPE='coco', HYBRID_JOINTS_TYPE='',
+                          SYNTHETIC_TRAIN_SET='x')
+    old['GPUS'] = [0, 1]
+    assert run_differences(yaml.safe_dump(old), cfg) == []
+    old['TRAIN']['LR'] = 0.5
+    assert [k for k, _, _ in run_differences(yaml.safe_dump(old), cfg)] == ['TRAIN.LR']

@@ -6,9 +6,8 @@ import numpy as np
 import torch
 
 from mipnet.config import load_config
-from mipnet.data import build_dataset
+from mipnet.data import build_dataset, build_loader
 from mipnet.engine.evaluate import gather_predictions, predictor_from_cfg, run_inference
-from mipnet.engine.train import build_loader
 from mipnet.models import build_model
 from tests.engine.conftest import TINY, tiny_opts
 

@@ -7,7 +7,7 @@ import pytest
 
 from mipnet.evaluation import (CROWDPOSE_METRIC_NAMES, CROWDPOSE_SIGMAS, CrowdPoseCOCOeval,
                                keypoint_eval, load_coco)
-from mipnet.evaluation.metrics import _quiet
+from mipnet.evaluation.metrics import quiet_pycocotools
 
 from ._helpers import gt_as_results, load_json
 
@@ -163,13 +163,13 @@ def test_split_scores_match_official_reevaluation(val_subset):
     assert 0.2 < metrics['AP'] < 0.95
 
     coco_gt = load_coco(copy.deepcopy(val_subset))
-    with _quiet():
+    with quiet_pycocotools():
         coco_dt = coco_gt.loadRes(copy.deepcopy(results))
     official = []
     for split in splits_of(val_subset):
         ev = CrowdPoseCOCOeval(coco_gt, coco_dt)
         ev.params.imgIds = split
-        with _quiet():
+        with quiet_pycocotools():
             ev.evaluate()
             ev.accumulate()
         official.append(round(float(np.mean(ev.eval['precision'][:, :, :, 0, :])), 4))
@@ -181,7 +181,7 @@ def test_split_scores_match_official_reevaluation(val_subset):
     anns = coco_gt.loadAnns(coco_gt.getAnnIds(imgIds=[img]))
     ev = CrowdPoseCOCOeval(coco_gt, coco_dt)
     ev.params.imgIds = [img]
-    with _quiet():
+    with quiet_pycocotools():
         ev.evaluate()
     dts = sorted(coco_dt.loadAnns(coco_dt.getAnnIds(imgIds=[img])),
                  key=lambda d: -d['score'])[:20]  # maxDets

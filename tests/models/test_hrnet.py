@@ -123,6 +123,9 @@ def test_forward_instances_equals_stacked_forward(tiny_cfg_file, se, train):
     ref = dup.view(2, 3, *dup.shape[1:]).transpose(0, 1)
     assert shared.shape == (3, 2, 17, 16, 16)
     torch.testing.assert_close(shared, ref, rtol=1e-4, atol=1e-5)
+    # The model's reference path computes exactly the duplicated batch.
+    torch.testing.assert_close(model.forward_instances(x, [0, 2], shared_trunk=False), ref,
+                               rtol=0, atol=0)
     if train:
         shared.square().mean().backward()
         assert model.conv1.weight.grad is not None

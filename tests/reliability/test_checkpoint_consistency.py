@@ -10,7 +10,7 @@ from mipnet.models import build_model
 from mipnet.utils.checkpoint import load_file, load_state_dict_file, state_dict_digest
 
 from ._helpers import (TINY, WRAPPER, assert_one_error, child_env, coco_opts, kill,
-                       need_fixtures, run_dir, run_in_process, start, wait_for)
+                       run_dir, run_in_process, start, wait_for)
 
 
 def _args(out_dir, epochs, *extra):
@@ -27,7 +27,6 @@ def _resume_args(out_dir, epochs, *extra):
 @pytest.fixture(scope='module')
 def one_epoch(tmp_path_factory):
     """A finished 1-epoch run (Adam, LR 0.002, LR_STEP of the tiny config)."""
-    need_fixtures()
     out = tmp_path_factory.mktemp('one_epoch')
     result = run_in_process('train', _args(out, 1, 'EPOCH_EVAL_FREQ', 100))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -43,7 +42,6 @@ def _copy_run(src_out, dst_out):
 def test_sigkill_between_checkpoint_and_best_save(tmp_path):
     """Kill point: checkpoint.pth of epoch 1 written (AP improved or equal), model_best.pth
     not yet. The resumed run must not keep epoch-0 weights as 'best'."""
-    need_fixtures()
     marker, log = tmp_path / 'paused', tmp_path / 'killed.log'
     proc = start([WRAPPER, 'train', *_args(tmp_path, 2)],
                  child_env(MIPNET_FAULT_BEST_PAUSE_EPOCH=1, MIPNET_FAULT_MARKER=marker), log)

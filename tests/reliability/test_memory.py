@@ -29,7 +29,7 @@ class StubNet(nn.Module):
     uses_lambda = True
     num_instances = K
 
-    def forward(self, images, lam=None, instances=None):
+    def forward(self, images, lam=None, instances=None, shared_trunk=True):
         b = images.shape[0]
         out = torch.zeros(b, len(instances), J, HM, HM)
         out[..., HM // 2, HM // 3] = 1.0

@@ -10,12 +10,12 @@ import numpy as np
 
 from mipnet.evaluation import keypoint_eval
 
-from ._helpers import assert_one_error, coco_opts, need_fixtures, run_dir, run_in_process, TINY
+from ._helpers import FIXTURES, TINY, assert_one_error, coco_opts, run_dir, run_in_process
 from .test_bad_inputs import _det_file, _edit, data, model_file  # noqa: F401 (fixtures)
 
 
 def _gt():
-    return json.loads((need_fixtures() / 'coco' / 'test_coco.json').read_text())
+    return json.loads((FIXTURES / 'coco' / 'test_coco.json').read_text())
 
 
 def _shifted_results(gt, dx):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ._helpers import (PYTHON, REPO, TINY, WRAPPER, assert_one_error, child_env, coco_opts,
-                       kill, need_fixtures, run_dir, run_in_process, start, wait_for)
+                       kill, run_dir, run_in_process, start, wait_for)
 
 
 def _args(out_dir, epochs=1, *extra):
@@ -21,7 +21,6 @@ def _args(out_dir, epochs=1, *extra):
 
 
 def test_output_dir_that_is_a_file(tmp_path):
-    need_fixtures()
     out = tmp_path / 'out'
     out.write_text('not a folder')
     assert_one_error(run_in_process('train', _args(out)),
@@ -32,7 +31,6 @@ def test_output_dir_that_is_a_file(tmp_path):
 
 
 def test_log_dir_that_is_a_file(tmp_path):
-    need_fixtures()
     log_dir = tmp_path / 'log'
     log_dir.write_text('')
     args = _args(tmp_path / 'out', 1, 'LOG_DIR', log_dir)
@@ -41,7 +39,6 @@ def test_log_dir_that_is_a_file(tmp_path):
 
 
 def test_not_enough_disk_space_before_training(tmp_path, monkeypatch):
-    need_fixtures()
     import mipnet.engine.preflight as preflight
     usage = namedtuple('usage', 'total used free')
     monkeypatch.setattr(preflight.shutil, 'disk_usage', lambda p: usage(10, 10, 1 << 10))
@@ -54,7 +51,6 @@ def test_not_enough_disk_space_before_training(tmp_path, monkeypatch):
 def test_full_disk_while_saving_is_one_error(tmp_path, monkeypatch):
     """The checkpoint's temporary file is /dev/full: torch's serializer fails with ENOSPC
     deep in its exception chain; the user sees one line naming the file and ENOSPC."""
-    need_fixtures()
     import mipnet.utils.checkpoint as checkpoint
     real = tempfile.mkstemp
 
@@ -79,7 +75,6 @@ def _as_other_user():
 
 def test_read_only_run_folder_on_resume_fails_before_training():
     """The issue's case: a full epoch trained, then a PermissionError traceback."""
-    need_fixtures()
     prefix = _as_other_user()
     base = Path(tempfile.mkdtemp(prefix='mipnet-ro-'))
     try:
@@ -122,7 +117,6 @@ def test_second_run_into_one_folder_is_refused_naming_the_holder(tmp_path):
     """A run paused after its first epoch holds the lock; a second run into the same
     OUTPUT_DIR stops with one line naming its PID and writes nothing; once the holder is
     killed (SIGKILL: no clean-up) the folder is free again."""
-    need_fixtures()
     marker, log = tmp_path / 'paused', tmp_path / 'holder.log'
     proc = start([WRAPPER, 'train', *_args(tmp_path, 2)],
                  child_env(MIPNET_FAULT_PAUSE_AFTER_EPOCH=0, MIPNET_FAULT_MARKER=marker), log)

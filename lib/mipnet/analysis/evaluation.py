@@ -9,10 +9,9 @@ import torch
 
 from mipnet.analysis.settings import FOUND_OKS, MODELS, log
 from mipnet.config import load_config
-from mipnet.data import build_dataset
+from mipnet.data import build_dataset, build_loader
 from mipnet.engine.evaluate import (modes_of, predictor_from_cfg, results_file,
                                     run_inference, validate)
-from mipnet.engine.train import build_loader
 from mipnet.evaluation.metrics import load_coco
 from mipnet.evaluation.subsets import (box_outcomes, crowd_error_rate, crowd_merged_boxes,
                                        occluded_ann_ids, subset_keypoint_eval)

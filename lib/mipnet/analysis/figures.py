@@ -40,7 +40,7 @@ def plot_history(runs, path):
 def draw_predictions(runs, path, num_images=NUM_FIGURE_IMAGES, zoom=2):
     """Ground truth | HRNet | MIPNet on the first ``num_images`` validation images (by id)
     that hold an occluded pair (IoU >= 0.5); chosen without looking at the predictions."""
-    from mipnet.utils.vis import draw_pose, draw_poses, pose_color
+    from mipnet.vis import draw_pose, draw_poses, pose_color
     skeleton = get_keypoint_meta('coco').skeleton
     with open(runs[0]['annotation_file']) as f:
         gt = json.load(f)

@@ -2,8 +2,9 @@
 
 Inference is the evaluation path: person boxes from a detector (:mod:`mipnet.apis.detectors`),
 crops made as the dataset makes them, batched across boxes and images through
-:class:`~mipnet.engine.inference.MultiInstancePredictor` (built by
-:func:`~mipnet.engine.evaluate.predictor_from_cfg`: shared trunk and flip test as configured),
+:class:`~mipnet.evaluation.inference.MultiInstancePredictor` (built by
+:func:`~mipnet.evaluation.inference.predictor_from_cfg`: shared trunk and flip test as
+configured),
 then rescoring and OKS-NMS over every instance of every box of an image by
 :func:`~mipnet.evaluation.postprocess.rescore_and_merge`.
 """
@@ -206,7 +207,7 @@ class PoseInferencer:
     def __init__(self, cfg, checkpoint=None, device=None, detector='none',
                  detector_options=None, instances=None, flip=None, batch_size=None,
                  score_thre=0.0, opts=None):
-        from mipnet.engine.evaluate import predictor_from_cfg
+        from mipnet.evaluation.inference import predictor_from_cfg
         from mipnet.evaluation.postprocess import postprocess_options_from_cfg
         overrides = list(opts or [])
         if checkpoint is not None:
@@ -442,7 +443,7 @@ class PoseInferencer:
         hollow joints; input boxes are drawn thin and grey. Joints drawn above ``kpt_thre``
         (default ``TEST.IN_VIS_THRE``).
         """
-        from mipnet.utils.vis import draw_poses
+        from mipnet.vis.draw import draw_poses
         kpt_thre = self.cfg.TEST.IN_VIS_THRE if kpt_thre is None else kpt_thre
         poses = result['poses']
         labels = [f'b{p["box_index"]} k={p["instance"]} {p["score"]:.2f}' for p in poses]

@@ -3,14 +3,19 @@
 Public API: :func:`get_cfg`, :func:`load_config`, :class:`ConfigError`.
 """
 import ast
+import logging
 import os
 
 import yaml
 from yacs.config import CfgNode
 
-from mipnet.config.defaults import _C
+from mipnet.config.defaults import DEPRECATED_KEYS, default_config
 
 __all__ = ['ConfigError', 'get_cfg', 'load_config', 'run_output_dir', 'run_differences']
+
+logger = logging.getLogger(__name__)
+_DEPRECATED_HINT = 'reference keys nothing here reads; see DEPRECATED_KEYS in ' \
+    'lib/mipnet/config/defaults.py'
 
 _CHOICES = {
     'DEVICE': ('auto', 'npu', 'cuda', 'cpu'),
@@ -21,8 +26,8 @@ _CHOICES = {
 }
 
 
-# Dataset names of the reference launchers (DATASET.TRAIN_DATASET / TEST_DATASET /
-# *_DATASET_TYPE of scripts/train and scripts/test) and the dataset each one means here:
+# Dataset names of the reference launchers (DATASET.TRAIN_DATASET / TEST_DATASET of
+# scripts/train and scripts/test) and the dataset each one means here:
 # the λ variants are the same data with the multi-instance targets, which every dataset
 # here builds.
 DATASET_ALIASES = {
@@ -39,7 +44,7 @@ class ConfigError(ValueError):
 
 def get_cfg():
     """Return a mutable copy of the default configuration."""
-    return _C.clone()
+    return default_config()
 
 
 def _get(cfg, dotted):
@@ -89,8 +94,7 @@ def _normalise(cfg):
     cfg.TRAIN.OPTIMIZER = cfg.TRAIN.OPTIMIZER.lower()
     cfg.TEST.POST_PROCESS_TYPE = cfg.TEST.POST_PROCESS_TYPE.lower()
     cfg.TEST.NMS_AREA = cfg.TEST.NMS_AREA.lower()
-    for key in ('DATASET', 'TRAIN_DATASET', 'TEST_DATASET', 'TRAIN_DATASET_TYPE',
-                'TEST_DATASET_TYPE'):
+    for key in ('DATASET', 'TRAIN_DATASET', 'TEST_DATASET'):
         name = cfg.DATASET[key].lower()
         cfg.DATASET[key] = DATASET_ALIASES.get(name, name)
     cfg.DATASET.TRAIN_DATASET = cfg.DATASET.TRAIN_DATASET or cfg.DATASET.DATASET
@@ -133,12 +137,31 @@ def _merge(cfg, what, fn):
         raise ConfigError(f'{what}: {exc}') from None
 
 
+def _drop_deprecated(mapping, prefix=''):
+    """Remove the deprecated keys from a loaded YAML mapping, in place; returns their
+    dotted names."""
+    dropped = []
+    for key in list(mapping):
+        name = f'{prefix}{key}'
+        if name in DEPRECATED_KEYS:
+            del mapping[key]
+            dropped.append(name)
+        elif isinstance(mapping[key], dict):
+            dropped += _drop_deprecated(mapping[key], name + '.')
+    return dropped
+
+
 def load_config(cfg_file=None, opts=()):
     """Merge a YAML file and ``KEY VALUE`` overrides into the defaults.
 
     Args:
         cfg_file: path of a YAML experiment file, or None for the defaults only.
         opts: flat sequence ``[KEY1, VALUE1, KEY2, VALUE2, ...]`` (yacs ``merge_from_list``).
+
+    Keys of the reference files that nothing reads (``defaults.DEPRECATED_KEYS``) are
+    ignored: in the file with one INFO log line (the shipped reference files set them), in
+    ``opts`` with one warning naming them. (yacs itself ignores them, one warning per key,
+    in its ``merge_from_*`` methods.)
 
     Returns:
         A frozen :class:`yacs.config.CfgNode`.
@@ -160,12 +183,22 @@ def load_config(cfg_file=None, opts=()):
         if not isinstance(loaded, dict):
             raise ConfigError(f'config file {cfg_file} must hold a mapping of keys, '
                               f'not {type(loaded).__name__}')
+        ignored = _drop_deprecated(loaded)
+        if ignored:
+            logger.info('config file %s: ignoring %s (%s)', cfg_file, ', '.join(ignored),
+                        _DEPRECATED_HINT)
         _merge(cfg, f'config file {cfg_file}',
                lambda: cfg.merge_from_other_cfg(CfgNode(loaded)))
     opts = list(opts or ())
     opts = [_python_literal(o) if i % 2 else o for i, o in enumerate(opts)]
     if len(opts) % 2:
         raise ConfigError(f'overrides must be KEY VALUE pairs; got an odd number: {opts}')
+    ignored = [k for k in opts[0::2] if k in DEPRECATED_KEYS]
+    if ignored:
+        logger.warning('ignoring the override(s) of %s (%s)', ', '.join(ignored),
+                       _DEPRECATED_HINT)
+        opts = [o for k, v in zip(opts[0::2], opts[1::2]) if k not in DEPRECATED_KEYS
+                for o in (k, v)]
     _merge(cfg, 'command-line override', lambda: cfg.merge_from_list(opts))
     _normalise(cfg)
     _validate(cfg)
@@ -200,13 +233,13 @@ _RUN_TOP_KEYS = ('SEED',)
 # Paths, speed switches and evaluation-only settings that do not change the trained weights.
 _NOT_RUN_KEYS = {
     'MODEL.PRETRAINED', 'MODEL.INIT_WEIGHTS', 'MODEL.CHANNELS_LAST', 'MODEL.SHARED_TRUNK',
-    'MODEL.TAG_PER_JOINT', 'TRAIN.INIT_CHECKPOINT', 'TRAIN.RESUME', 'TRAIN.CHECKPOINT',
-    'TRAIN.MAX_STEPS', 'TRAIN.BEGIN_EPOCH', 'TRAIN.GAMMA1', 'TRAIN.GAMMA2',
-    'DATASET.ROOT', 'DATASET.TRAIN_IMAGE_DIR', 'DATASET.TEST_IMAGE_DIR',
+    'TRAIN.INIT_CHECKPOINT', 'TRAIN.RESUME', 'TRAIN.CHECKPOINT', 'TRAIN.MAX_STEPS',
+    'TRAIN.BEGIN_EPOCH', 'DATASET.ROOT', 'DATASET.TRAIN_IMAGE_DIR', 'DATASET.TEST_IMAGE_DIR',
     'DATASET.TEST_DATASET', 'DATASET.TEST_SET', 'DATASET.TEST_ANNOTATION_FILE',
-    'DATASET.TEST_DATASET_TYPE', 'DATASET.TRAIN_DATASET_TYPE', 'DATASET.SKIP_BROKEN_IMAGES',
-    'DATASET.HYBRID_JOINTS_TYPE',
+    'DATASET.SKIP_BROKEN_IMAGES',
 }
+# Checkpoints written before these keys were deprecated store them; they change nothing.
+_NOT_RUN_KEYS |= set(DEPRECATED_KEYS)
 
 
 def _flat(node, prefix=''):
@@ -223,7 +256,7 @@ def _flat(node, prefix=''):
 def _run_keys(flat):
     return {k: v for k, v in flat.items()
             if (k.split('.', 1)[0] in _RUN_SECTIONS or k in _RUN_TOP_KEYS)
-            and k not in _NOT_RUN_KEYS and not k.startswith('DATASET.SYNTHETIC_')}
+            and k not in _NOT_RUN_KEYS}
 
 
 def run_differences(stored_dump, cfg):
@@ -248,7 +281,7 @@ def run_differences(stored_dump, cfg):
     if not isinstance(stored, dict):
         raise ConfigError('the stored config is not a mapping of keys')
     # A key added to the defaults after the checkpoint was written had its default value.
-    defaults = _run_keys(_flat(yaml.safe_load(_C.dump())))
+    defaults = _run_keys(_flat(yaml.safe_load(default_config().dump())))
     old = {**defaults, **_run_keys(_flat(stored))}
     new = _run_keys(_flat(yaml.safe_load(cfg.dump())))
     return [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))

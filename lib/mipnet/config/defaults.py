@@ -14,8 +14,6 @@ _C.OUTPUT_DIR = 'output'
 _C.LOG_DIR = 'log'
 # Prefix joined to DATASET.ROOT, MODEL.PRETRAINED and TEST.MODEL_FILE when they are relative.
 _C.DATA_DIR = ''
-# Reference-style device list; informational only (devices come from torchrun / DEVICE).
-_C.GPUS = (0,)
 # Data-loader worker processes per rank.
 _C.WORKERS = 4
 # Log a progress line every PRINT_FREQ steps.
@@ -24,8 +22,6 @@ _C.PRINT_FREQ = 20
 _C.AUTO_RESUME = False
 # Pin host memory for faster host-to-device copies (ignored on CPU).
 _C.PIN_MEMORY = True
-# Reference key: process rank. Ranks come from torchrun; kept so old files load.
-_C.RANK = 0
 # Validate every EPOCH_EVAL_FREQ epochs (and always after the last epoch).
 _C.EPOCH_EVAL_FREQ = 10
 # (port) Device: 'auto' picks npu, then cuda, then cpu.
@@ -57,8 +53,6 @@ _C.MODEL.INIT_WEIGHTS = True
 _C.MODEL.PRETRAINED = ''
 # Joints per person (17 for COCO/OCHuman, 14 for CrowdPose).
 _C.MODEL.NUM_JOINTS = 17
-# Reference key kept for compatibility; unused.
-_C.MODEL.TAG_PER_JOINT = True
 # Heatmap target type; only 'gaussian' is supported.
 _C.MODEL.TARGET_TYPE = 'gaussian'
 # Network input size [width, height].
@@ -105,8 +99,6 @@ _C.DATASET.TRAIN_SET = 'train2017'
 _C.DATASET.TRAIN_IMAGE_DIR = ''
 # Explicit training annotation file (overrides ROOT + TRAIN_SET).
 _C.DATASET.TRAIN_ANNOTATION_FILE = ''
-# Reference key naming the dataset class; kept for compatibility, the registry decides.
-_C.DATASET.TRAIN_DATASET_TYPE = ''
 # Registered dataset for evaluation; empty = DATASET.DATASET.
 _C.DATASET.TEST_DATASET = ''
 # Evaluation split name.
@@ -115,27 +107,10 @@ _C.DATASET.TEST_SET = 'val2017'
 _C.DATASET.TEST_IMAGE_DIR = ''
 # Explicit evaluation annotation file.
 _C.DATASET.TEST_ANNOTATION_FILE = ''
-# Reference key; kept for compatibility.
-_C.DATASET.TEST_DATASET_TYPE = ''
 # Image file extension of the dataset.
 _C.DATASET.DATA_FORMAT = 'jpg'
-# Reference key; unused.
-_C.DATASET.HYBRID_JOINTS_TYPE = ''
 # Apply HRNet's keypoint-vs-box-center sample filter for training.
 _C.DATASET.SELECT_DATA = False
-# Reference keys for synthetic-data variants; unused.
-_C.DATASET.SYNTHETIC_DATASET = ''
-_C.DATASET.SYNTHETIC_ROOT = ''
-_C.DATASET.SYNTHETIC_TRAIN_DATASET = ''
-_C.DATASET.SYNTHETIC_TRAIN_SET = ''
-_C.DATASET.SYNTHETIC_TRAIN_IMAGE_DIR = ''
-_C.DATASET.SYNTHETIC_TRAIN_ANNOTATION_FILE = ''
-_C.DATASET.SYNTHETIC_TRAIN_DATASET_TYPE = ''
-_C.DATASET.SYNTHETIC_TEST_DATASET = ''
-_C.DATASET.SYNTHETIC_TEST_SET = ''
-_C.DATASET.SYNTHETIC_TEST_IMAGE_DIR = ''
-_C.DATASET.SYNTHETIC_TEST_ANNOTATION_FILE = ''
-_C.DATASET.SYNTHETIC_TEST_DATASET_TYPE = ''
 # Random horizontal flip (with left/right joint swap) in training.
 _C.DATASET.FLIP = True
 # Scale jitter: scale *= clip(1 + N(0,1)*f, 1-f, 1+f).
@@ -171,9 +146,6 @@ _C.TRAIN.ADAM_WD = False
 _C.TRAIN.NO_WD_LAMBDA = False
 # SGD Nesterov momentum.
 _C.TRAIN.NESTEROV = False
-# Reference keys (Adam betas in some forks); kept for compatibility.
-_C.TRAIN.GAMMA1 = 0.99
-_C.TRAIN.GAMMA2 = 0.0
 # First and last (exclusive) epoch.
 _C.TRAIN.BEGIN_EPOCH = 0
 _C.TRAIN.END_EPOCH = 140
@@ -211,8 +183,6 @@ _C.TEST.SHIFT_HEATMAP = False
 _C.TEST.USE_GT_BBOX = False
 # Minimum detection score kept.
 _C.TEST.IMAGE_THRE = 0.1
-# Reference key; unused (OKS_THRE is the NMS threshold).
-_C.TEST.NMS_THRE = 0.6
 # Soft OKS-NMS instead of hard OKS-NMS.
 _C.TEST.SOFT_NMS = False
 # OKS-NMS overlap threshold.
@@ -228,16 +198,11 @@ _C.TEST.CROWDPOSE_NMS = False
 _C.TEST.IN_VIS_THRE = 0.0
 # COCO results file of person detections.
 _C.TEST.COCO_BBOX_FILE = ''
-# Reference key; unused.
-_C.TEST.BBOX_THRE = 1.0
 # Checkpoint to evaluate (weights only).
 _C.TEST.MODEL_FILE = ''
-# Reference key; unused.
-_C.TEST.BBOX_FRACTION = 1.0
-# Score multiplier of secondary instances (k >= 1) before OKS-NMS.
+# Score multiplier of secondary instances (k >= 1) before OKS-NMS. A factor, not a
+# threshold: the name is the reference's, kept so its experiment files load.
 _C.TEST.DECAY_THRE = 0.5
-# Reference key; unused.
-_C.TEST.SCALE_THRE = 1.25
 
 _C.DEBUG = CN()
 # Save debug images during training/validation.
@@ -250,3 +215,31 @@ _C.DEBUG.SAVE_BATCH_IMAGES_PRED = False
 _C.DEBUG.SAVE_HEATMAPS_GT = False
 # Predicted heatmap grids.
 _C.DEBUG.SAVE_HEATMAPS_PRED = False
+
+# Keys of the reference experiment files and launchers that nothing here reads. They are not
+# part of the config: yacs ignores them, with a warning, when a YAML file sets them (and
+# load_config warns about them as ``KEY VALUE`` overrides), so reference files load unmodified.
+DEPRECATED_KEYS = (
+    'GPUS',  # devices come from torchrun / DEVICE
+    'RANK',  # ranks come from torchrun
+    'MODEL.TAG_PER_JOINT',  # associative-embedding option of HRNet's bottom-up code
+    'DATASET.TRAIN_DATASET_TYPE', 'DATASET.TEST_DATASET_TYPE',  # the registry picks the class
+    'DATASET.HYBRID_JOINTS_TYPE',
+    # synthetic-data variants of the reference
+    'DATASET.SYNTHETIC_DATASET', 'DATASET.SYNTHETIC_ROOT', 'DATASET.SYNTHETIC_TRAIN_DATASET',
+    'DATASET.SYNTHETIC_TRAIN_SET', 'DATASET.SYNTHETIC_TRAIN_IMAGE_DIR',
+    'DATASET.SYNTHETIC_TRAIN_ANNOTATION_FILE', 'DATASET.SYNTHETIC_TRAIN_DATASET_TYPE',
+    'DATASET.SYNTHETIC_TEST_DATASET', 'DATASET.SYNTHETIC_TEST_SET',
+    'DATASET.SYNTHETIC_TEST_IMAGE_DIR', 'DATASET.SYNTHETIC_TEST_ANNOTATION_FILE',
+    'DATASET.SYNTHETIC_TEST_DATASET_TYPE',
+    'TRAIN.GAMMA1', 'TRAIN.GAMMA2',  # Adam betas in some forks; never passed to the optimizer
+    'TEST.NMS_THRE',  # TEST.OKS_THRE is the OKS-NMS threshold
+    'TEST.BBOX_THRE', 'TEST.BBOX_FRACTION', 'TEST.SCALE_THRE',
+)
+for _key in DEPRECATED_KEYS:
+    _C.register_deprecated_key(_key)
+
+
+def default_config():
+    """A fresh copy of the defaults of every key (yacs CfgNode)."""
+    return _C.clone()

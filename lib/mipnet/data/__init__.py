@@ -7,14 +7,19 @@ Public API:
     DataError: bad dataset input (ValueError subclass)
     generate_heatmaps: Gaussian targets (mipnet.data.targets)
     BatchMaker: collated crop items -> images and targets on the training device
+    build_loader(cfg, dataset, is_train, device) -> DataLoader (mipnet.data.loader)
+
+Modules: records (annotation loading and validation, box records), coco (samples: crop,
+augmentation, targets; the dataset classes), synthetic (the generated dataset).
 """
 from mipnet.data.coco import (IMAGENET_MEAN, IMAGENET_STD, COCODataset, COCOStyleDataset,
                               CrowdPoseDataset, OCHumanDataset, SyntheticDataset)
 from mipnet.data.errors import DataError
+from mipnet.data.loader import build_loader, loader_workers
 from mipnet.data.targets import BatchMaker, generate_heatmaps
 
 __all__ = ['DATASETS', 'DataError', 'build_dataset', 'register_dataset', 'generate_heatmaps',
-           'BatchMaker',
+           'BatchMaker', 'build_loader', 'loader_workers',
            'COCOStyleDataset', 'COCODataset', 'CrowdPoseDataset', 'OCHumanDataset',
            'SyntheticDataset', 'IMAGENET_MEAN', 'IMAGENET_STD']
 

@@ -4,35 +4,20 @@ Both take ``--cfg FILE`` and trailing ``KEY VALUE`` overrides, plus the options 
 Ascend model-zoo port's README and launchers (``--data_path``, ``--workers``, ``--local_rank``,
 ``--is_distributed``; for training also ``--check_point``, ``--pth_path``, ``--perf``,
 ``--amp``, ``--batch_size``, ``--epochs``, ``--lr`` and the distributed/apex options that
-torchrun and native AMP make moot). Expected failures (bad config, data, checkpoint, non-finite loss) end with
-one ``error:`` line and exit status 1 instead of a traceback.
+torchrun and native AMP make moot); the parsers are in :mod:`mipnet.cli.parsers`. Expected
+failures (bad config, data, checkpoint, non-finite loss) end with one ``error:`` line and
+exit status 1 instead of a traceback.
 """
-import argparse
 import errno
 import sys
 
 import torch.distributed
 
+from mipnet.cli.parsers import eval_parser, train_parser
 from mipnet.config import ConfigError, load_config
 from mipnet.data import DataError
 from mipnet.utils.checkpoint import CheckpointError
 from mipnet.utils.dist import DeviceError
-
-
-def _parser(description):
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('--cfg', required=True, help='experiment YAML file')
-    parser.add_argument('--data_path', '--data-path', default='',
-                        help='dataset root (sets DATASET.ROOT)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=None,
-                        help='device index of this process (torchrun sets LOCAL_RANK)')
-    parser.add_argument('--is_distributed', type=int, default=None,
-                        help='accepted for the model-zoo scripts; torchrun decides')
-    parser.add_argument('--device', default='', help='auto, npu, cuda or cpu (sets DEVICE)')
-    parser.add_argument('--workers', '-j', type=int, default=None,
-                        help='data-loader workers per rank (sets WORKERS)')
-    parser.add_argument('opts', nargs=argparse.REMAINDER, help='KEY VALUE config overrides')
-    return parser
 
 
 def _load(args, extra=()):
@@ -82,56 +67,13 @@ def _run(fn):
         sys.exit(1)
 
 
-def _flag(value):
-    """0/1 (also false/true, off/on) of an option that may be given bare (``--amp``)."""
-    text = str(value).strip().lower()
-    if text in ('1', 'true', 'on', 'yes'):
-        return True
-    if text in ('0', 'false', 'off', 'no'):
-        return False
-    raise argparse.ArgumentTypeError(f'expected 0 or 1, got {value!r}')
-
-
-# Options of the Ascend model-zoo port's README and launchers (and of HRNet's train.py) that
-# have no effect here: torchrun's environment decides ranks and addresses, and native AMP
-# replaces apex (its opt level and loss scale).
-_ACCEPTED_ONLY = ('--device_id', '--device_list', '--world_size', '--world-size', '--rank',
-                  '--dist_url', '--dist-url', '--dist_backend', '--dist-backend', '--addr',
-                  '--port', '--gpu', '--gpus', '--opt_level', '--opt-level', '--loss_scale',
-                  '--loss-scale', '--modelDir', '--logDir', '--dataDir', '--prevModelDir')
-
-
 def train_options(argv=None):
     """Parse tools/train.py's arguments.
 
     Returns:
         (argparse namespace, list of ``KEY VALUE`` overrides the options stand for).
     """
-    parser = _parser('Train MIPNet / HRNet (single process or under torchrun).')
-    parser.add_argument('--check_point', '--resume', default='',
-                        help='resume the full training state from this checkpoint (this '
-                             "project's, the reference's or the Ascend port's)")
-    parser.add_argument('--pth_path', default='',
-                        help='fine-tune: initialise the weights from this checkpoint (strict)')
-    parser.add_argument('--init_checkpoint', default='',
-                        help='initialise from an HRNet or MIPNet checkpoint, λ blocks fresh '
-                             '(sets TRAIN.INIT_CHECKPOINT)')
-    parser.add_argument('--max_steps', type=int, default=0,
-                        help='performance mode: stop after this many steps, skip validation')
-    parser.add_argument('--perf', type=_flag, nargs='?', const=True, default=False,
-                        help='Ascend option: 1 = performance mode (--perf_steps steps)')
-    parser.add_argument('--perf_steps', type=int, default=781,
-                        help='steps of --perf 1 (default 781, the Ascend port'"'"'s 8p run)')
-    parser.add_argument('--amp', type=_flag, nargs='?', const=True, default=None,
-                        help='mixed precision on (1) or off (0) (sets TRAIN.AMP)')
-    parser.add_argument('--batch_size', '--batch-size', type=int, default=None,
-                        help='boxes per device (sets TRAIN.BATCH_SIZE_PER_GPU)')
-    parser.add_argument('--epochs', type=int, default=None, help='sets TRAIN.END_EPOCH')
-    parser.add_argument('--lr', type=float, default=None, help='sets TRAIN.LR')
-    parser.add_argument('--seed', type=int, default=None, help='sets SEED')
-    for name in _ACCEPTED_ONLY:
-        parser.add_argument(name, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = train_parser().parse_args(argv)
     steps = args.max_steps or (args.perf_steps if args.perf else 0)
     extra = ['TRAIN.MAX_STEPS', str(steps)] if steps else []
     for key, value in (('TRAIN.AMP', args.amp),
@@ -158,10 +100,7 @@ def train_main(argv=None):
 
 def eval_main(argv=None):
     """Entry point of tools/test.py: evaluate ``TEST.MODEL_FILE``."""
-    parser = _parser('Evaluate a MIPNet / HRNet checkpoint (TEST.MODEL_FILE).')
-    parser.add_argument('--model_file', '--pth_path', default='',
-                        help='checkpoint to evaluate (sets TEST.MODEL_FILE)')
-    args = parser.parse_args(argv)
+    args = eval_parser().parse_args(argv)
 
     def run():
         from mipnet.engine.test import evaluate_checkpoint

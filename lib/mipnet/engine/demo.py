@@ -10,7 +10,6 @@ output name that would be an input file is refused. Images of one folder that sh
 (``x.jpg``, ``x.png``) are written as ``x_jpg.*`` and ``x_png.*``. A folder goes on past
 files that cannot be read and lists them at the end (exit status 1).
 """
-import argparse
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from tqdm import tqdm
 from mipnet.apis.detectors import FileDetector, InputError
 from mipnet.apis.inferencer import (PoseInferencer, check_box, is_video, list_images,
                                     make_crop, video_fps)
+from mipnet.cli.parsers import demo_parser
 from mipnet.config import ConfigError, load_config
 from mipnet.data import DataError
 from mipnet.utils.checkpoint import CheckpointError
@@ -206,48 +206,6 @@ def _run_video(inferencer, path, base, kpt_thre):
 
 
 # ----------------------------------------------------------------------------- CLI
-def _parser():
-    p = argparse.ArgumentParser(
-        prog='tools/demo.py',
-        description='MIPNet demo: poses of every person in images, image folders or videos. '
-                    'Config overrides (KEY VALUE, e.g. TEST.MODEL_FILE model.pth) follow '
-                    '--cfg.')
-    p.add_argument('--cfg', required=True, help='experiment YAML file')
-    p.add_argument('--image', required=True, help='image file, folder of images, or video')
-    p.add_argument('--out', required=True, help='output folder (not the input folder)')
-    p.add_argument('--detector', choices=('none', 'file', 'hog', 'onnx'), default=None,
-                   help='person boxes: none (whole image), file (--boxes / --boxes-file), '
-                        'hog (OpenCV people detector, weak, no file needed), onnx (YOLOX / '
-                        'RTMDet ONNX export, --det-model). Default: file when boxes are '
-                        'given, else none')
-    p.add_argument('--det-model', default=None, help='ONNX person detector file (--detector '
-                   'onnx)')
-    p.add_argument('--det-score-thre', type=float, default=None,
-                   help='detections scoring below this are dropped (default: onnx 0.3, hog '
-                        'SVM margin 0)')
-    p.add_argument('--det-nms-thre', type=float, default=None,
-                   help='IoU NMS threshold of the detector (default 0.45)')
-    p.add_argument('--det-input-size', type=int, nargs=2, default=None, metavar=('W', 'H'),
-                   help='input size of an ONNX detector with dynamic input (default 640 640)')
-    p.add_argument('--boxes-file', default=None,
-                   help='person boxes: COCO annotation file, COCO results list, list of '
-                        '{"bbox", "score"} for every image, or {image name: [boxes]}')
-    p.add_argument('--boxes', nargs='+', action='extend', default=None, metavar='X,Y,W,H',
-                   help='person boxes used for every image')
-    p.add_argument('--instances', default='', help='instances to run, e.g. 0,1 (default: all)')
-    p.add_argument('--flip', action='store_true', help='flip test (sets TEST.FLIP_TEST true; '
-                   'off by default in the demo)')
-    p.add_argument('--device', default='', help='auto, cpu, cuda or npu (sets DEVICE)')
-    p.add_argument('--batch-size', type=int, default=0,
-                   help='boxes per forward pass (default TEST.BATCH_SIZE_PER_GPU)')
-    p.add_argument('--kpt-thre', type=float, default=None,
-                   help='joints drawn above this confidence (default TEST.IN_VIS_THRE)')
-    p.add_argument('--score-thre', type=float, default=0.0,
-                   help='poses scoring below this are left out of the JSON and the drawing')
-    p.add_argument('opts', nargs='*', metavar='KEY VALUE', help='config overrides')
-    return p
-
-
 def _detector_options(args):
     options = {}
     if args.det_model is not None:
@@ -272,7 +230,7 @@ def main(argv=None):
     """Entry point of ``tools/demo.py``; returns the exit status: 0, or 1 after printing one
     ``error: ...`` line to stderr (also when some files of a folder could not be read: the
     others are written and the unreadable ones are listed)."""
-    args = _parser().parse_intermixed_args(argv)
+    args = demo_parser().parse_intermixed_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s',
                             stream=sys.stderr)

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from mipnet.engine.inference import MultiInstancePredictor, unwrap
 from mipnet.evaluation import format_metrics_table, keypoint_eval
+from mipnet.evaluation.inference import predictor_from_cfg
 from mipnet.evaluation.postprocess import postprocess_options_from_cfg, rescore_and_merge
 from mipnet.utils import dist
 
@@ -68,19 +68,6 @@ def results_file(output_dir, dataset_set, mode=MERGED):
     """Path of the results file validation writes for ``mode`` on ``dataset_set`` into the
     run folder ``output_dir``: ``output_dir/results/`` + :func:`results_file_name`."""
     return os.path.join(output_dir, 'results', results_file_name(dataset_set, mode))
-
-
-def predictor_from_cfg(cfg, model, flip_index):
-    """A :class:`MultiInstancePredictor` configured by ``TEST.*`` and ``MODEL.*``."""
-    net = unwrap(model)
-    instances = range(net.num_instances) if net.uses_lambda else [0]
-    return MultiInstancePredictor(
-        model, instances,
-        flip_index=flip_index if cfg.TEST.FLIP_TEST else None,
-        shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
-        shared_trunk=cfg.MODEL.SHARED_TRUNK,
-        post_process=cfg.TEST.POST_PROCESS_TYPE if cfg.TEST.POST_PROCESS else None,
-        amp=cfg.TRAIN.AMP)
 
 
 def run_inference(predictor, loader, device, progress=True):

@@ -7,7 +7,6 @@ float32 (one-hot instance selectors; N = ``MODEL.NUM_INSTANCES``), output ``heat
 only. ``onnx`` and ``onnxruntime`` are optional (``pip install -e .[onnx]``) and imported
 only here.
 """
-import argparse
 import logging
 import os
 import sys
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mipnet.cli.parsers import export_parser
 from mipnet.config import ConfigError, load_config
 from mipnet.utils.checkpoint import CheckpointError
 
@@ -133,30 +133,10 @@ def verify_onnx(net, path, image_size, batch_sizes=(1, 3)):
     return diffs
 
 
-def _parser():
-    p = argparse.ArgumentParser(
-        prog='tools/export_onnx.py',
-        description='Export MIPNet (images, lambda_vec) or HRNet (images) to ONNX with a '
-                    'dynamic batch and verify it with onnxruntime. Config overrides (KEY '
-                    'VALUE, e.g. TEST.MODEL_FILE model.pth) follow --cfg.')
-    p.add_argument('--cfg', required=True, help='experiment YAML file')
-    p.add_argument('--out', required=True, help='output .onnx file')
-    p.add_argument('--instances', type=int, default=None,
-                   help='λ length N (sets MODEL.NUM_INSTANCES; must match the checkpoint)')
-    p.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
-    p.add_argument('--random-weights', action='store_true',
-                   help='export randomly initialised weights (smoke tests) instead of '
-                        'TEST.MODEL_FILE')
-    p.add_argument('--verify-batch-sizes', default='1,3',
-                   help='batch sizes of the onnxruntime check (default 1,3)')
-    p.add_argument('opts', nargs='*', metavar='KEY VALUE', help='config overrides')
-    return p
-
-
 def main(argv=None):
     """Entry point of ``tools/export_onnx.py``; returns the exit status (0, or 1 after one
     ``error: ...`` line on stderr)."""
-    args = _parser().parse_intermixed_args(argv)
+    args = export_parser().parse_intermixed_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s',
                             stream=sys.stderr)

@@ -9,11 +9,11 @@ The images come from the per-instance result files that ``tools/test.py`` writes
 found only by instance 1 (:func:`mipnet.evaluation.subsets.second_instance_finds`), then,
 if fewer than ``--num`` have any, images holding an occluded pair (box IoU >= 0.5), by id.
 """
-import argparse
 import os
 import shutil
 import sys
 
+from mipnet.cli.parsers import pick_images_parser
 from mipnet.engine.evaluate import InstanceMode, results_file_name
 from mipnet.evaluation.metrics import load_coco
 from mipnet.evaluation.subsets import occluded_ann_ids, second_instance_finds
@@ -41,18 +41,7 @@ def pick_images(gt, first, second, num, dataset='coco', oks_thre=0.5, score_thre
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--gt', required=True, help='COCO keypoint annotation file of the set')
-    p.add_argument('--results-dir', required=True,
-                   help='results/ folder of tools/test.py (per-instance result files)')
-    p.add_argument('--set', default='val', help='set name in the result file names (val)')
-    p.add_argument('--images', required=True, help='image folder of the set')
-    p.add_argument('--out', required=True, help='folder the picked images are copied to '
-                   '(emptied first)')
-    p.add_argument('--num', type=int, default=4, help='number of images (default 4)')
-    p.add_argument('--score-thre', type=float, default=0.2,
-                   help='poses scoring below it do not count (default 0.2)')
-    args = p.parse_args(argv)
+    args = pick_images_parser().parse_args(argv)
     files = [os.path.join(args.results_dir, results_file_name(args.set, InstanceMode(i)))
              for i in (0, 1)]
     for path in [args.gt, *files]:

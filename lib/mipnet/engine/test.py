@@ -4,10 +4,9 @@ import logging
 import os
 
 from mipnet.config import ConfigError, run_output_dir
-from mipnet.data import build_dataset
+from mipnet.data import build_dataset, build_loader
 from mipnet.engine.evaluate import validate
 from mipnet.engine.preflight import prepare_evaluation
-from mipnet.engine.train import build_loader
 from mipnet.models import build_model
 from mipnet.utils import dist
 from mipnet.utils.checkpoint import load_model_weights

@@ -13,11 +13,10 @@ import time
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from mipnet.config import run_output_dir
-from mipnet.data import BatchMaker, build_dataset
+from mipnet.data import BatchMaker, build_dataset, build_loader
 from mipnet.engine import preflight
 from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.hooks import Hook, call_hooks
@@ -59,44 +58,6 @@ def epoch_seed(cfg, epoch, rank):
     return base * 1_000_003 + epoch * 1009 + rank
 
 
-def _worker_init(worker_id):
-    seed = torch.initial_seed() % 2 ** 32
-    np.random.seed(seed)
-    random.seed(seed)
-
-
-def loader_workers(requested):
-    """``WORKERS`` capped at this process's share of the CPUs it may run on (the reference
-    configs ask 24 per device; on an 8-device node with fewer than 192 cores more workers
-    only compete for the cores, now that targets are made on the device)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-    share = max(1, (cpus or 1) // max(1, int(os.environ.get('LOCAL_WORLD_SIZE', 1))))
-    workers = min(int(requested), share)
-    if workers < requested:
-        logger.info('WORKERS %d capped at %d: the CPUs available per process', requested,
-                    workers)
-    return workers
-
-
-def build_loader(cfg, dataset, is_train, device):
-    """DataLoader with a DistributedSampler (a single replica outside torchrun), so sample
-    order is a function of (SEED, epoch) only; pinned batches on accelerators (copied
-    without blocking), at most :func:`loader_workers` workers."""
-    sampler = DistributedSampler(dataset, num_replicas=dist.get_world_size(),
-                                 rank=dist.get_rank(),
-                                 shuffle=is_train and cfg.TRAIN.SHUFFLE,
-                                 seed=max(cfg.SEED, 0), drop_last=False)
-    batch = cfg.TRAIN.BATCH_SIZE_PER_GPU if is_train else cfg.TEST.BATCH_SIZE_PER_GPU
-    workers = loader_workers(cfg.WORKERS)
-    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers,
-                      pin_memory=cfg.PIN_MEMORY and device.type != 'cpu',
-                      drop_last=is_train and len(dataset) >= batch * dist.get_world_size(),
-                      # Fresh workers each epoch take their seeds from the re-seeded generator;
-                      # persistent ones would carry RNG state across epochs and break exact
-                      # resume, so DETERMINISTIC runs trade the worker start-up for it.
-                      persistent_workers=workers > 0 and not cfg.DETERMINISTIC,
-                      worker_init_fn=_worker_init,
-                      generator=torch.Generator())
 
 
 def compute_loss(cfg, model, criterion, images, target, target_weight):
@@ -429,7 +390,7 @@ class Trainer:
             'TRAIN.LR, check the data, or resume from that checkpoint.')
 
     def _debug_images(self, images, target, output, meta, epoch, step):
-        from mipnet.utils.vis import save_debug_images
+        from mipnet.vis import save_debug_images
         prefix = os.path.join(self.output_dir, 'debug', f'train_e{epoch}_s{step}')
         save_debug_images(self.cfg, images, meta, target, output, prefix)
 

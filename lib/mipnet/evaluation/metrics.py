@@ -37,6 +37,8 @@ from mipnet.data.metadata import KeypointMeta, get_keypoint_meta
 logger = logging.getLogger(__name__)
 
 __all__ = ['keypoint_eval', 'format_metrics_table', 'CrowdPoseCOCOeval', 'load_coco',
+           'run_keypoint_eval', 'load_results', 'load_detections', 'quiet_pycocotools',
+           'resolve_keypoint_meta',
            'COCO_METRIC_NAMES', 'CROWDPOSE_METRIC_NAMES', 'CROWDPOSE_SIGMAS']
 
 COCO_METRIC_NAMES = ('AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)',
@@ -51,7 +53,7 @@ CROWDPOSE_AREA_FACTOR = 0.53
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet_pycocotools():
     """Capture pycocotools' prints and forward them to logging.debug."""
     buf = io.StringIO()
     try:
@@ -83,7 +85,7 @@ def load_coco(gt):
         raise ValueError('ground truth must be a COCO dataset with images and annotations')
     coco = COCO()
     coco.dataset = dataset
-    with _quiet():
+    with quiet_pycocotools():
         coco.createIndex()
     return coco
 
@@ -138,7 +140,7 @@ def _finite_ground_truth(coco_gt):
         kept = set(coco_gt.anns)
         coco_gt.dataset['annotations'] = [a for a in coco_gt.dataset['annotations']
                                           if a.get('id') in kept]
-        with _quiet():
+        with quiet_pycocotools():
             coco_gt.createIndex()
     if joints or areas or dropped:
         logger.warning('ground truth has non-finite values: %d joints treated as unlabelled, '
@@ -146,7 +148,7 @@ def _finite_ground_truth(coco_gt):
                        'box left out', joints, areas, BOX_AREA_FACTOR, dropped)
 
 
-def _load_results(results, coco_gt, num_joints):
+def load_results(results, coco_gt, num_joints):
     """Validated copies of the result records (image_id, category_id, keypoints, score);
     records with a non-finite keypoint value or score are left out (counted in a warning)."""
     if isinstance(results, (str, Path)):
@@ -185,15 +187,17 @@ def _load_results(results, coco_gt, num_joints):
     return clean
 
 
-def _load_dt(coco_gt, records):
+def load_detections(coco_gt, records):
+    """pycocotools COCO of the result ``records`` (see :func:`load_results`) over the images
+    and categories of ``coco_gt``; an empty one when there are no records."""
     if records:
-        with _quiet():
+        with quiet_pycocotools():
             return coco_gt.loadRes(records)
     coco_dt = COCO()
     coco_dt.dataset = {'images': list(coco_gt.dataset['images']),
                        'categories': copy.deepcopy(coco_gt.dataset.get('categories', [])),
                        'annotations': []}
-    with _quiet():
+    with quiet_pycocotools():
         coco_dt.createIndex()
     return coco_dt
 
@@ -288,7 +292,7 @@ class CrowdPoseCOCOeval(COCOeval):
                 s = s[np.where(iou == p.iouThrs)[0]]
             return mean_valid(s[:, :, aind, mind])
 
-        with _quiet():
+        with quiet_pycocotools():
             self.type_results = [self._split_ap(ids) for ids in self.crowd_splits()]
         stats = np.zeros(11)
         stats[0], stats[1], stats[2] = ap(), ap(.5), ap(.75)
@@ -299,7 +303,8 @@ class CrowdPoseCOCOeval(COCOeval):
             logger.debug('CrowdPose %-7s = %.4f', name, stats[idx])
 
 
-def _resolve_meta(dataset):
+def resolve_keypoint_meta(dataset):
+    """The :class:`KeypointMeta` of ``dataset``: a KeypointMeta or a registered name."""
     if isinstance(dataset, KeypointMeta):
         return dataset
     return get_keypoint_meta(str(dataset))
@@ -319,8 +324,8 @@ def run_keypoint_eval(coco_gt, results, meta, wrap=None):
         (OrderedDict of metrics as in :func:`keypoint_eval`, list of validated records).
     """
     _finite_ground_truth(coco_gt)
-    records = _load_results(results, coco_gt, meta.num_joints)
-    coco_dt = _load_dt(coco_gt, records)
+    records = load_results(results, coco_gt, meta.num_joints)
+    coco_dt = load_detections(coco_gt, records)
     if meta.evaluator == 'crowdpose':
         base, args = CrowdPoseCOCOeval, ()
         names, index = CROWDPOSE_METRIC_NAMES, _CROWDPOSE_STATS_INDEX
@@ -334,7 +339,7 @@ def run_keypoint_eval(coco_gt, results, meta, wrap=None):
     if meta.evaluator == 'coco':
         evaluator.params.kpt_oks_sigmas = meta.sigmas_array
     evaluator.params.useSegm = None
-    with _quiet():
+    with quiet_pycocotools():
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
@@ -363,7 +368,7 @@ def keypoint_eval(gt_file, results, dataset='coco'):
         ValueError: results referring to image ids that are not in the ground truth, or
             malformed result records.
     """
-    meta = _resolve_meta(dataset)
+    meta = resolve_keypoint_meta(dataset)
     metrics, records = run_keypoint_eval(load_coco(gt_file), results, meta)
     logger.debug('%s keypoint metrics over %d results: %s', meta.name, len(records),
                  dict(metrics))

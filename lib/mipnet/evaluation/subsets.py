@@ -40,8 +40,9 @@ import logging
 import numpy as np
 from pycocotools.cocoeval import COCOeval
 
-from mipnet.evaluation.metrics import (_load_dt, _load_results, _quiet, _resolve_meta,
-                                       load_coco, run_keypoint_eval)
+from mipnet.evaluation.metrics import (load_coco, load_detections, load_results,
+                                       quiet_pycocotools, resolve_keypoint_meta,
+                                       run_keypoint_eval)
 from mipnet.utils.boxes import box_iou_matrix
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def subset_keypoint_eval(gt_file, results, dataset='coco', ann_ids=None,
         the subset; see the module docstring), plus 'num_gt', the number of evaluable
         (non-crowd, keypoint-labelled) people of the subset.
     """
-    meta = _resolve_meta(dataset)
+    meta = resolve_keypoint_meta(dataset)
     coco_gt = load_coco(gt_file)
     keep = occluded_ann_ids(coco_gt, iou_thre) if ann_ids is None else set(ann_ids)
     metrics, _ = run_keypoint_eval(coco_gt, results, meta,
@@ -193,14 +194,14 @@ def best_oks_per_person(gt_file, results, dataset='coco', max_dets=20):
         dict {annotation id: best OKS (float, 0.0 if the image has no result)} over the
         evaluable people (not crowd, at least one labelled joint).
     """
-    meta = _resolve_meta(dataset)
+    meta = resolve_keypoint_meta(dataset)
     coco_gt = load_coco(gt_file)
-    records = _load_results(results, coco_gt, meta.num_joints)
-    evaluator = COCOeval(coco_gt, _load_dt(coco_gt, records), 'keypoints')
+    records = load_results(results, coco_gt, meta.num_joints)
+    evaluator = COCOeval(coco_gt, load_detections(coco_gt, records), 'keypoints')
     evaluator.params.kpt_oks_sigmas = meta.sigmas_array
     evaluator.params.maxDets = [int(max_dets)]
     evaluator.params.useSegm = None
-    with _quiet():
+    with quiet_pycocotools():
         evaluator._prepare()
     best = {}
     cat_id = evaluator.params.catIds[0]
@@ -259,7 +260,7 @@ def box_outcomes(gt, ann_ids, keypoints, dataset='coco', oks_thre=0.5, subset=No
         another person of the image (the crowd error); 'found': some pose of any box and
         instance of the image reaches ``oks_thre`` with them.
     """
-    meta = _resolve_meta(dataset)
+    meta = resolve_keypoint_meta(dataset)
     coco = load_coco(gt)
     keypoints = np.asarray(keypoints, dtype=np.float64)
     ann_ids = np.asarray(ann_ids).reshape(-1)
@@ -324,10 +325,10 @@ def second_instance_finds(gt, first, second, dataset='coco', oks_thre=0.5, score
         images without such a person left out.
     """
     coco = load_coco(gt)
-    meta = _resolve_meta(dataset)
+    meta = resolve_keypoint_meta(dataset)
 
     def best(results):
-        records = _load_results(results, coco, meta.num_joints)
+        records = load_results(results, coco, meta.num_joints)
         return best_oks_per_person(coco, [r for r in records if r['score'] >= score_thre], meta)
 
     by_first, by_second = best(first), best(second)

@@ -249,28 +249,41 @@ class PoseHighResolutionNet(nn.Module):
             num_inchannels = modules[-1].num_inchannels
         return nn.Sequential(*modules), num_inchannels
 
-    # ---- the five steps of the forward pass -------------------------------------------
-    def _step(self, index, x):
-        if index == 0:
-            x = self.relu(self.bn1(self.conv1(x)))
-            x = self.relu(self.bn2(self.conv2(x)))
-            return _apply_transition(self.transition1, [self.layer1(x)])
-        if index == 1:
-            return _apply_transition(self.transition2, self.stage2(x))
-        if index == 2:
-            return _apply_transition(self.transition3, self.stage3(x))
-        if index == 3:
-            return self.stage4(x)
+    # ---- the five steps of the forward pass; λ place p sits before step p + 1 ---------
+    def _stem(self, images):
+        """stem + layer1 + transition1: (B, 3, H, W) -> the stage-2 branch inputs."""
+        x = self.relu(self.bn1(self.conv1(images)))
+        x = self.relu(self.bn2(self.conv2(x)))
+        return _apply_transition(self.transition1, [self.layer1(x)])
+
+    def _through_stage2(self, x):
+        return _apply_transition(self.transition2, self.stage2(x))
+
+    def _through_stage3(self, x):
+        return _apply_transition(self.transition3, self.stage3(x))
+
+    def _through_stage4(self, x):
+        return self.stage4(x)
+
+    def _head(self, x):
+        """Highest-resolution branch -> (B, J, H/4, W/4) heatmaps."""
         return self.final_layer(x[0])
 
+    def _steps(self):
+        return (self._stem, self._through_stage2, self._through_stage3, self._through_stage4,
+                self._head)
+
+    def _lambda_blocks(self):
+        """The λ block (or None) of each place 0..3."""
+        return (self.stage1_se, self.stage2_se, self.stage3_se, self.stage4_se)
+
     def _run(self, x, lambda_vec, first_step):
-        """Run steps ``first_step``..4 applying the λ blocks in between."""
-        for index in range(first_step, 5):
-            if index > 0:
-                se = getattr(self, f'stage{index}_se')
-                if se is not None:
-                    x = se(x, lambda_vec)
-            x = self._step(index, x)
+        """Run steps ``first_step``..4, applying the λ blocks in between."""
+        blocks = self._lambda_blocks()
+        for index, step in enumerate(self._steps()[first_step:], start=first_step):
+            if index > 0 and blocks[index - 1] is not None:
+                x = blocks[index - 1](x, lambda_vec)
+            x = step(x)
         return x
 
     @property
@@ -282,8 +295,8 @@ class PoseHighResolutionNet(nn.Module):
         """Index (0..3) of the first λ block, or None for plain HRNet."""
         return next((i for i, on in enumerate(self.se_config) if on), None)
 
-    def forward(self, images, lambda_vec=None, instances=None):
-        """Heatmaps for one instance per box, or for several through the shared trunk.
+    def forward(self, images, lambda_vec=None, instances=None, shared_trunk=True):
+        """Heatmaps for one instance per box, or for several (:meth:`forward_instances`).
 
         Args:
             images: (B, 3, H, W).
@@ -291,25 +304,30 @@ class PoseHighResolutionNet(nn.Module):
                 ``instances`` is given, ignored by plain HRNet.
             instances: optional sequence of K instance indices; when given, returns
                 :meth:`forward_instances` output (lets DDP wrap the multi-instance path).
+            shared_trunk: with ``instances``, see :meth:`forward_instances`.
 
         Returns:
             (B, J, H/4, W/4), or (B, K, J, H/4, W/4) when ``instances`` is given.
         """
         if instances is not None:
-            return self.forward_instances(images, instances)
+            return self.forward_instances(images, instances, shared_trunk)
         if self.uses_lambda and lambda_vec is None:
             raise ValueError('this MIPNet model needs lambda_vec (B, N) or instances=[...]')
         return self._run(images, lambda_vec, 0)
 
-    def forward_instances(self, images, instances=None):
-        """Heatmaps of K instances per box, computing the λ-independent trunk once.
+    def forward_instances(self, images, instances=None, shared_trunk=True):
+        """Heatmaps of K instances per box: the package's one multi-instance forward.
 
-        Equal (to float tolerance) to stacking ``forward(images, one_hot(k))`` over k, in
-        train mode too: BatchNorm statistics of a K-times repeated batch equal the batch's.
+        With ``shared_trunk`` the λ-independent trunk runs once per image and only the rest
+        once per instance; without, the whole network runs once on the batch repeated K
+        times with one λ per copy (the reference way). The two agree to float tolerance,
+        in train mode too: BatchNorm statistics of a K-times repeated batch equal the
+        batch's. Plain HRNet (no λ block) runs once and repeats its output K times.
 
         Args:
             images: (B, 3, H, W).
             instances: sequence of K instance indices (default: all N).
+            shared_trunk: compute the λ-independent trunk once (True) or K times (False).
 
         Returns:
             (B, K, J, H/4, W/4).
@@ -320,13 +338,17 @@ class PoseHighResolutionNet(nn.Module):
         if first is None:
             out = self._run(images, None, 0)
             return out.unsqueeze(1).expand(b, k, *out.shape[1:])
-        x = images
-        for index in range(first + 1):
-            x = self._step(index, x)
-        x = [t.unsqueeze(0).expand(k, *t.shape).reshape(k * b, *t.shape[1:]) for t in x]
-        lam = one_hot_lambda(instances, b, self.num_instances, device=images.device,
-                             dtype=x[0].dtype)
-        out = self._run(x, lam, first + 1)
+        if shared_trunk:
+            x = images
+            for step in self._steps()[:first + 1]:
+                x = step(x)
+            x = [t.unsqueeze(0).expand(k, *t.shape).reshape(k * b, *t.shape[1:]) for t in x]
+            lam = one_hot_lambda(instances, b, self.num_instances, device=images.device,
+                                 dtype=x[0].dtype)
+            out = self._run(x, lam, first + 1)
+        else:
+            lam = one_hot_lambda(instances, b, self.num_instances, device=images.device)
+            out = self._run(images.repeat(k, 1, 1, 1), lam, 0)
         return out.view(k, b, *out.shape[1:]).transpose(0, 1)
 
     def init_weights(self, pretrained=''):

@@ -64,14 +64,10 @@ def model_summary(model, image_size):
 
 def main(argv=None):
     """``python tools/model_summary.py --cfg FILE [KEY VALUE ...]``: parameters and FLOPs."""
-    import argparse
-
+    from mipnet.cli.parsers import summary_parser
     from mipnet.config import load_config
     from mipnet.models import build_model
-    parser = argparse.ArgumentParser(description='Parameter count and FLOPs per box.')
-    parser.add_argument('--cfg', required=True)
-    parser.add_argument('opts', nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    args = summary_parser().parse_args(argv)
     cfg = load_config(args.cfg, args.opts)
     model = build_model(cfg)
     print(f'{cfg.MODEL.NAME} {list(cfg.MODEL.IMAGE_SIZE)}: ' +

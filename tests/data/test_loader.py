@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from mipnet.config import load_config
-from mipnet.engine import train
-from tests.engine.conftest import TINY
+from mipnet.data import loader
+from tests.engine.conftest import TINY, synthetic_root  # noqa: F401  (fixture)
 
 
 @pytest.mark.parametrize('requested, cpus, local_world, expected', [
@@ -15,7 +15,7 @@ def test_loader_workers_capped_at_cpu_share(monkeypatch, requested, cpus, local_
                                             expected):
     monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: set(range(cpus)), raising=False)
     monkeypatch.setenv('LOCAL_WORLD_SIZE', local_world)
-    assert train.loader_workers(requested) == expected
+    assert loader.loader_workers(requested) == expected
 
 
 @pytest.mark.parametrize('deterministic', [False, True])
@@ -26,7 +26,7 @@ def test_build_loader_options(monkeypatch, synthetic_root, deterministic):
                              'DETERMINISTIC', str(deterministic)])
     from mipnet.data import build_dataset
     ds = build_dataset(cfg, True, device_targets=True)
-    loader = train.build_loader(cfg, ds, True, torch.device('cpu'))
-    assert loader.num_workers == 2 and not loader.pin_memory
+    dl = loader.build_loader(cfg, ds, True, torch.device('cpu'))
+    assert dl.num_workers == 2 and not dl.pin_memory
     # Exact resume needs fresh workers per epoch in deterministic runs.
-    assert loader.persistent_workers is (not deterministic)
+    assert dl.persistent_workers is (not deterministic)

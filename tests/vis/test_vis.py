@@ -6,7 +6,7 @@ import torch
 from mipnet.config import load_config
 from mipnet.data import IMAGENET_MEAN, IMAGENET_STD
 from mipnet.data.metadata import COCO, CROWDPOSE, OCHUMAN
-from mipnet.utils import vis
+from mipnet import vis
 
 
 def _pose(num_joints, offset):

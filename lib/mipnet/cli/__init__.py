@@ -1,0 +1,1 @@
+"""Command-line pieces shared by every tool (:mod:`mipnet.cli.parsers`)."""
