@@ -1,5 +1,4 @@
 """Tests of the synthetic crowded-people dataset generator (mipnet.data.synthetic)."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from mipnet.data.synthetic import (OCHUMAN_LIKE, OCHUMAN_PUBLISHED, SyntheticCon
                                    crowd_statistics, crowd_statistics_table, generate_dataset,
                                    generate_split, max_iou_per_person, overlap_pair_fraction,
                                    render_image)
+from mipnet.engine import make_synthetic
 from mipnet.utils.boxes import box_iou_matrix
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,11 +22,6 @@ CLI = REPO / 'tools' / 'make_synthetic.py'
 SIZE = (128, 96)
 
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location('make_synthetic_cli', CLI)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _tree_bytes(root):
@@ -178,7 +173,6 @@ def test_cli_with_workers_writes_same_dataset_and_preview(tiny, tmp_path):
     ('UNWRITABLE', 'cannot write'),
 ])
 def test_bad_arguments_exit_2(args, message, tmp_path, capsys):
-    cli = _load_cli()
     out = tmp_path / 'out'
     if args == 'UNWRITABLE':
         blocker = tmp_path / 'a_file'
@@ -186,7 +180,7 @@ def test_bad_arguments_exit_2(args, message, tmp_path, capsys):
         out = blocker / 'sub'
         args = ['--num-train', '1', '--num-val', '1']
     with pytest.raises(SystemExit) as exc:
-        cli.main(['--out', str(out), *args])
+        make_synthetic.main(['--out', str(out), *args])
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert 'error:' in err and message in err

@@ -95,3 +95,19 @@ def test_save_debug_images_respects_flags(tmp_path, tiny_cfg_file):
         torch.zeros(1, 2, 17, 16, 16), torch.zeros(1, 2, 17, 16, 16), str(tmp_path / 'x'))
     assert [p.rsplit('/', 1)[-1] for p in written] == ['x_hm_pred.jpg']
     assert sorted(p.name for p in tmp_path.iterdir()) == ['x_hm_pred.jpg']
+
+
+def test_draw_annotations_zooms_and_marks_every_labelled_joint():
+    from mipnet.vis import draw_annotations
+    image = np.zeros((20, 30, 3), np.uint8)
+    keypoints = [0.0] * 51
+    keypoints[0:3] = [5, 5, 2]          # visible joint: filled
+    keypoints[3:6] = [20, 10, 1]        # occluded joint: hollow
+    ann = {'bbox': [2, 2, 24, 14], 'keypoints': keypoints}
+    drawn = draw_annotations(image, [ann], [], zoom=2)
+    assert drawn.shape == (40, 60, 3) and not image.any()      # a new, enlarged image
+    visible = (np.array([5, 5]) + 0.5) * 2 - 0.5
+    occluded = (np.array([20, 10]) + 0.5) * 2 - 0.5
+    assert drawn[int(round(visible[1])), int(round(visible[0]))].any()
+    assert not drawn[int(round(occluded[1])), int(round(occluded[0]))].any()
+    assert drawn[int(round(occluded[1])), int(round(occluded[0])) + 3].any()

@@ -3,7 +3,8 @@
 ``--cfg``, ``--device`` and the trailing ``KEY VALUE`` config overrides are defined once
 here; each tool's parser adds its own options. The tools turn the parsed options into config
 overrides and run (:mod:`mipnet.engine.cli` for train/test, :mod:`mipnet.engine.demo`,
-:mod:`mipnet.engine.export`, :mod:`mipnet.engine.pick_images`, :mod:`mipnet.models.summary`).
+:mod:`mipnet.engine.export`, :mod:`mipnet.engine.pick_images`, :mod:`mipnet.models.summary`,
+:mod:`mipnet.engine.make_synthetic`).
 
 Only argparse is imported: every layer of the package may build its parser from here.
 """
@@ -11,7 +12,7 @@ import argparse
 
 __all__ = ['flag', 'ACCEPTED_ONLY', 'add_cfg', 'add_device', 'add_overrides', 'train_parser',
            'eval_parser', 'demo_parser', 'export_parser', 'pick_images_parser',
-           'summary_parser', 'PARSERS']
+           'summary_parser', 'make_synthetic_parser', 'PARSERS']
 
 # Options of the Ascend model-zoo port's README and launchers (and of HRNet's train.py) that
 # have no effect here: torchrun's environment decides ranks and addresses, and native AMP
@@ -199,7 +200,53 @@ def summary_parser():
     return parser
 
 
+def _count(text):
+    """An integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected an integer, got {text!r}') from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'must be >= 0, got {value}')
+    return value
+
+
+def _positive(text):
+    """An integer >= 1."""
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    return value
+
+
+def make_synthetic_parser():
+    """tools/make_synthetic.py (``--image-size`` None: the generator's default size)."""
+    parser = argparse.ArgumentParser(
+        description='Write the synthetic crowded-people keypoint dataset (COCO format).')
+    parser.add_argument('--out', required=True, help='output folder (created)')
+    parser.add_argument('--num-train', type=_count, required=True, help='training images')
+    parser.add_argument('--num-val', type=_count, required=True, help='validation images')
+    parser.add_argument('--seed', type=_count, default=0, help='dataset seed (default 0)')
+    parser.add_argument('--image-size', type=_positive, nargs=2, metavar=('W', 'H'),
+                        help="image width and height (default: the generator's, "
+                             'mipnet.data.synthetic.DEFAULT_IMAGE_SIZE)')
+    parser.add_argument('--workers', type=_positive, default=1,
+                        help='worker processes (default 1); output does not depend on it')
+    parser.add_argument('--jpeg-quality', type=_positive, default=90, help='(default 90)')
+    parser.add_argument('--preview', metavar='PNG',
+                        help='also draw one val image with its keypoints into PNG')
+    parser.add_argument('--preview-index', type=_count, default=0,
+                        help='which val image --preview draws (default 0, the first)')
+    parser.add_argument('--num-val-ochuman', type=_count, default=0,
+                        help='also write this many images of the OCHuman-like split '
+                             'val_ochuman (default 0)')
+    parser.add_argument('--ochuman-json', metavar='JSON',
+                        help='with --num-val-ochuman: also show the statistics of this '
+                             'OCHuman annotation file (COCO format)')
+    return parser
+
+
 #: tool name -> parser builder
 PARSERS = {'train': train_parser, 'test': eval_parser, 'demo': demo_parser,
            'export_onnx': export_parser, 'pick_images': pick_images_parser,
-           'model_summary': summary_parser}
+           'model_summary': summary_parser, 'make_synthetic': make_synthetic_parser}

@@ -17,8 +17,8 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ['pose_color', 'draw_box', 'draw_pose', 'draw_poses', 'make_grid',
-           'joint_grid', 'heatmap_grid']
+__all__ = ['pose_color', 'draw_box', 'draw_pose', 'draw_poses', 'draw_annotations',
+           'make_grid', 'joint_grid', 'heatmap_grid']
 
 _GOLDEN = 0.618033988749895
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -287,3 +287,33 @@ def heatmap_grid(images, heatmaps, min_cell=48):
                            (255, 0, 255), -1)
                 grid[y:y + ch, (jj + 1) * cw:(jj + 2) * cw] = blend
     return grid
+
+
+def draw_annotations(image, anns, skeleton, zoom=1):
+    """Ground-truth people of one image, drawn on a ``zoom``-times enlarged copy.
+
+    Every person gets its own colour, a thin box, limbs between labelled joints, labelled
+    joints hollow and visible (v = 2) joints filled.
+
+    Args:
+        image: BGR uint8 (H, W, 3).
+        anns: COCO keypoint annotations of the image (``bbox``, flat ``keypoints`` J x 3).
+        skeleton: limbs as pairs of joint indices.
+        zoom: scale of the drawing.
+
+    Returns:
+        BGR uint8 (zoom * H, zoom * W, 3).
+    """
+    image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+    for k, ann in enumerate(anns):
+        color = pose_color(k)
+        kps = np.array(ann['keypoints'], dtype=np.float64).reshape(-1, 3)
+        xy = (kps[:, :2] + 0.5) * zoom - 0.5
+        draw_box(image, np.array(ann['bbox'], dtype=np.float64) * zoom, color, thickness=1)
+        # Limbs between labelled joints, every labelled joint hollow; then the visible
+        # joints filled on top.
+        labelled = np.column_stack([xy, kps[:, 2] > 0])
+        draw_pose(image, labelled, skeleton, color, secondary=True, radius=3, thickness=1)
+        visible = np.column_stack([xy, kps[:, 2] == 2])
+        draw_pose(image, visible, None, color, radius=3)
+    return image
