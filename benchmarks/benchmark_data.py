@@ -1,21 +1,26 @@
 """Data-pipeline throughput: the full training input path, today's per-sample targets vs
-crops with batched targets, side by side in one run.
+crops with batched targets (JPEG decode, then the image cache), side by side in one run.
 
-Full path = decode -> augmentation geometry -> ``warpAffine`` -> batch -> normalised images
-and multi-instance heatmap targets ready on the training device:
+Full path = image pixels -> augmentation geometry -> ``warpAffine`` -> batch -> normalised
+images and multi-instance heatmap targets ready on the training device:
 
-* ``per-sample`` (the path before issue 21): each worker also normalises the crop to float32
-  and draws full-resolution targets for every instance with NumPy, and ships them;
-* ``batched``: workers ship the uint8 crop and the joints
+* ``per-sample`` (the path before issue 21): each worker decodes the JPEG, normalises the
+  crop to float32 and draws full-resolution targets for every instance with NumPy, and
+  ships them;
+* ``batched``: workers decode the JPEG and ship the uint8 crop and the joints
   (``build_dataset(..., device_targets=True)``); :class:`mipnet.data.BatchMaker` makes
-  images and targets for the whole batch on ``--device`` (here the CPU, in the main process).
+  images and targets for the whole batch on ``--device`` (here the CPU, in the main process);
+* ``cached``: ``batched`` with ``DATASET.IMAGE_CACHE``: workers read the decoded pixels from
+  the memory-mapped image cache (:mod:`mipnet.data.image_cache`, built here into a temporary
+  folder before timing; its build time and size are printed) instead of decoding.
 
-The two paths are timed in interleaved rounds (median reported) on the real fixtures
+The three paths are timed in interleaved rounds (median reported) on the real fixtures
 (tests/fixtures) and, with ``--synthetic-root``, on a synthetic COCO-layout root; the
 first batch of each loader (worker start-up) is not timed. The image decode alone, timed in
 the same rounds in this process, is the most a worker that decodes full images can give.
-Before timing, one batch of each path is compared (the largest differences of images,
-targets and weights are printed; tests/data/test_batch_targets.py pins them to 0).
+Before timing, one batch of each path is compared with the per-sample one (the largest
+differences of images, targets and weights are printed; tests/data/test_batch_targets.py
+and tests/data/test_image_cache.py pin them to 0).
 
 Examples:
     python benchmarks/benchmark_data.py
@@ -28,6 +33,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,13 +42,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'lib'))
+from mipnet.config import load_config
+from mipnet.data import BatchMaker, build_dataset, build_image_cache
+from mipnet.data.coco import decode_image
+from mipnet.data.targets import IMAGENET_MEAN, IMAGENET_STD
 
-from mipnet.config import load_config  # noqa: E402
-from mipnet.data import BatchMaker, build_dataset  # noqa: E402
-from mipnet.data.coco import decode_image  # noqa: E402
-from mipnet.data.targets import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger('benchmark_data')
 
@@ -148,9 +153,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def make_cfg(args, name, image_dir, ann_file, num_joints):
+def make_cfg(args, name, image_dir, ann_file, num_joints, image_cache=''):
     w, h = args.image_size
     return load_config(str(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml'), [
+        'DATASET.IMAGE_CACHE', image_cache,
         'DATASET.TRAIN_DATASET', name, 'MODEL.NUM_JOINTS', str(num_joints),
         'DATASET.TRAIN_IMAGE_DIR', image_dir, 'DATASET.TRAIN_ANNOTATION_FILE', ann_file,
         'MODEL.IMAGE_SIZE', f'[{w}, {h}]', 'MODEL.HEATMAP_SIZE', f'[{w // 4}, {h // 4}]',
@@ -244,29 +250,42 @@ def main(argv=None):
           f'{args.rounds} interleaved rounds (median), targets on {device}, '
           f'{os.cpu_count()} CPUs, torch {torch.__version__}')
     header = (f'{"dataset":<22} {"workers":>7} {"per-sample/s":>13} {"batched/s":>10} '
-              f'{"per worker":>17} {"ratio":>6} {"decode alone/s":>15}')
+              f'{"cached/s":>9} {"per worker: per-sample -> batched, cached":>42} '
+              f'{"ratios":>13} {"decode alone/s":>15}')
+    rows = []
+    with tempfile.TemporaryDirectory(prefix='mipnet_image_cache_') as tmp:
+        for label, name, image_dir, ann_file, nj in sets:
+            crops = build_dataset(make_cfg(args, name, image_dir, ann_file, nj), True,
+                                  device_targets=True)
+            folder = os.path.join(tmp, name)
+            built = build_image_cache([rec['image'] for rec in crops.db], folder, decode_image)
+            cached = build_dataset(make_cfg(args, name, image_dir, ann_file, nj, folder), True,
+                                   device_targets=True)
+            print(f'{label}: image cache of {built["images"]} images built in '
+                  f'{built["seconds"]:.2f} s, {built["pixel_bytes"] / 2 ** 20:.1f} MiB')
+            per_sample = PerSampleDataset(crops)
+            maker = BatchMaker.for_dataset(crops, device)
+            for path_name, ds in (('batched', crops), ('cached', cached)):
+                diffs = compare_once(per_sample, ds, maker, device, args.batch_size)
+                print(f'{label}: one batch, per-sample vs {path_name}, max |diff| images '
+                      f'{diffs[0]:.3g}, targets {diffs[1]:.3g}, weights {diffs[2]:.3g}')
+            paths = [(per_sample, lambda b: per_sample_batch(b, device)), (crops, maker),
+                     (cached, maker)]
+            for workers in args.workers:
+                rates = [[], [], [], []]
+                for _ in range(args.rounds):
+                    for (ds, finish), bucket in zip(paths, rates):
+                        bucket.append(time_path(ds, finish, args.samples, workers,
+                                                args.batch_size, device))
+                    rates[3].append(time_decode(crops, args.samples))
+                old, new, fast, decode = (statistics.median(r) for r in rates)
+                per = max(workers, 1)
+                rows.append(f'{label:<22} {workers:>7} {old:>13.1f} {new:>10.1f} {fast:>9.1f} '
+                            f'{old / per:>18.1f} -> {new / per:>7.1f}, {fast / per:>7.1f} '
+                            f'{new / old:>5.2f}x {fast / old:>6.2f}x {decode:>15.1f}')
     print(header)
     print('-' * len(header))
-    for label, name, image_dir, ann_file, nj in sets:
-        crops = build_dataset(make_cfg(args, name, image_dir, ann_file, nj), True,
-                              device_targets=True)
-        per_sample = PerSampleDataset(crops)
-        maker = BatchMaker.for_dataset(crops, device)
-        diffs = compare_once(per_sample, crops, maker, device, args.batch_size)
-        print(f'{label}: one batch of each path, max |diff| images {diffs[0]:.3g}, targets '
-              f'{diffs[1]:.3g}, weights {diffs[2]:.3g}')
-        paths = [(per_sample, lambda b: per_sample_batch(b, device)), (crops, maker)]
-        for workers in args.workers:
-            rates = [[], [], []]
-            for _ in range(args.rounds):
-                for (ds, finish), bucket in zip(paths, rates):
-                    bucket.append(time_path(ds, finish, args.samples, workers,
-                                            args.batch_size, device))
-                rates[2].append(time_decode(crops, args.samples))
-            old, new, decode = (statistics.median(r) for r in rates)
-            per = max(workers, 1)
-            print(f'{label:<22} {workers:>7} {old:>13.1f} {new:>10.1f} '
-                  f'{old / per:>8.1f} -> {new / per:>6.1f} {new / old:>5.2f}x {decode:>15.1f}')
+    print('\n'.join(rows))
     return 0
 
 

@@ -4,7 +4,7 @@
 here; each tool's parser adds its own options. The tools turn the parsed options into config
 overrides and run (:mod:`mipnet.engine.cli` for train/test, :mod:`mipnet.engine.demo`,
 :mod:`mipnet.engine.export`, :mod:`mipnet.engine.pick_images`, :mod:`mipnet.models.summary`,
-:mod:`mipnet.engine.make_synthetic`).
+:mod:`mipnet.engine.make_synthetic`, :mod:`mipnet.engine.cache_images`).
 
 Only argparse is imported: every layer of the package may build its parser from here.
 """
@@ -12,7 +12,7 @@ import argparse
 
 __all__ = ['flag', 'ACCEPTED_ONLY', 'add_cfg', 'add_device', 'add_overrides', 'train_parser',
            'eval_parser', 'demo_parser', 'export_parser', 'pick_images_parser',
-           'summary_parser', 'make_synthetic_parser', 'PARSERS']
+           'summary_parser', 'make_synthetic_parser', 'cache_images_parser', 'PARSERS']
 
 # Options of the Ascend model-zoo port's README and launchers (and of HRNet's train.py) that
 # have no effect here: torchrun's environment decides ranks and addresses, and native AMP
@@ -246,7 +246,27 @@ def make_synthetic_parser():
     return parser
 
 
+def cache_images_parser():
+    """tools/cache_images.py."""
+    parser = argparse.ArgumentParser(
+        description='Decode the images of a config\'s datasets once into a raw image cache '
+                    '(use it with DATASET.IMAGE_CACHE <folder>; same pixels, no JPEG decode '
+                    'in the workers).')
+    add_cfg(parser)
+    parser.add_argument('--out', required=True, help='cache folder (created)')
+    parser.add_argument('--splits', nargs='+', choices=('train', 'test'),
+                        default=['train', 'test'],
+                        help='the datasets whose images are cached (default: train test)')
+    parser.add_argument('--data_path', '--data-path', default='',
+                        help='dataset root (sets DATASET.ROOT)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace a cache already in --out')
+    add_overrides(parser)
+    return parser
+
+
 #: tool name -> parser builder
 PARSERS = {'train': train_parser, 'test': eval_parser, 'demo': demo_parser,
            'export_onnx': export_parser, 'pick_images': pick_images_parser,
-           'model_summary': summary_parser, 'make_synthetic': make_synthetic_parser}
+           'model_summary': summary_parser, 'make_synthetic': make_synthetic_parser,
+           'cache_images': cache_images_parser}

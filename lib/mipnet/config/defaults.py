@@ -125,6 +125,9 @@ _C.DATASET.NUM_JOINTS_HALF_BODY = 8
 _C.DATASET.COLOR_RGB = False
 # (port) Skip (and count) unreadable images instead of failing.
 _C.DATASET.SKIP_BROKEN_IMAGES = False
+# (port) Decoded-image cache folder written by tools/cache_images.py: workers read the same
+# pixels from a memory map instead of decoding JPEGs (mipnet.data.image_cache); '' = off.
+_C.DATASET.IMAGE_CACHE = ''
 
 _C.TRAIN = CN()
 # Multiply the LR by LR_FACTOR at each epoch in LR_STEP.

@@ -8,18 +8,23 @@ Public API:
     generate_heatmaps: Gaussian targets (mipnet.data.targets)
     BatchMaker: collated crop items -> images and targets on the training device
     build_loader(cfg, dataset, is_train, device) -> DataLoader (mipnet.data.loader)
+    ImageCache, build_image_cache, ImageCacheError: the decoded-image cache
+        (DATASET.IMAGE_CACHE, mipnet.data.image_cache)
 
 Modules: records (annotation loading and validation, box records), coco (samples: crop,
-augmentation, targets; the dataset classes), synthetic (the generated dataset).
+augmentation, targets; the dataset classes), image_cache (decoded images in one memory-mapped
+file), synthetic (the generated dataset).
 """
 from mipnet.data.coco import (IMAGENET_MEAN, IMAGENET_STD, COCODataset, COCOStyleDataset,
                               CrowdPoseDataset, OCHumanDataset, SyntheticDataset)
 from mipnet.data.errors import DataError
+from mipnet.data.image_cache import ImageCache, ImageCacheError, build_image_cache
 from mipnet.data.loader import build_loader, loader_workers
 from mipnet.data.targets import BatchMaker, generate_heatmaps
 
 __all__ = ['DATASETS', 'DataError', 'build_dataset', 'register_dataset', 'generate_heatmaps',
-           'BatchMaker', 'build_loader', 'loader_workers',
+           'BatchMaker', 'build_loader', 'loader_workers', 'ImageCache', 'ImageCacheError',
+           'build_image_cache',
            'COCOStyleDataset', 'COCODataset', 'CrowdPoseDataset', 'OCHumanDataset',
            'SyntheticDataset', 'IMAGENET_MEAN', 'IMAGENET_STD']
 

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from mipnet.data.augment import random_box_augmentation, select_data
 from mipnet.data.errors import DataError
+from mipnet.data.image_cache import ImageCache
 from mipnet.data.metadata import get_keypoint_meta
 from mipnet.data.records import ANNOTATION_PATTERNS, RecordBuilder, load_annotations, load_json
 from mipnet.data.records import resolve_paths as _resolve_paths
@@ -184,9 +185,28 @@ class COCOStyleDataset(Dataset):
                             'with keypoints, non-degenerate box, detection score threshold); '
                             'check the annotation/detection files and the config.')
         self.db = db
+        self.image_cache = self._open_image_cache(cfg.DATASET.IMAGE_CACHE)
         logger.info('=> %s %s: %d boxes from %d images (%s), %d instances per box',
                     self.name, 'train' if self.is_train else 'val', len(db), len(images),
                     self.box_source, self.num_instances)
+
+    def _open_image_cache(self, folder):
+        """The :class:`ImageCache` of ``DATASET.IMAGE_CACHE`` (None when empty); logs how
+        many of this dataset's images it holds and warns about the rest."""
+        if not folder:
+            return None
+        cache = ImageCache(folder)
+        paths = {rec['image'] for rec in self.db}
+        missing = sum(1 for p in paths if p not in cache)
+        if missing:
+            logger.warning('%d of the %d images of %s %s are not in the image cache %s; they '
+                           'are decoded from their files (rebuild the cache with '
+                           'tools/cache_images.py to include them).', missing, len(paths),
+                           self.name, 'train' if self.is_train else 'val', cache.folder)
+        else:
+            logger.info('=> all %d images read from the image cache %s', len(paths),
+                        cache.folder)
+        return cache
 
     # ------------------------------------------------------------------ paths
     @classmethod
@@ -209,7 +229,9 @@ class COCOStyleDataset(Dataset):
 
     def _read_image(self, path):
         """BGR uint8 (H, W, 3) image, or None when it is broken and skipping is on."""
-        img, why = decode_image(path)
+        cache = self.image_cache
+        img, why = cache.read(path) if cache is not None and path in cache else \
+            decode_image(path)
         if img is not None:
             return img
         msg = (f'image {path} {why}; restore the file or set DATASET.SKIP_BROKEN_IMAGES true '
