@@ -45,7 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 from mipnet.config import load_config
 from mipnet.data import BatchMaker, build_dataset, build_image_cache
 from mipnet.data.coco import decode_image
-from mipnet.data.targets import IMAGENET_MEAN, IMAGENET_STD
+from mipnet.data.targets import IMAGENET_MEAN, IMAGENET_STD, normalize_crops
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -150,6 +150,13 @@ def parse_args(argv=None):
     p.add_argument('--workers', type=int, nargs='+', default=[1],
                    help='DataLoader worker counts to time (0 = in-process loader)')
     p.add_argument('--device', default='cpu', help='where targets are made (cpu, cuda, npu)')
+    p.add_argument('--split', choices=('train', 'val'), default='train',
+                   help='train: augmented items with targets; val: the evaluation items '
+                        '(per-sample = the float images and unused targets evaluation read '
+                        'before, batched = crops normalised on --device)')
+    p.add_argument('--cold', action='store_true',
+                   help='drop the image files and the cache from the page cache before '
+                        'every timing (reads from disk, as for a dataset larger than RAM)')
     return p.parse_args(argv)
 
 
@@ -159,6 +166,8 @@ def make_cfg(args, name, image_dir, ann_file, num_joints, image_cache=''):
         'DATASET.IMAGE_CACHE', image_cache,
         'DATASET.TRAIN_DATASET', name, 'MODEL.NUM_JOINTS', str(num_joints),
         'DATASET.TRAIN_IMAGE_DIR', image_dir, 'DATASET.TRAIN_ANNOTATION_FILE', ann_file,
+        'DATASET.TEST_DATASET', name, 'DATASET.TEST_IMAGE_DIR', image_dir,
+        'DATASET.TEST_ANNOTATION_FILE', ann_file,
         'MODEL.IMAGE_SIZE', f'[{w}, {h}]', 'MODEL.HEATMAP_SIZE', f'[{w // 4}, {h // 4}]',
         'MODEL.NUM_INSTANCES', str(args.num_instances),
         # full augmentation (HRNet COCO settings)
@@ -193,6 +202,23 @@ def time_path(ds, finish, n, workers, batch_size, device):
     return count / (time.perf_counter() - t0)
 
 
+def evict(ds):
+    """Drop the dataset's image files and its image cache from the page cache
+    (``posix_fadvise(DONTNEED)``), so the next pass reads them from disk."""
+    ds = getattr(ds, 'crops', ds)
+    if ds.image_cache is not None:
+        ds.image_cache._pixels = None      # an unmapped file's pages can be dropped
+    files = {rec['image'] for rec in ds.db}
+    if ds.image_cache is not None:
+        files.add(ds.image_cache.pixels_path)
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def time_decode(ds, n):
     """samples/s of the image decode alone, in this process: the ceiling of a worker."""
     t0 = time.perf_counter()
@@ -208,12 +234,13 @@ def seed_all(seed):
 
 
 def compare_once(per_sample, crops, finish_new, device, batch_size):
-    """Max |difference| of images, targets, weights between one batch of each path."""
+    """Max |difference| of images, targets, weights (images only for evaluation items)
+    between one batch of each path."""
     seed_all(0)
     old = per_sample_batch(next(iter(DataLoader(per_sample, batch_size=batch_size))), device)
     seed_all(0)
     new = finish_new(next(iter(DataLoader(crops, batch_size=batch_size))))
-    return [float((a.float() - b.float()).abs().max()) for a, b in zip(old[:3], new[:3])]
+    return [float((a.float() - b.float()).abs().max()) for a, b in zip(old[:3], new[:-1])]
 
 
 def main(argv=None):
@@ -245,9 +272,12 @@ def main(argv=None):
         return 1
 
     w, h = args.image_size
-    print(f'train mode, full augmentation, input {w}x{h}, heatmap {w // 4}x{h // 4}, '
+    mode = ('train mode, full augmentation' if args.split == 'train' else
+            'evaluation items (ground-truth boxes, no augmentation)')
+    print(f'{mode}, input {w}x{h}, heatmap {w // 4}x{h // 4}, '
           f'{args.num_instances} instances, batch {args.batch_size}, {args.samples} samples x '
           f'{args.rounds} interleaved rounds (median), targets on {device}, '
+          f'{"cold page cache, " if args.cold else ""}'
           f'{os.cpu_count()} CPUs, torch {torch.__version__}')
     header = (f'{"dataset":<22} {"workers":>7} {"per-sample/s":>13} {"batched/s":>10} '
               f'{"cached/s":>9} {"per worker: per-sample -> batched, cached":>42} '
@@ -255,28 +285,41 @@ def main(argv=None):
     rows = []
     with tempfile.TemporaryDirectory(prefix='mipnet_image_cache_') as tmp:
         for label, name, image_dir, ann_file, nj in sets:
-            crops = build_dataset(make_cfg(args, name, image_dir, ann_file, nj), True,
+            is_train = args.split == 'train'
+            crops = build_dataset(make_cfg(args, name, image_dir, ann_file, nj), is_train,
                                   device_targets=True)
             folder = os.path.join(tmp, name)
             built = build_image_cache([rec['image'] for rec in crops.db], folder, decode_image)
-            cached = build_dataset(make_cfg(args, name, image_dir, ann_file, nj, folder), True,
-                                   device_targets=True)
+            cached = build_dataset(make_cfg(args, name, image_dir, ann_file, nj, folder),
+                                   is_train, device_targets=True)
             print(f'{label}: image cache of {built["images"]} images built in '
                   f'{built["seconds"]:.2f} s, {built["pixel_bytes"] / 2 ** 20:.1f} MiB')
-            per_sample = PerSampleDataset(crops)
-            maker = BatchMaker.for_dataset(crops, device)
+            if is_train:
+                per_sample = PerSampleDataset(crops)
+                maker = BatchMaker.for_dataset(crops, device)
+            else:
+                per_sample = build_dataset(make_cfg(args, name, image_dir, ann_file, nj), False)
+
+                def maker(batch, color_rgb=crops.color_rgb):
+                    return (normalize_crops(batch[0].to(device, non_blocking=True), color_rgb),
+                            batch[1])
             for path_name, ds in (('batched', crops), ('cached', cached)):
                 diffs = compare_once(per_sample, ds, maker, device, args.batch_size)
-                print(f'{label}: one batch, per-sample vs {path_name}, max |diff| images '
-                      f'{diffs[0]:.3g}, targets {diffs[1]:.3g}, weights {diffs[2]:.3g}')
+                print(f'{label}: one batch, per-sample vs {path_name}, max |diff| ' +
+                      ', '.join(f'{k} {d:.3g}' for k, d in
+                                zip(('images', 'targets', 'weights'), diffs)))
             paths = [(per_sample, lambda b: per_sample_batch(b, device)), (crops, maker),
                      (cached, maker)]
             for workers in args.workers:
                 rates = [[], [], [], []]
                 for _ in range(args.rounds):
                     for (ds, finish), bucket in zip(paths, rates):
+                        if args.cold:
+                            evict(ds)
                         bucket.append(time_path(ds, finish, args.samples, workers,
                                                 args.batch_size, device))
+                    if args.cold:
+                        evict(crops)
                     rates[3].append(time_decode(crops, args.samples))
                 old, new, fast, decode = (statistics.median(r) for r in rates)
                 per = max(workers, 1)

@@ -10,12 +10,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from mipnet.config import load_config
 from mipnet.data import build_dataset
 from mipnet.data.transforms import flip_back
 from mipnet.engine.cli import eval_main, train_main
-from mipnet.engine.evaluate import predictor_from_cfg
+from mipnet.engine.evaluate import predictor_from_cfg, run_inference
 from mipnet.engine.inference import MultiInstancePredictor
 from mipnet.models import build_model
 from tests.conftest import REPO
@@ -168,3 +169,23 @@ def test_torchrun_two_gloo_processes_match_single_process_eval(synthetic_root, t
     b = _results(single.joinpath('output', *RUN_DIR), 'merged')
     assert len(a) == len(b) > 0
     np.testing.assert_allclose([r['keypoints'] for r in a], [r['keypoints'] for r in b], atol=1e-3)
+
+
+def test_crop_items_give_the_predictions_of_image_items(trained, synthetic_root):
+    """Evaluation reads crop items and normalises them on the device: the same predictions
+    as the per-sample float images (COLOR_RGB on, so the channel flip is exercised)."""
+    out, _ = trained
+    cfg = load_config(TINY, tiny_opts(synthetic_root, out) + ['DATASET.COLOR_RGB', 'True'])
+    model = build_model(cfg)
+    model.load_state_dict(torch.load(out.joinpath('output', *RUN_DIR, 'final_state.pth'),
+                                     weights_only=True))
+    predictor = predictor_from_cfg(cfg, model, None)
+    got = {}
+    for device_targets in (False, True):
+        dataset = build_dataset(cfg, is_train=False, device_targets=device_targets)
+        subset = torch.utils.data.Subset(dataset, range(10))
+        got[device_targets] = run_inference(predictor, DataLoader(subset, batch_size=4),
+                                            torch.device('cpu'), progress=False)
+    assert got[True]['keypoints'].shape == (10, 2, 17, 3)
+    for key, value in got[False].items():
+        np.testing.assert_array_equal(value, got[True][key])

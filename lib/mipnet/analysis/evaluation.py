@@ -46,7 +46,7 @@ def final_model_and_data(cfg, weights, device):
     ``cfg``, with the evaluation dataset and loader ``cfg`` describes."""
     model = build_model(cfg)
     load_model_weights(model, weights)
-    dataset = build_dataset(cfg, is_train=False)
+    dataset = build_dataset(cfg, is_train=False, device_targets=True)
     return model, dataset, build_loader(cfg, dataset, False, device)
 
 

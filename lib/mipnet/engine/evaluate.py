@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mipnet.data.targets import normalize_crops
 from mipnet.evaluation import format_metrics_table, keypoint_eval
 from mipnet.evaluation.inference import predictor_from_cfg
 from mipnet.evaluation.postprocess import postprocess_options_from_cfg, rescore_and_merge
@@ -70,8 +71,20 @@ def results_file(output_dir, dataset_set, mode=MERGED):
     return os.path.join(output_dir, 'results', results_file_name(dataset_set, mode))
 
 
+def _color_rgb(dataset):
+    """``color_rgb`` of a dataset, also through ``torch.utils.data.Subset`` wrappers."""
+    while not hasattr(dataset, 'color_rgb') and hasattr(dataset, 'dataset'):
+        dataset = dataset.dataset
+    return dataset.color_rgb
+
+
 def run_inference(predictor, loader, device, progress=True):
     """Keypoints of every box this rank sees.
+
+    ``loader`` yields either item form of :class:`~mipnet.data.coco.COCOStyleDataset`:
+    ``(images (B, 3, H, W), target, target_weight, meta)``, or, for a dataset built with
+    ``device_targets`` (what evaluation builds), ``(crops uint8 (B, H, W, 3), meta)``, whose
+    crops are normalised on ``device`` (the same float32 images, no targets drawn).
 
     Returns:
         dict of NumPy arrays over the M boxes: 'index' (M,) dataset indices, 'keypoints'
@@ -82,8 +95,16 @@ def run_inference(predictor, loader, device, progress=True):
     bar = tqdm(loader, desc='eval',
                disable=not (progress and dist.is_main_process() and os.isatty(1)),
                leave=False, dynamic_ncols=True)
-    for images, _, _, meta in bar:
-        images = images.to(device, non_blocking=True)
+    color_rgb = None
+    for batch in bar:
+        if len(batch) == 2:
+            crops, meta = batch
+            if color_rgb is None:
+                color_rgb = _color_rgb(loader.dataset)
+            images = normalize_crops(crops.to(device, non_blocking=True), color_rgb)
+        else:
+            images, _, _, meta = batch
+            images = images.to(device, non_blocking=True)
         centers = meta['center'].numpy()
         scales = meta['scale'].numpy()
         parts['keypoints'].append(predictor(images, centers, scales))

@@ -163,7 +163,7 @@ class Trainer:
             channels_last=cfg.MODEL.CHANNELS_LAST and self.device.type != 'cpu')
         self.valid_loader = None
         if cfg.TRAIN.MAX_STEPS <= 0:
-            valid_set = build_dataset(cfg, is_train=False)
+            valid_set = build_dataset(cfg, is_train=False, device_targets=True)
             self.valid_loader = build_loader(cfg, valid_set, False, self.device)
         self.global_step = self.begin_epoch * len(self.train_loader)
         # TRAIN.MAX_STEPS counts the steps of this run, also when it resumed.
