@@ -21,6 +21,7 @@
 #                         hrnet/<name> config (the default: coco/baseline/w48_384x288), else
 #                         MODEL.NAME pose_hrnet
 #   --workers N           data-loader workers per device (WORKERS)
+#   --image_cache DIR     decoded-image cache of tools/cache_images.py (DATASET.IMAGE_CACHE)
 #   --check_point FILE    resume the full training state from FILE
 #   --pth_path FILE       fine-tune from FILE (eval: the checkpoint to evaluate)
 #   --local_rank N        device index of a single-process run (default $ASCEND_DEVICE_ID)
@@ -52,7 +53,7 @@ mipnet_usage() {
     cat <<EOF
 usage: bash test/${MIPNET_SCRIPT}.sh --data_path=DIR [--cfg FILE] [--is_distributed 0|1]
        [--nproc N] [--perf 0|1] [--perf_steps N] [--amp 0|1] [--baseline 0|1] [--workers N]
-       [--check_point FILE] [--pth_path FILE] [--local_rank N] [--device auto|npu|cuda|cpu]
+       [--image_cache DIR] [--check_point FILE] [--pth_path FILE] [--local_rank N] [--device auto|npu|cuda|cpu]
        [KEY VALUE ...]
 
 Defaults of this script: is_distributed=${MIPNET_DEFAULT_DISTRIBUTED} perf=${MIPNET_DEFAULT_PERF} mode=${MIPNET_MODE}
@@ -94,6 +95,7 @@ mipnet_check_uint() {  # label value [min]
 mipnet_parse_args() {
     MIPNET_OVERRIDES=()
     DATA_PATH='' CFG='' LOCAL_RANK_OPT='' CHECK_POINT='' PTH_PATH='' DEVICE_OPT='' AMP='' WORKERS=''
+    IMAGE_CACHE=''
     BASELINE=0
     IS_DISTRIBUTED=$MIPNET_DEFAULT_DISTRIBUTED
     PERF=$MIPNET_DEFAULT_PERF
@@ -140,6 +142,7 @@ mipnet_parse_args() {
             amp) AMP=$val ;;
             baseline) BASELINE=$val ;;
             workers) WORKERS=$val ;;
+            image_cache) IMAGE_CACHE=$val ;;
             *) mipnet_die "unknown option '--$key' (see --help)" ;;
         esac
     done
@@ -159,6 +162,13 @@ mipnet_validate_args() {
     case ${AMP:-0} in 0|1) ;; *) mipnet_die "--amp must be 0 or 1, got '$AMP'" ;; esac
     case $BASELINE in 0|1) ;; *) mipnet_die "--baseline must be 0 or 1, got '$BASELINE'" ;; esac
     [ -z "$WORKERS" ] || mipnet_check_uint --workers "$WORKERS"
+    if [ -n "$IMAGE_CACHE" ]; then
+        IMAGE_CACHE=$(mipnet_abspath "$IMAGE_CACHE")
+        [ -f "$IMAGE_CACHE/index.json" ] || mipnet_die "--image_cache $IMAGE_CACHE holds no" \
+            "image cache (index.json); build it with: python tools/cache_images.py --cfg <config>" \
+            "--data_path <root> --out $IMAGE_CACHE"
+        MIPNET_OVERRIDES+=(DATASET.IMAGE_CACHE "$IMAGE_CACHE")
+    fi
     mipnet_check_uint --perf_steps "$PERF_STEPS" 1
     if [ -n "$NPROC" ]; then
         mipnet_check_uint --nproc "$NPROC" 1
@@ -486,8 +496,10 @@ mipnet_summary_train() {
     echo "------------------ Final result ------------------"
     echo "Model : $CFG_MODEL ($(basename "$CFG"), AMP $AMP)"
     echo "Final Performance images/sec : ${fps:-N/A}"
-    [ "$PERF" = 1 ] && echo "Steady-state images/sec : $(sed -n \
-        's/.*steady-state speed \([0-9][0-9.]*\) samples\/s.*/\1/p' "$LOG" | tail -n 1)"
+    local steady
+    steady="$(sed -n 's/.*steady-state speed \([0-9][0-9.]*\) samples\/s.*/\1/p' "$LOG" | \
+        tail -n 1)"
+    [ "$PERF" = 1 ] && echo "Steady-state images/sec : ${steady:-N/A}"
     [ "$PERF" = 0 ] && echo "Final Train Accuracy : ${ap:-N/A}"
     echo "E2E Training Duration sec : $E2E_TIME"
     {

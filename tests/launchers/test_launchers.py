@@ -7,6 +7,8 @@ import time
 import pytest
 import torch
 
+from mipnet.engine.cache_images import main as cache_images_main
+
 from tests.launchers.conftest import DETECTIONS, TINY, final_value
 
 TRAIN_SCRIPTS = ['train_performance_1p', 'train_full_1p', 'train_finetune_1p', 'train_full_8p',
@@ -42,6 +44,8 @@ def test_data_path_not_a_directory(launcher, tmp_path):
     (['--cfg', 'no/such.yaml'], 'config file not found'),
     (['TRAIN.LR'], "'TRAIN.LR' has no value"),
     (['--check_point', 'no/such.pth'], '--check_point'),
+    (['--image_cache', 'no/cache'], 'no/cache holds no image cache (index.json); build it '
+                                    'with: python tools/cache_images.py'),
 ])
 def test_bad_arguments(launcher, tmp_path, args, message):
     line = _single_error_line(launcher.run('train_performance_1p', f'--data_path={tmp_path}',
@@ -115,9 +119,12 @@ def test_bad_amp_and_baseline_values(launcher, tmp_path):
 def test_performance_1p(launcher, data_root):
     """The HRNet baseline switch, the Ascend FPS (mean of the logged speeds without the first
     step), fp32 on CPU, --workers."""
+    cache = launcher.out / 'image_cache'
+    assert cache_images_main(['--cfg', TINY, '--data_path', str(data_root), '--out', str(cache),
+                              '--splits', 'train']) == 0
     proc = launcher.run('train_performance_1p', f'--data_path={data_root}', '--cfg', TINY,
                         '--device', 'cpu', '--perf_steps', '6', '--baseline', '1',
-                        '--workers', '0', *launcher.tiny_opts())
+                        '--workers', '0', '--image_cache', str(cache), *launcher.tiny_opts())
     assert proc.returncode == 0, proc.output
     fps = final_value(proc.stdout, 'Final Performance images/sec :')
     assert isinstance(fps, float) and fps > 0, proc.stdout
@@ -131,6 +138,7 @@ def test_performance_1p(launcher, data_root):
     assert len(speeds) == 6  # PRINT_FREQ 1: every step logged
     assert fps == pytest.approx(sum(speeds[1:]) / 5, abs=0.01)
     assert ' TRAIN.AMP False ' in log and '--workers 0' in log
+    assert f'DATASET.IMAGE_CACHE {cache}' in log and 'read from the image cache' in log
 
     case = launcher.case_log('HRNet_bs4_1p_perf')
     assert case['CaseName'] == 'HRNet_bs4_1p_perf' and case['Model'] == 'pose_hrnet'

@@ -7,6 +7,7 @@ data workers derive their seeds from the loader generator seeded the same way. A
 therefore replays exactly the epochs an uninterrupted run would.
 """
 import logging
+import math
 import os
 import random
 import time
@@ -436,8 +437,15 @@ class Trainer:
         summary.update(metrics=metrics, best_ap=self.best_perf, epoch_losses=epoch_losses,
                        duration_s=time.perf_counter() - start, history=self.history)
         if cfg.TRAIN.MAX_STEPS > 0 and dist.is_main_process():
-            logger.info('Performance mode: %d steps, steady-state speed %.1f samples/s',
-                        self.global_step - self.start_step, summary['steady_samples_per_s'])
+            steps = self.global_step - self.start_step
+            if math.isnan(summary['steady_samples_per_s']):
+                # Each epoch's first step (worker start-up) is left out of the speed.
+                logger.info('Performance mode: %d steps, no steady-state speed: every step was '
+                            'the first of its epoch (give more steps or a larger dataset)',
+                            steps)
+            else:
+                logger.info('Performance mode: %d steps, steady-state speed %.1f samples/s',
+                            steps, summary['steady_samples_per_s'])
         if metrics is not None and dist.is_main_process():
             logger.info('Final AP (merged instances): %.4f  best: %.4f',
                         main_metric(metrics), self.best_perf)
