@@ -166,3 +166,14 @@ def test_run_differences_ignores_deprecated_keys_of_old_checkpoints(tiny_cfg_fil
     assert run_differences(yaml.safe_dump(old), cfg) == []
     old['TRAIN']['LR'] = 0.5
     assert [k for k, _, _ in run_differences(yaml.safe_dump(old), cfg)] == ['TRAIN.LR']
+
+
+def test_data_dir_prefixes_the_relative_data_paths(tiny_cfg_file):
+    cfg = load_config(tiny_cfg_file, [
+        'DATA_DIR', '/data', 'DATASET.ROOT', 'coco', 'DATASET.IMAGE_CACHE', 'coco_cache',
+        'MODEL.PRETRAINED', 'w.pth', 'TEST.MODEL_FILE', '/abs/m.pth',
+        'TRAIN.INIT_CHECKPOINT', 'init.pth'])
+    assert (cfg.DATASET.ROOT, cfg.DATASET.IMAGE_CACHE, cfg.MODEL.PRETRAINED,
+            cfg.TEST.MODEL_FILE, cfg.TRAIN.INIT_CHECKPOINT) == (
+        '/data/coco', '/data/coco_cache', '/data/w.pth', '/abs/m.pth', '/data/init.pth')
+    assert load_config(tiny_cfg_file, ['DATASET.IMAGE_CACHE', 'c']).DATASET.IMAGE_CACHE == 'c'

@@ -100,8 +100,8 @@ def _normalise(cfg):
     cfg.DATASET.TRAIN_DATASET = cfg.DATASET.TRAIN_DATASET or cfg.DATASET.DATASET
     cfg.DATASET.TEST_DATASET = cfg.DATASET.TEST_DATASET or cfg.DATASET.DATASET
     if cfg.DATA_DIR:
-        for key in ('DATASET.ROOT', 'MODEL.PRETRAINED', 'TEST.MODEL_FILE',
-                    'TRAIN.INIT_CHECKPOINT'):
+        for key in ('DATASET.ROOT', 'DATASET.IMAGE_CACHE', 'MODEL.PRETRAINED',
+                    'TEST.MODEL_FILE', 'TRAIN.INIT_CHECKPOINT'):
             section, name = key.split('.')
             value = cfg[section][name]
             if value and not os.path.isabs(value):

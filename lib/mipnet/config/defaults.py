@@ -12,7 +12,8 @@ _C = CN()
 _C.OUTPUT_DIR = 'output'
 # Root of tensorboard logs, laid out like OUTPUT_DIR.
 _C.LOG_DIR = 'log'
-# Prefix joined to DATASET.ROOT, MODEL.PRETRAINED and TEST.MODEL_FILE when they are relative.
+# Prefix joined to DATASET.ROOT, DATASET.IMAGE_CACHE, MODEL.PRETRAINED, TEST.MODEL_FILE and
+# TRAIN.INIT_CHECKPOINT when they are relative.
 _C.DATA_DIR = ''
 # Data-loader worker processes per rank.
 _C.WORKERS = 4
