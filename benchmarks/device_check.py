@@ -9,7 +9,10 @@ machine gives):
    of MIPNet (``pose_hrnet_se_lambda``, two instances, shared trunk) and of the HRNet
    baseline (``pose_hrnet``) at W48 384x288 and W32 256x192, for fp32, AMP float16 (with a
    GradScaler) and AMP bfloat16, channels_last off and on, batch 24 and 64;
-3. inference boxes/s (eval, no flip) of both: MIPNet with both instances, HRNet plain.
+3. inference boxes/s (eval, no flip) of both: MIPNet with both instances, HRNet plain;
+4. the data pipeline (``benchmarks/benchmark_data.py --device cuda``, at most 90 s): samples/s
+   of the per-sample, batched and image-cache paths with 1 and 4 workers, targets made on the
+   GPU.
 
 It prints one table and writes a JSON file. Nothing is installed from the network: the
 package is imported from ``lib/`` of this checkout; what a CUDA image with PyTorch may lack
@@ -78,6 +81,30 @@ def ensure_dependencies(wheels):
     return missing
 
 
+def _env():
+    """The environment of a child process that imports the package from this checkout."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(REPO / 'lib'), str(REPO), os.environ.get('PYTHONPATH', '')])))
+
+
+def run_data_pipeline(device, dry_run, budget_s):
+    """benchmarks/benchmark_data.py with targets on ``device``; its table as text."""
+    cmd = [sys.executable, str(REPO / 'benchmarks' / 'benchmark_data.py'), '--device', device,
+           *(['--workers', '0', '--rounds', '1', '--samples', '16'] if dry_run else
+             ['--workers', '1', '4', '--rounds', '3', '--samples', '320'])]
+    if budget_s < 10:
+        return {'status': 'skipped (time budget)', 'command': ' '.join(cmd)}
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=_env(),
+                              timeout=budget_s)
+    except subprocess.TimeoutExpired:
+        return {'status': f'timed out after {budget_s:.0f} s', 'command': ' '.join(cmd)}
+    return {'status': 'ok' if proc.returncode == 0 else f'failed (exit {proc.returncode})',
+            'command': ' '.join(cmd), 'seconds': round(time.perf_counter() - start, 1),
+            'output': (proc.stdout + proc.stderr)[-4000:]}
+
+
 def run_cuda_tests(paths, budget_s):
     """``pytest -m cuda`` on ``paths``; returns counts and the summary line."""
     if not paths:
@@ -86,11 +113,9 @@ def run_cuda_tests(paths, budget_s):
         return {'status': 'not run: pytest is not installed (pass its wheel in --wheels)'}
     cmd = [sys.executable, '-m', 'pytest', '-q', '-rs', '-m', 'cuda', '-p', 'no:cacheprovider',
            *paths]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [str(REPO / 'lib'), str(REPO), os.environ.get('PYTHONPATH', '')])))
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env,
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=_env(),
                               timeout=max(budget_s, 30))
     except subprocess.TimeoutExpired:
         return {'status': f'timed out after {budget_s:.0f} s', 'command': ' '.join(cmd)}
@@ -286,14 +311,20 @@ def main(argv=None):
     result['rows'] = measure(args, bench, deadline, lambda r: print(
         '  ' + ' '.join(f'{k}={v:.2f}' if isinstance(v, float) else f'{k}={v}'
                         for k, v in r.items()), flush=True))
+    result['data_pipeline'] = run_data_pipeline(
+        device.type, args.dry_run, min(90.0, deadline - time.perf_counter()))
     result['seconds'] = round(time.perf_counter() - start, 1)
     text = table(result['rows'])
     print(f'\nboxes/s ({name}; training: {args.warmup} warm-up + {args.steps} timed steps, '
           'MIPNet = 2 instances per box with shared trunk; inference: eval, no flip, '
-          f'channels_last)\n{text}\ntotal {result["seconds"]} s')
+          f'channels_last)\n{text}')
+    data = result['data_pipeline']
+    print(f'\ndata pipeline ({data["status"]}): {data["command"]}\n{data.get("output", "")}')
+    print(f'total {result["seconds"]} s')
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(f'JSON written to {args.out}')
-    failed = result['tests']['status'].startswith(('failed', 'timed out'))
+    failed = result['tests']['status'].startswith(('failed', 'timed out')) or \
+        data['status'].startswith('failed')
     return 1 if failed or any(r['status'].startswith('error') for r in result['rows']) else 0
 
 

@@ -1,6 +1,7 @@
 """benchmarks/device_check.py in its dry mode (CPU, tiny config): the whole measurement
 matrix, the CUDA-marked tests (skipped here), the table and the JSON file."""
 import json
+import re
 import subprocess
 import sys
 
@@ -35,6 +36,10 @@ def test_dry_run_measures_the_matrix_and_writes_json(tmp_path):
         assert r['kind'] == 'infer' or r['finite_loss'], r
     assert '| tiny | mipnet | train | on | 1 |' in proc.stdout
     assert 'DRY RUN' in proc.stdout and f'JSON written to {out}' in proc.stdout
+    data = result['data_pipeline']
+    assert data['status'] == 'ok' and '--device cpu' in data['command'], data
+    assert 'max |diff| images 0, targets 0, weights 0' in data['output']
+    assert re.search(r'^fixtures/coco +0 +[\d.]+ +[\d.]+ +[\d.]+ ', data['output'], re.M)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the message shown without a GPU')
