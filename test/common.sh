@@ -53,8 +53,8 @@ mipnet_usage() {
     cat <<EOF
 usage: bash test/${MIPNET_SCRIPT}.sh --data_path=DIR [--cfg FILE] [--is_distributed 0|1]
        [--nproc N] [--perf 0|1] [--perf_steps N] [--amp 0|1] [--baseline 0|1] [--workers N]
-       [--image_cache DIR] [--check_point FILE] [--pth_path FILE] [--local_rank N] [--device auto|npu|cuda|cpu]
-       [KEY VALUE ...]
+       [--image_cache DIR] [--check_point FILE] [--pth_path FILE] [--local_rank N]
+       [--device auto|npu|cuda|cpu] [KEY VALUE ...]
 
 Defaults of this script: is_distributed=${MIPNET_DEFAULT_DISTRIBUTED} perf=${MIPNET_DEFAULT_PERF} mode=${MIPNET_MODE}
 --data_path is a COCO root: train2017/ val2017/ (or images/<set>/) and
@@ -496,10 +496,12 @@ mipnet_summary_train() {
     echo "------------------ Final result ------------------"
     echo "Model : $CFG_MODEL ($(basename "$CFG"), AMP $AMP)"
     echo "Final Performance images/sec : ${fps:-N/A}"
-    local steady
-    steady="$(sed -n 's/.*steady-state speed \([0-9][0-9.]*\) samples\/s.*/\1/p' "$LOG" | \
-        tail -n 1)"
-    [ "$PERF" = 1 ] && echo "Steady-state images/sec : ${steady:-N/A}"
+    if [ "$PERF" = 1 ]; then
+        local steady
+        steady="$(sed -n 's/.*steady-state speed \([0-9][0-9.]*\) samples\/s.*/\1/p' "$LOG" |
+            tail -n 1)"
+        echo "Steady-state images/sec : ${steady:-N/A}"
+    fi
     [ "$PERF" = 0 ] && echo "Final Train Accuracy : ${ap:-N/A}"
     echo "E2E Training Duration sec : $E2E_TIME"
     {

@@ -17,7 +17,7 @@ from mipnet.data import (DataError, ImageCache, ImageCacheError, build_dataset,
                          build_image_cache)
 from mipnet.data import image_cache as image_cache_module
 from mipnet.data.coco import decode_image
-from mipnet.data.image_cache import INDEX_FILE, PIXELS_FILE
+from mipnet.data.image_cache import DECODER, INDEX_FILE, PIXELS_FILE
 from mipnet.engine.cache_images import main as cache_images_main
 
 from tests.conftest import FIXTURES
@@ -64,12 +64,11 @@ def test_cached_pixels_equal_the_decode_and_broken_images_keep_their_reason(tmp_
         img, why = cache.read(path)
         assert why is None and img.dtype == np.uint8 and not img.flags.writeable
         np.testing.assert_array_equal(img, decode_image(path)[0])
-    for path in bad:
-        assert path in cache
-        assert cache.read(path) == decode_image(path)
-    assert str(folder / 'other.jpg') not in cache
-    with pytest.raises(KeyError):
-        cache.read(str(folder / 'other.jpg'))
+    for path in bad:             # recorded with their reason, then decoded again by the dataset
+        assert path not in cache and cache.broken[path][0] == decode_image(path)[1]
+        with pytest.raises(KeyError):
+            cache.read(path)
+    assert len(cache) == len(paths) and str(folder / 'other.jpg') not in cache
 
 
 @pytest.mark.parametrize('is_train', [True, False])
@@ -84,6 +83,7 @@ def test_dataset_items_with_the_cache_equal_those_without(coco_copy, tmp_path, i
         n = len(plain)
         for seed in range(2):
             a, b = _seeded_batch(plain, seed, n), _seeded_batch(cached, seed, n)
+            assert cached.image_cache._pixels is not None        # read from the cache
             for x, y in zip(a[:-1], b[:-1]):
                 assert torch.equal(x, y)
             assert a[-1]['image'] == b[-1]['image']
@@ -98,10 +98,38 @@ def test_workers_read_the_cache_and_the_dataset_pickles_without_pixels(coco_copy
     in_process = next(iter(DataLoader(ds, batch_size=len(ds))))
     assert ds.image_cache._pixels is not None            # opened on first read
     state = pickle.dumps(ds.image_cache)
-    assert len(state) < 4096 and pickle.loads(state)._pixels is None
-    workers = next(iter(DataLoader(ds, batch_size=len(ds), num_workers=2,
-                                   multiprocessing_context='spawn')))
-    assert torch.equal(in_process[0], workers[0])
+    restored = pickle.loads(state)
+    assert len(state) < 4096 and restored._pixels is None and restored._checked == set()
+    for context in ('fork', 'spawn'):
+        workers = next(iter(DataLoader(ds, batch_size=len(ds), num_workers=2,
+                                       multiprocessing_context=context)))
+        assert torch.equal(in_process[0], workers[0])
+
+
+def test_a_cache_rebuilt_under_a_running_job_is_an_error(tmp_path):
+    paths = _images(FIXTURES / 'coco')
+    build_image_cache(paths, tmp_path / 'cache', decode_image)
+    running = ImageCache(tmp_path / 'cache')
+    build_image_cache(paths[::-1], tmp_path / 'cache', decode_image, overwrite=True)
+    with pytest.raises(ImageCacheError, match='was rebuilt or replaced after this job read its '
+                                              'index; restart the job'):
+        running.read(paths[0])
+    np.testing.assert_array_equal(ImageCache(tmp_path / 'cache').read(paths[0])[0],
+                                  decode_image(paths[0])[0])
+
+
+def test_an_image_broken_at_build_time_is_read_once_it_is_fixed(coco_copy, tmp_path):
+    folder, _, cfg = coco_copy
+    paths = _images(folder)
+    good = (folder / os.path.basename(paths[0])).read_bytes()
+    (folder / os.path.basename(paths[0])).write_bytes(b'')
+    done = build_image_cache(paths, tmp_path / 'cache', decode_image)
+    assert done['broken'] == 1
+    (folder / os.path.basename(paths[0])).write_bytes(good)
+    ds = build_dataset(cfg('DATASET.IMAGE_CACHE', tmp_path / 'cache'), False)
+    plain = build_dataset(cfg(), False)
+    for i in range(len(ds)):
+        assert torch.equal(ds[i][0], plain[i][0])
 
 
 def test_images_missing_from_the_cache_are_decoded_and_counted(coco_copy, tmp_path, caplog):
@@ -127,11 +155,30 @@ def test_changed_source_image_is_refused_removed_one_is_served(coco_copy, tmp_pa
     os.remove(first)
     assert torch.equal(ds[0][0], expected)              # the cache holds the pixels
     shutil.copy(paths[1] if paths[1] != first else paths[2], first)
+    assert torch.equal(ds[0][0], expected)    # checked once per image and process (NFS cost)
+    fresh = build_dataset(cfg('DATASET.IMAGE_CACHE', tmp_path / 'cache'), False)
     with pytest.raises(ImageCacheError, match=rf'image {first} changed after the image cache '
                                               r'.* was built .* rebuild the cache'):
-        ds[0]
+        fresh[0]
     with pytest.raises(DataError):                       # ImageCacheError is a DataError
-        ds[0]
+        fresh[0]
+
+
+def test_source_that_cannot_be_examined_is_one_error(tmp_path, monkeypatch):
+    path = _images(FIXTURES / 'coco')[0]
+    build_image_cache([path], tmp_path / 'cache', decode_image)
+    cache = ImageCache(tmp_path / 'cache')
+    real_stat = os.stat
+
+    def denied(p, *args, **kwargs):
+        if str(p) == path:
+            raise PermissionError(13, 'Permission denied', p)
+        return real_stat(p, *args, **kwargs)
+    monkeypatch.setattr(image_cache_module.os, 'stat', denied)
+    with pytest.raises(ImageCacheError, match=rf'image {path} cannot be checked against the '
+                                              r'image cache .* \(Permission denied\); make its '
+                                              'folder readable'):
+        cache.read(path)
 
 
 def test_touched_source_is_stale_too(coco_copy, tmp_path):
@@ -151,7 +198,7 @@ def _built(tmp_path):
 
 
 @pytest.mark.parametrize('damage, message', [
-    (lambda c: (c / INDEX_FILE).unlink(), 'no index.json; build it with `python '
+    (lambda c: (c / INDEX_FILE).unlink(), 'no index.json; rebuild it with `python '
                                           'tools/cache_images.py'),
     (lambda c: (c / INDEX_FILE).write_text('{"format": '), 'index.json cannot be read'),
     (lambda c: (c / INDEX_FILE).write_text(json.dumps(
@@ -159,7 +206,18 @@ def _built(tmp_path):
      'is not a version 1 mipnet-image-cache index'),
     (lambda c: os.truncate(c / PIXELS_FILE, 1000), r'pixels.u8 has 1000 bytes but the index '
                                                    r'says \d+ \(cut short or replaced\)'),
-    (lambda c: (c / PIXELS_FILE).unlink(), r'pixels.u8 has -1 bytes'),
+    (lambda c: (c / PIXELS_FILE).unlink(), r'no pixels.u8; rebuild it with .* --overwrite'),
+    (lambda c: (c / INDEX_FILE).write_text(json.dumps(
+        {**json.loads((c / INDEX_FILE).read_text()), 'pixel_bytes': 'x'})),
+     'is not a version 1 mipnet-image-cache index'),
+    (lambda c: (c / INDEX_FILE).write_text(json.dumps(
+        {**json.loads((c / INDEX_FILE).read_text()),
+         'images': {'/x.jpg': [10 ** 9, 10, 10, 1, 1]}})),
+     r'the index.json entry of /x.jpg is malformed \(\[1000000000, 10, 10, 1, 1\]\)'),
+    (lambda c: (c / INDEX_FILE).write_text(json.dumps(
+        {**json.loads((c / INDEX_FILE).read_text()), 'images': {'/x.jpg': [0, 10]}})),
+     'the index.json entry of /x.jpg is malformed'),
+    (lambda c: (shutil.rmtree(c), c.write_text('')), 'is a file, not a cache folder'),
 ])
 def test_broken_cache_is_one_error_at_dataset_build(tmp_path, fixture_cfg, damage, message):
     cache = _built(tmp_path)
@@ -179,30 +237,71 @@ def test_build_refuses_an_existing_cache_and_replaces_it_when_asked(tmp_path):
     assert sorted(os.listdir(cache)) == [INDEX_FILE, PIXELS_FILE]
 
 
-def test_build_checks_disk_space_first_and_cleans_up_a_failed_write(tmp_path, monkeypatch):
-    paths = _images(FIXTURES / 'coco')
+def test_build_checks_disk_space_first_also_for_relative_paths(tmp_path, monkeypatch):
+    shutil.copytree(FIXTURES / 'coco', tmp_path / 'coco')
+    monkeypatch.chdir(tmp_path)
+    paths = [os.path.relpath(p) for p in _images(tmp_path / 'coco')]
     decoded = []
 
     def counting_decode(path):
         decoded.append(path)
         return decode_image(path)
-    huge = {os.path.abspath(p): (10 ** 6, 10 ** 6) for p in paths}
+    huge = {p: (10 ** 6, 10 ** 6) for p in paths}
     with pytest.raises(ImageCacheError, match=r'needs about \d+\.\d+ GiB but .* GiB free'):
-        build_image_cache(paths, tmp_path / 'cache', counting_decode, sizes=huge)
+        build_image_cache(paths, 'cache', counting_decode, sizes=huge)
     assert decoded == []
+    done = build_image_cache(paths, 'cache', decode_image, sizes={p: (1, 1) for p in paths})
+    assert done['images'] == len(paths) and all(p in ImageCache('cache') for p in paths)
 
-    real_open = open
 
-    def full_disk_open(path, mode='r', *args, **kwargs):
-        if str(path).endswith(PIXELS_FILE + '.part'):
-            real_open(path, mode).close()                # the partial file exists
-            return real_open('/dev/full', mode, *args, **kwargs)
-        return real_open(path, mode, *args, **kwargs)
-    monkeypatch.setattr(image_cache_module, 'open', full_disk_open, raising=False)
-    with pytest.raises(ImageCacheError, match='writing the image cache .* failed after .* '
-                                              'the partial files were removed'):
-        build_image_cache(paths, tmp_path / 'cache', decode_image)
+def test_failed_or_interrupted_build_leaves_no_partial_files(tmp_path, monkeypatch):
+    paths = _images(FIXTURES / 'coco')
+    real_fdopen = open
+
+    def full_disk(fd, mode='r', *args, **kwargs):
+        if isinstance(fd, int) and 'b' in mode:        # the pixel file of mkstemp
+            os.close(fd)
+            return real_fdopen('/dev/full', mode, *args, **kwargs)
+        return real_fdopen(fd, mode, *args, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(image_cache_module, 'open', full_disk, raising=False)
+        with pytest.raises(ImageCacheError, match='writing the image cache .* failed after .* '
+                                                  'the partial files were removed'):
+            build_image_cache(paths, tmp_path / 'cache', decode_image)
     assert os.listdir(tmp_path / 'cache') == []
+
+    def interrupted(path):
+        if path == paths[2]:
+            raise KeyboardInterrupt
+        return decode_image(path)
+    with pytest.raises(KeyboardInterrupt):
+        build_image_cache(paths, tmp_path / 'cache', interrupted)
+    assert os.listdir(tmp_path / 'cache') == []
+
+
+def test_two_builds_into_one_folder_cannot_mix(tmp_path):
+    paths = _images(FIXTURES / 'coco')
+    inner = []
+
+    def decode_with_a_second_build(path):
+        if not inner:
+            with pytest.raises(ImageCacheError, match='another build is writing the image '
+                                                      'cache'):
+                build_image_cache(paths, tmp_path / 'cache', decode_image, overwrite=True)
+            inner.append(True)
+        return decode_image(path)
+    build_image_cache(paths, tmp_path / 'cache', decode_with_a_second_build)
+    assert inner and len(ImageCache(tmp_path / 'cache')) == len(paths)
+    assert oct(os.stat(tmp_path / 'cache' / PIXELS_FILE).st_mode & 0o777) == '0o644'
+
+
+def test_another_decoder_version_is_named(tmp_path, caplog):
+    cache = _built(tmp_path)
+    index = json.loads((cache / INDEX_FILE).read_text())
+    (cache / INDEX_FILE).write_text(json.dumps({**index, 'decoder': 'opencv 3.0.0'}))
+    with caplog.at_level(logging.WARNING, logger='mipnet.data.image_cache'):
+        ImageCache(cache)
+    assert f'was decoded by opencv 3.0.0, this process decodes with {DECODER}' in caplog.text
 
 
 def test_cache_folder_is_not_a_run_setting(fixture_cfg):
@@ -225,6 +324,10 @@ def test_cache_images_tool(tmp_path, fixture_cfg, capsys):
     assert 'already holds an image cache' in capsys.readouterr().err
     assert cache_images_main(['--cfg', str(cfg_file), '--out', str(out), '--splits', 'test',
                               '--overwrite']) == 0
+    # A config that names the cache (even a broken one) rebuilds it.
+    os.truncate(out / PIXELS_FILE, 10)
+    assert cache_images_main(['--cfg', str(cfg_file), '--out', str(out), '--overwrite',
+                              'DATASET.IMAGE_CACHE', str(out)]) == 0
     assert cache_images_main(['--cfg', str(cfg_file), '--out', str(tmp_path / 'c2'),
                               'DATASET.NO_SUCH_KEY', '1']) == 1
     assert 'DATASET.NO_SUCH_KEY' in capsys.readouterr().err

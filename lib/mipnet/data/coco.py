@@ -199,9 +199,10 @@ class COCOStyleDataset(Dataset):
         paths = {rec['image'] for rec in self.db}
         missing = sum(1 for p in paths if p not in cache)
         if missing:
-            logger.warning('%d of the %d images of %s %s are not in the image cache %s; they '
-                           'are decoded from their files (rebuild the cache with '
-                           'tools/cache_images.py to include them).', missing, len(paths),
+            logger.warning('%d of the %d images of %s %s are not in the image cache %s '
+                           '(added since it was built, or unreadable then); they are decoded '
+                           'from their files (rebuild the cache with tools/cache_images.py '
+                           '--overwrite to include them).', missing, len(paths),
                            self.name, 'train' if self.is_train else 'val', cache.folder)
         else:
             logger.info('=> all %d images read from the image cache %s', len(paths),

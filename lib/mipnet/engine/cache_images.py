@@ -30,6 +30,10 @@ def dataset_images(cfg, splits):
         (list of paths in first-use order, {path: (width, height)}).
     """
     paths, sizes = [], {}
+    # The datasets are read without a cache: the one named may be the one being (re)built.
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.DATASET.IMAGE_CACHE = ''
     for split in splits:
         ds = build_dataset(cfg, is_train=split == 'train')
         by_path = {ds.image_path(im): (im['width'], im['height']) for im in ds.images.values()}

@@ -75,6 +75,10 @@ def _color_rgb(dataset):
     """``color_rgb`` of a dataset, also through ``torch.utils.data.Subset`` wrappers."""
     while not hasattr(dataset, 'color_rgb') and hasattr(dataset, 'dataset'):
         dataset = dataset.dataset
+    if not hasattr(dataset, 'color_rgb'):
+        raise TypeError(f'run_inference got uint8 crops from a {type(dataset).__name__}, which '
+                        'does not say their channel order (color_rgb); give it a '
+                        'COCOStyleDataset or a Subset of one, or items with float images.')
     return dataset.color_rgb
 
 

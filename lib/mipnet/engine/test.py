@@ -29,7 +29,8 @@ def evaluate_checkpoint(cfg, cfg_file, local_rank=None):
         model = build_model(cfg, is_train=False)
         load_model_weights(model, cfg.TEST.MODEL_FILE)
         model.to(device).eval()
-        loader = build_loader(cfg, build_dataset(cfg, is_train=False, device_targets=True), False, device)
+        dataset = build_dataset(cfg, is_train=False, device_targets=True)
+        loader = build_loader(cfg, dataset, False, device)
         metrics = validate(cfg, model, loader, device, output_dir)
         if metrics is not None:
             path = os.path.join(output_dir, f'metrics_{cfg.DATASET.TEST_SET}.json')
