@@ -189,3 +189,14 @@ def test_crop_items_give_the_predictions_of_image_items(trained, synthetic_root)
     assert got[True]['keypoints'].shape == (10, 2, 17, 3)
     for key, value in got[False].items():
         np.testing.assert_array_equal(value, got[True][key])
+
+
+def test_crop_items_from_an_unknown_wrapper_are_one_error(synthetic_root, tmp_path):
+    cfg = load_config(TINY, tiny_opts(synthetic_root, tmp_path))
+    dataset = build_dataset(cfg, is_train=False, device_targets=True)
+    both = torch.utils.data.ConcatDataset([dataset, dataset])
+    predictor = predictor_from_cfg(cfg, build_model(cfg), None)
+    with pytest.raises(TypeError, match='uint8 crops from a ConcatDataset, which does not say '
+                                        r'their channel order \(color_rgb\)'):
+        run_inference(predictor, DataLoader(both, batch_size=2), torch.device('cpu'),
+                      progress=False)
