@@ -5,7 +5,6 @@ Every import counts, also those inside functions: a lazy import is still a depen
 """
 import ast
 import collections
-from pathlib import Path
 
 import pytest
 

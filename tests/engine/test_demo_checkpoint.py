@@ -6,8 +6,6 @@ tools/test.py entry point as the demo.
 """
 import os
 
-import pytest
-
 from mipnet.config import load_config
 from mipnet.data.synthetic import generate_split
 from mipnet.engine.cli import eval_main

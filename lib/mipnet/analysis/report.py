@@ -27,7 +27,7 @@ def mode_label(mode):
 
 def tables(runs, num_occluded):
     """Markdown: the main table and the per-instance table of MIPNet."""
-    lines = [f'| Model | AP | AP .5 | AP .75 | AR | AP occluded | AR occluded |',
+    lines = ['| Model | AP | AP .5 | AP .75 | AR | AP occluded | AR occluded |',
              '|---|---|---|---|---|---|---|']
     for run in runs:
         m, o = run['metrics']['merged'], run['occluded']['merged']

@@ -19,8 +19,6 @@ from mipnet.data.image_cache import build_image_cache
 
 __all__ = ['main', 'dataset_images']
 
-logger = logging.getLogger(__name__)
-
 
 def dataset_images(cfg, splits):
     """Image files the ``splits`` ('train', 'test') of ``cfg`` read, with their annotated

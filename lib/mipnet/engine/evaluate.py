@@ -11,7 +11,6 @@ from collections import OrderedDict
 from typing import NamedTuple, Optional
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from mipnet.data.targets import normalize_crops

@@ -14,7 +14,6 @@ runs that trunk once per image and only the rest once per instance.
 import logging
 import os
 
-import torch
 from torch import nn
 
 from mipnet.models.lambda_blocks import SELambdaModule, one_hot_lambda

@@ -39,8 +39,8 @@ articulated figure), :mod:`.drawing` (label maps, colours, background), :mod:`.s
 (layout and :func:`render_image`), :mod:`.writer` (dataset files), :mod:`.statistics`
 (occlusion statistics of any COCO keypoint dict).
 """
-from .config import (DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, OCHUMAN_LIKE,
-                     OCHUMAN_PUBLISHED, SyntheticConfig, image_seed)
+from .config import (DEFAULT_IMAGE_SIZE, OCHUMAN_LIKE, OCHUMAN_PUBLISHED, SyntheticConfig,
+                     image_seed)
 from .scene import render_image
 from .statistics import (crowd_statistics, crowd_statistics_table, max_iou_per_person,
                          overlap_pair_fraction, statistics_rows)
