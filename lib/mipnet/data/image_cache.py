@@ -24,6 +24,7 @@ by the dataset.
 
 Build one with ``tools/cache_images.py`` and use it with ``DATASET.IMAGE_CACHE <folder>``.
 """
+import contextlib
 import fcntl
 import json
 import logging
@@ -270,7 +271,9 @@ def build_image_cache(paths, folder, decode, sizes=None, overwrite=False, log_ev
         try:
             return _build_locked(paths, folder, decode, sizes, overwrite, log_every)
         finally:
-            os.unlink(os.path.join(folder, _LOCK_FILE))
+            # Never hide the build's own error behind a lock file someone else removed.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, _LOCK_FILE))
     finally:
         os.close(lock)
 
