@@ -166,7 +166,7 @@ mipnet_validate_args() {
         IMAGE_CACHE=$(mipnet_abspath "$IMAGE_CACHE")
         [ -f "$IMAGE_CACHE/index.json" ] || mipnet_die "--image_cache $IMAGE_CACHE holds no" \
             "image cache (index.json); build it with: python tools/cache_images.py --cfg <config>" \
-            "--data_path <root> --out $IMAGE_CACHE"
+            "--data_path <root> --out $(printf '%q' "$IMAGE_CACHE")"
         MIPNET_OVERRIDES+=(DATASET.IMAGE_CACHE "$IMAGE_CACHE")
     fi
     mipnet_check_uint --perf_steps "$PERF_STEPS" 1

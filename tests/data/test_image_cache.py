@@ -1,5 +1,6 @@
 """The decoded-image cache (DATASET.IMAGE_CACHE): same pixels and samples as decoding the
 JPEGs, and one clear error for every way a cache can be missing, cut short or stale."""
+import errno
 import json
 import logging
 import os
@@ -234,7 +235,7 @@ def test_build_refuses_an_existing_cache_and_replaces_it_when_asked(tmp_path):
         build_image_cache(paths, cache, decode_image)
     done = build_image_cache(paths, cache, decode_image, overwrite=True)
     assert done['images'] == len(paths) and len(ImageCache(cache)) == len(paths)
-    assert sorted(os.listdir(cache)) == [INDEX_FILE, PIXELS_FILE]
+    assert sorted(os.listdir(cache)) == ['.build.lock', INDEX_FILE, PIXELS_FILE]
 
 
 def test_build_checks_disk_space_first_also_for_relative_paths(tmp_path, monkeypatch):
@@ -268,7 +269,7 @@ def test_failed_or_interrupted_build_leaves_no_partial_files(tmp_path, monkeypat
         with pytest.raises(ImageCacheError, match='writing the image cache .* failed after .* '
                                                   'the partial files were removed'):
             build_image_cache(paths, tmp_path / 'cache', decode_image)
-    assert os.listdir(tmp_path / 'cache') == []
+    assert os.listdir(tmp_path / 'cache') == ['.build.lock']
 
     def interrupted(path):
         if path == paths[2]:
@@ -276,7 +277,28 @@ def test_failed_or_interrupted_build_leaves_no_partial_files(tmp_path, monkeypat
         return decode_image(path)
     with pytest.raises(KeyboardInterrupt):
         build_image_cache(paths, tmp_path / 'cache', interrupted)
-    assert os.listdir(tmp_path / 'cache') == []
+    assert os.listdir(tmp_path / 'cache') == ['.build.lock']
+
+    # A build killed by a signal runs no cleanup: the next build removes its partial files.
+    for name in (PIXELS_FILE + '.x1y2.part', INDEX_FILE + '.x1y2.part'):
+        (tmp_path / 'cache' / name).write_bytes(b'0' * 100)
+    (tmp_path / 'cache' / 'notes.part').write_text('not ours')
+    build_image_cache(paths, tmp_path / 'cache', decode_image)
+    assert sorted(os.listdir(tmp_path / 'cache')) == ['.build.lock', INDEX_FILE, 'notes.part',
+                                                       PIXELS_FILE]
+
+
+def test_folder_sync_refused_by_the_file_system_still_completes(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def no_dir_sync(fd):
+        if os.path.isdir(f'/proc/self/fd/{fd}'):
+            raise OSError(errno.EINVAL, 'Invalid argument')
+        return real_fsync(fd)
+    monkeypatch.setattr(image_cache_module.os, 'fsync', no_dir_sync)
+    paths = _images(FIXTURES / 'coco')
+    assert build_image_cache(paths, tmp_path / 'cache', decode_image)['images'] == len(paths)
+    assert len(ImageCache(tmp_path / 'cache')) == len(paths)
 
 
 def test_two_builds_into_one_folder_cannot_mix(tmp_path):
@@ -292,6 +314,8 @@ def test_two_builds_into_one_folder_cannot_mix(tmp_path):
         return decode_image(path)
     build_image_cache(paths, tmp_path / 'cache', decode_with_a_second_build)
     assert inner and len(ImageCache(tmp_path / 'cache')) == len(paths)
+    # The lock file stays (deleting it would let two later builds lock different files).
+    assert (tmp_path / 'cache' / '.build.lock').is_file()
     assert oct(os.stat(tmp_path / 'cache' / PIXELS_FILE).st_mode & 0o777) == '0o644'
 
 

@@ -46,6 +46,10 @@ def test_data_path_not_a_directory(launcher, tmp_path):
     (['--check_point', 'no/such.pth'], '--check_point'),
     (['--image_cache', 'no/cache'], 'no/cache holds no image cache (index.json); build it '
                                     'with: python tools/cache_images.py'),
+    (['--image_cache', 'no/my cache'], 'no/my cache holds no image cache (index.json); build '
+                                       'it with: python tools/cache_images.py --cfg <config> '
+                                       '--data_path <root> --out '),
+    (['--image_cache', 'no/my cache'], r'/no/my\ cache'),
 ])
 def test_bad_arguments(launcher, tmp_path, args, message):
     line = _single_error_line(launcher.run('train_performance_1p', f'--data_path={tmp_path}',

@@ -25,6 +25,7 @@ by the dataset.
 Build one with ``tools/cache_images.py`` and use it with ``DATASET.IMAGE_CACHE <folder>``.
 """
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -123,7 +124,8 @@ class ImageCache:
         self.pixel_bytes = index['pixel_bytes']
         for path, entry in index['images'].items():
             if not (isinstance(entry, list) and len(entry) == 5
-                    and all(isinstance(v, int) for v in entry) and _is_count(entry[0])
+                    and all(isinstance(v, int) and not isinstance(v, bool) for v in entry)
+                    and _is_count(entry[0])
                     and entry[1] > 0 and entry[2] > 0
                     and entry[0] + entry[1] * entry[2] * 3 <= self.pixel_bytes):
                 raise ImageCacheError(f'image cache {folder}: the {INDEX_FILE} entry of {path} '
@@ -221,9 +223,16 @@ class ImageCache:
 
 
 def _fsync_dir(folder):
+    """Make the renames durable; file systems that cannot sync a folder are left as they are
+    (the cache is complete either way)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise ImageCacheError(f'the image cache {folder} is complete but syncing its '
+                                  f'folder failed ({exc.strerror}); it may not survive a power '
+                                  'loss.') from None
     finally:
         os.close(fd)
 
@@ -232,9 +241,10 @@ def build_image_cache(paths, folder, decode, sizes=None, overwrite=False, log_ev
     """Decode ``paths`` once with ``decode`` and write the cache folder ``folder``.
 
     The files are written under temporary names, synced, and renamed into place, the index
-    last, under an exclusive lock of the folder: a build cut short (error, Ctrl-C) removes
-    its partial files and never leaves a cache that opens, and two builds into one folder
-    cannot mix.
+    last, under an exclusive lock (``<folder>/.build.lock``, which stays): a build cut short
+    by an error or Ctrl-C removes its partial files (those of a killed build are removed by
+    the next build), never leaves a cache that opens, and two builds into one folder cannot
+    mix.
 
     Args:
         paths: image files (duplicates are decoded once).
@@ -256,24 +266,30 @@ def build_image_cache(paths, folder, decode, sizes=None, overwrite=False, log_ev
     folder = os.path.abspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ImageCacheError(f'image cache folder {folder} is a file; choose a folder.')
+    lock_path = os.path.join(folder, _LOCK_FILE)
     try:
         os.makedirs(folder, exist_ok=True)
-        lock = os.open(os.path.join(folder, _LOCK_FILE), os.O_CREAT | os.O_RDWR, 0o644)
     except OSError as exc:
-        raise ImageCacheError(f'cannot write the image cache folder {folder}: '
+        raise ImageCacheError(f'cannot create the image cache folder {folder}: '
                               f'{exc.strerror or exc}') from None
+    try:
+        lock = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError:
+        try:                    # a lock file left by another user: a read handle still locks
+            lock = os.open(lock_path, os.O_RDONLY)
+        except OSError as exc:
+            raise ImageCacheError(f'cannot open the build lock {lock_path}: '
+                                  f'{exc.strerror or exc}; check the folder\'s permissions.'
+                                  ) from None
+    # The lock file stays: deleting it would let a build that opened the old file and one
+    # that creates a new file both hold "the" lock.
     try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ImageCacheError(f'another build is writing the image cache {folder}; wait '
                                   'for it or choose another folder.') from None
-        try:
-            return _build_locked(paths, folder, decode, sizes, overwrite, log_every)
-        finally:
-            # Never hide the build's own error behind a lock file someone else removed.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(folder, _LOCK_FILE))
+        return _build_locked(paths, folder, decode, sizes, overwrite, log_every)
     finally:
         os.close(lock)
 
@@ -282,6 +298,11 @@ def _build_locked(paths, folder, decode, sizes, overwrite, log_every):
     if os.path.isfile(os.path.join(folder, INDEX_FILE)) and not overwrite:
         raise ImageCacheError(f'{folder} already holds an image cache; pass --overwrite to '
                               'replace it or choose another folder.')
+    # Partial files of a build killed by a signal (no cleanup ran); no build is running now.
+    for name in os.listdir(folder):
+        if name.endswith('.part') and name.startswith((PIXELS_FILE + '.', INDEX_FILE + '.')):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(folder, name))
     unique = list(dict.fromkeys(os.path.abspath(p) for p in paths))
     if sizes:
         sizes = {os.path.abspath(p): wh for p, wh in sizes.items()}
