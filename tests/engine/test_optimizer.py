@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mipnet.config import load_config
-from mipnet.engine.train import build_optimizer
+from mipnet.engine.optim import build_optimizer
 from mipnet.models import build_model
 from tests.engine.conftest import TINY
 

@@ -8,7 +8,7 @@ import torch
 from mipnet.config import load_config
 from mipnet.engine import preflight
 from mipnet.engine.preflight import PreflightError, RunLock
-from mipnet.engine.train import build_optimizer
+from mipnet.engine.optim import build_optimizer
 from mipnet.models import build_model
 from mipnet.utils.checkpoint import CheckpointError
 from tests.engine.conftest import TINY

@@ -6,7 +6,8 @@ import torch
 
 from mipnet.config import load_config
 from mipnet.engine.cli import train_options, train_main
-from mipnet.engine.train import Trainer, shifted_milestones
+from mipnet.engine.optim import shifted_milestones
+from mipnet.engine.train import Trainer
 from mipnet.utils import dist
 from mipnet.utils.checkpoint import CheckpointError
 from tests.engine.conftest import TINY, tiny_opts

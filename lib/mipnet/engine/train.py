@@ -22,9 +22,7 @@ from mipnet.engine import preflight
 from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.hooks import Hook, call_hooks
 from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
-from mipnet.engine.optim import (build_optimizer, build_scheduler,  # noqa: F401 (public here)
-                                 effective_weight_decay, param_groups, rebuild_schedule,
-                                 shifted_milestones)
+from mipnet.engine.optim import build_optimizer, build_scheduler, rebuild_schedule
 from mipnet.evaluation.pck import heatmap_accuracy
 from mipnet.losses import build_criterion, multi_instance_loss
 from mipnet.models import build_model, init_from_checkpoint
@@ -57,8 +55,6 @@ def epoch_seed(cfg, epoch, rank):
     """Seed of one epoch on one rank; independent of whether the run was resumed."""
     base = cfg.SEED if cfg.SEED >= 0 else 0
     return base * 1_000_003 + epoch * 1009 + rank
-
-
 
 
 def compute_loss(cfg, model, criterion, images, target, target_weight):
