@@ -28,6 +28,10 @@ def test_models_and_reference_schedule_in_proportion():
     assert scaled_steps(14, REFERENCE_HRNET_STEPS) == [11, 13]
     assert scaled_steps(7, REFERENCE_FINETUNE_STEPS) == [4, 6]
     assert scaled_steps(1, REFERENCE_FINETUNE_STEPS) == [1, 2]
+    # A drop at the last epoch boundary would never take effect: pulled inside.
+    assert scaled_steps(8, REFERENCE_HRNET_STEPS) == [6, 7]
+    assert scaled_steps(4, REFERENCE_FINETUNE_STEPS) == [2, 3]
+    assert scaled_steps(2, REFERENCE_FINETUNE_STEPS) == [1, 2]  # no room: unchanged
     weights = final_weights('/o', MODELS[0], ['OUTPUT_DIR', '/x'])
     assert weights == '/o/synthetic/pose_hrnet/small_hrnet/final_state.pth'
 

@@ -90,14 +90,20 @@ def log(msg):
 
 
 def scaled_steps(epochs, fractions):
-    """LR-drop epochs at ``fractions`` of a schedule of ``epochs`` (each >= 1, increasing
-    where the schedule is long enough)."""
+    """LR-drop epochs at ``fractions`` of a schedule of ``epochs``: each >= 1, increasing,
+    and before the last epoch where the schedule has room (a drop after the last epoch
+    would never happen: 8 epochs give [6, 7] for the reference HRNet's two drops, not
+    [6, 8])."""
     steps = []
     for fraction in fractions:
         step = max(1, int(round(fraction * epochs)))
         if steps and step <= steps[-1]:
             step = steps[-1] + 1
         steps.append(step)
+    if epochs - 1 >= len(steps):
+        # Pull late drops inside the schedule, last first, keeping them increasing.
+        for i in reversed(range(len(steps))):
+            steps[i] = min(steps[i], epochs - len(steps) + i)
     return steps
 
 
