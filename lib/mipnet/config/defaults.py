@@ -72,6 +72,12 @@ _C.MODEL.NUM_INSTANCES = 2
 # (port) Run the lambda-independent trunk once per box and only the lambda-dependent part
 # per instance. False runs the reference way (whole network per instance) for comparison.
 _C.MODEL.SHARED_TRUNK = True
+# (port, beyond the reference) Identity start of the lambda blocks: each block computes
+# x * 2·sigmoid(fc(x)) * 2·sigmoid(fc_lambda(λ)) and fresh blocks start with a zero last
+# Linear, so a MIPNet initialised from HRNet weights returns HRNet's heatmaps for every λ
+# before its first step. False is the reference form (x * sigmoid(·) * sigmoid(·)); the
+# two compute different things from the same weights, so checkpoints record this flag.
+_C.MODEL.LAMBDA_IDENTITY_START = False
 # (port) Use channels_last memory format on accelerators.
 _C.MODEL.CHANNELS_LAST = False
 
