@@ -40,8 +40,9 @@ import cv2
 import torch
 
 from mipnet.analysis.compare import compare_checkpoints, compare_from_scratch
-from mipnet.analysis.settings import (DEFAULTS, INPUT_SIZE, LR, OCHUMAN_SPLIT, PRESETS, ROOT,
-                                      WD, WIDTH, log)
+from mipnet.analysis.settings import (DEFAULT_VARIANTS, DEFAULTS, FINETUNE_VARIANTS,
+                                      INPUT_SIZE, LR, OCHUMAN_SPLIT, PRESETS, ROOT, WD, WIDTH,
+                                      log)
 
 
 def parse_args(argv=None):
@@ -82,6 +83,13 @@ def parse_args(argv=None):
                              'against HRNet continued, evaluated on both validation splits')
     parser.add_argument('--base', help='--recipe finetune: start from this HRNet checkpoint '
                                        'instead of training it')
+    parser.add_argument('--variants', type=lambda v: tuple(k for k in v.split(',') if k),
+                        default=DEFAULT_VARIANTS,
+                        help='--recipe finetune: comma-separated fine-tuning runs, an HRNet '
+                             'one first (the baseline of the tables); default '
+                             f'{",".join(DEFAULT_VARIANTS)}; known: '
+                             + '; '.join(f'{k}: {v.description}'
+                                         for k, v in FINETUNE_VARIANTS.items()))
     parser.add_argument('--eval-only', action='store_true',
                         help='train nothing: evaluate the --hrnet and --mipnet checkpoints on '
                              f'the val and {OCHUMAN_SPLIT} splits')
@@ -119,6 +127,15 @@ def parse_args(argv=None):
         args.recipe = 'scratch'  # the checkpoints of a from-scratch run by default
     if args.base and args.recipe != 'finetune':
         parser.error('--base belongs to --recipe finetune')
+    unknown = [k for k in args.variants if k not in FINETUNE_VARIANTS]
+    if unknown or not args.variants:
+        parser.error(f'--variants: unknown {", ".join(unknown) or "(none given)"}; known: '
+                     f'{", ".join(FINETUNE_VARIANTS)}')
+    if FINETUNE_VARIANTS[args.variants[0]].spec.model != 'pose_hrnet':
+        parser.error('--variants: the first run is the baseline of the tables and must be an '
+                     'HRNet one (hrnet or hrnet_long)')
+    if args.variants != DEFAULT_VARIANTS and args.recipe != 'finetune':
+        parser.error('--variants belongs to --recipe finetune')
     if (args.hrnet or args.mipnet) and not args.eval_only:
         parser.error('--hrnet / --mipnet belong to --eval-only')
     return args

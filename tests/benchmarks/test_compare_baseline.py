@@ -92,6 +92,14 @@ def test_presets_and_arguments(tmp_path):
         cb.parse_args(['--eval-only', '--recipe', 'finetune'])
     with pytest.raises(SystemExit):
         cb.parse_args(['--hrnet', 'x.pth'])
+    # Fine-tuning variants: known keys, an HRNet baseline first, only with the recipe.
+    args = cb.parse_args(['--recipe', 'finetune', '--variants', 'hrnet,identity,identity_iw'])
+    assert args.variants == ('hrnet', 'identity', 'identity_iw')
+    for bad in (['--recipe', 'finetune', '--variants', 'hrnet,nope'],
+                ['--recipe', 'finetune', '--variants', 'identity,hrnet'],
+                ['--variants', 'hrnet,identity']):
+        with pytest.raises(SystemExit):
+            cb.parse_args(bad)
 
 
 def test_gpu_preset_plumbing_on_cpu_then_eval_only(tmp_path):
@@ -113,16 +121,18 @@ def test_gpu_preset_plumbing_on_cpu_then_eval_only(tmp_path):
     pairs = dict(zip(base['overrides'][::2], base['overrides'][1::2]))
     assert pairs['TRAIN.AMP'] == 'true' and pairs['TRAIN.END_EPOCH'] == '2'
     assert pairs['TRAIN.LR_STEP'] == '[2,3]' and pairs['TRAIN.LR'] == '0.001'
-    pairs = dict(zip(finetune['overrides'][::2], finetune['overrides'][1::2]))
-    assert finetune['epochs'] == 1 and pairs['TRAIN.END_EPOCH'] == '1'
-    assert finetune['init_checkpoint'] == base['checkpoint']
+    assert list(finetune['variants']) == ['hrnet', 'reference']
+    for variant in finetune['variants'].values():
+        pairs = dict(zip(variant['overrides'][::2], variant['overrides'][1::2]))
+        assert pairs['TRAIN.END_EPOCH'] == '1' and not variant['reused']
+    assert finetune['epochs'] == 1 and finetune['init_checkpoint'] == base['checkpoint']
     assert base['checkpoint'].endswith('pose_hrnet/small_hrnet/final_state.pth')
     # Both continuations started from the HRNet weights; MIPNet with fresh λ blocks only.
-    logs = {name: (out / 'finetune' / f'train_{name}.log').read_text()
-            for name in ('hrnet', 'mipnet')}
+    logs = {name: (out / 'finetune' / name / 'train.log').read_text()
+            for name in ('hrnet', 'reference')}
     assert f'initialised from {base["checkpoint"]}: every tensor loaded' in logs['hrnet']
-    assert (f'initialised from {base["checkpoint"]}: left' in logs['mipnet']
-            and 'λ blocks' in logs['mipnet'])
+    assert (f'initialised from {base["checkpoint"]}: left' in logs['reference']
+            and 'λ blocks' in logs['reference'])
     assert summary['data']['val_ochuman']['min_max_iou'] >= 0.5
     evaluations = summary['evaluations']
     assert list(evaluations) == ['val', 'val_ochuman']
@@ -151,6 +161,24 @@ def test_gpu_preset_plumbing_on_cpu_then_eval_only(tmp_path):
     for split in ('val', 'val_ochuman'):
         for a, b in zip(again['evaluations'][split], evaluations[split]):
             assert a['metrics'] == b['metrics'] and a['per_box'] == b['per_box']
+
+    # Run again with one more variant: the finished runs (stage 1, both continuations) are
+    # reused, only the new one trains, and it starts where HRNet is (identity start).
+    res = subprocess.run([sys.executable, str(SCRIPT), '--preset', 'gpu', '--epochs', '2',
+                          '--eval-freq', '1', '--out', str(out),
+                          '--variants', 'hrnet,reference,identity'] + common,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert res.stdout.count('reusing the finished run') == 3, res.stdout
+    summary = json.loads((out / 'summary.json').read_text())
+    assert summary['stages']['base']['reused']
+    assert [k for k, v in summary['stages']['finetune']['variants'].items()
+            if not v['reused']] == ['identity']
+    assert [r['label'] for r in summary['evaluations']['val']] == [
+        'HRNet continued (pose_hrnet)', 'MIPNet reference (pose_hrnet_se_lambda)',
+        'MIPNet identity (pose_hrnet_se_lambda)']
+    report = (out / 'results.md').read_text()
+    assert '| MIPNet identity (pose_hrnet_se_lambda) |' in report and 'own box' in report
 
     missing = subprocess.run([sys.executable, str(SCRIPT), '--eval-only', '--out',
                               str(tmp_path / 'none')] + common,

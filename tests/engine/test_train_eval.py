@@ -18,7 +18,8 @@ from mipnet.data.transforms import flip_back
 from mipnet.engine.cli import eval_main, train_main
 from mipnet.engine.evaluate import predictor_from_cfg, run_inference
 from mipnet.engine.inference import MultiInstancePredictor
-from mipnet.models import build_model
+from mipnet.models import build_model, model_meta
+from mipnet.utils.checkpoint import load_file, load_state_dict_file
 from tests.conftest import REPO
 from tests.engine.conftest import TINY, tiny_opts
 
@@ -47,6 +48,11 @@ def test_training_learns_and_writes_checkpoints(trained):
         assert (run / name).is_file(), name
     state = torch.load(run / 'checkpoint.pth', weights_only=True)
     assert state['epoch'] == 3 and set(state) >= {'optimizer', 'scheduler', 'scaler', 'perf'}
+    # Every file records the model-defining settings it was trained with.
+    meta = model_meta(load_config(TINY, []))
+    assert meta['MODEL.IMAGE_SIZE'] == [64, 64] and meta['MODEL.LAMBDA_IDENTITY_START'] is False
+    for name in ('checkpoint.pth', 'model_best.pth', 'final_state.pth'):
+        assert load_file(str(run / name))['meta'] == meta, name
     assert state['perf'] == pytest.approx(summary['best_ap'])
     log = open(summary['log_file']).read()
     assert re.search(r'Epoch: \[2\]\[\d+/\d+\]\tTime .*Speed [\d.]+ samples/s.*Loss .*Accuracy', log)
@@ -99,8 +105,8 @@ def test_shared_trunk_and_reference_evaluation_agree(trained, synthetic_root):
     out, _ = trained
     cfg = load_config(TINY, tiny_opts(synthetic_root, out))
     model = build_model(cfg)
-    model.load_state_dict(torch.load(out.joinpath('output', *RUN_DIR, 'final_state.pth'),
-                                     weights_only=True))
+    model.load_state_dict(load_state_dict_file(str(out.joinpath('output', *RUN_DIR,
+                                                                 'final_state.pth'))))
     model.eval()
     dataset = build_dataset(cfg, is_train=False)
     images = torch.stack([dataset[i][0] for i in range(4)])
@@ -177,8 +183,8 @@ def test_crop_items_give_the_predictions_of_image_items(trained, synthetic_root)
     out, _ = trained
     cfg = load_config(TINY, tiny_opts(synthetic_root, out) + ['DATASET.COLOR_RGB', 'True'])
     model = build_model(cfg)
-    model.load_state_dict(torch.load(out.joinpath('output', *RUN_DIR, 'final_state.pth'),
-                                     weights_only=True))
+    model.load_state_dict(load_state_dict_file(str(out.joinpath('output', *RUN_DIR,
+                                                                 'final_state.pth'))))
     predictor = predictor_from_cfg(cfg, model, None)
     got = {}
     for device_targets in (False, True):

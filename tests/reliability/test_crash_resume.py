@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from mipnet.utils.checkpoint import load_file
+from mipnet.utils.checkpoint import load_file, load_state_dict_file
 
 from ._helpers import (TINY, WRAPPER, child_env, coco_opts, kill, run_dir,
                        run_in_process, start, wait_for)
@@ -51,8 +51,8 @@ def reference(tmp_path_factory):
 
 
 def _assert_same_run(folder, reference):
-    final = load_file(str(folder / 'final_state.pth'))
-    ref = load_file(str(reference / 'final_state.pth'))
+    final = load_state_dict_file(str(folder / 'final_state.pth'))
+    ref = load_state_dict_file(str(reference / 'final_state.pth'))
     assert final.keys() == ref.keys()
     diff = max((final[k].double() - ref[k].double()).abs().max().item()
                for k in ref if ref[k].numel())

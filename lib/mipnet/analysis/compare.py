@@ -13,16 +13,17 @@ import time
 import cv2
 import torch
 
-from mipnet.analysis.evaluation import (annotation_file, crowd_box_metrics, evaluate_pair,
+from mipnet.analysis.evaluation import (annotation_file, crowd_box_metrics, evaluate_runs,
                                         occluded_metrics, per_box_outcomes, results_files)
 from mipnet.analysis.figures import draw_predictions, plot_history
 from mipnet.analysis.report import (evaluation_report, people_found, run_context,
                                     scratch_report)
-from mipnet.analysis.settings import (IMAGE_SIZE, MODELS, OCHUMAN_SPLIT,
-                                      REFERENCE_FINETUNE_FRACTION, REFERENCE_FINETUNE_STEPS,
-                                      REFERENCE_HRNET_STEPS, ROOT, TRAIN_SYNTHETIC,
-                                      VAL_SYNTHETIC, log, overrides, scaled_steps)
-from mipnet.config import load_config, run_output_dir
+from mipnet.analysis.settings import (DEFAULT_VARIANTS, FINETUNE_VARIANTS, IMAGE_SIZE, MODELS,
+                                      OCHUMAN_SPLIT, REFERENCE_FINETUNE_FRACTION,
+                                      REFERENCE_FINETUNE_STEPS, REFERENCE_HRNET_STEPS, ROOT,
+                                      TRAIN_SYNTHETIC, VAL_SYNTHETIC, log, overrides,
+                                      scaled_steps)
+from mipnet.config import default_config, load_config, run_output_dir
 from mipnet.data.synthetic import (OCHUMAN_LIKE, crowd_statistics, generate_split,
                                    overlap_pair_fraction)
 from mipnet.engine.evaluate import MERGED, results_file
@@ -30,6 +31,7 @@ from mipnet.engine.hooks import Hook
 from mipnet.engine.train import train
 from mipnet.evaluation.metrics import load_coco
 from mipnet.evaluation.subsets import OCCLUDED_IOU, occluded_ann_ids, subset_keypoint_eval
+from mipnet.utils.checkpoint import CheckpointError, load_file
 
 
 def prepare_data(data_dir, num_train, num_val, seed, workers, regenerate=False):
@@ -190,18 +192,67 @@ def final_weights(out_dir, spec, opts):
     return os.path.join(run_output_dir(cfg, spec.cfg_path, out_dir), 'final_state.pth')
 
 
+def finished_run(spec, opts, init_checkpoint=None):
+    """True when the run folder of the model ``spec`` with ``opts`` (initialised from
+    ``init_checkpoint``) holds a finished run of exactly that config: ``final_state.pth`` beside a ``checkpoint.pth`` of the last epoch
+    whose recorded config equals it (output and log folders aside, so that a run folder can
+    be moved; keys added since the run was made compare at their defaults). A comparison
+    run again reuses such runs instead of training them again."""
+    cfg = load_config(spec.cfg_path, list(opts) + ['TRAIN.INIT_CHECKPOINT', init_checkpoint or ''])
+    run_dir = run_output_dir(cfg, spec.cfg_path)
+    if not os.path.isfile(os.path.join(run_dir, 'final_state.pth')):
+        return False
+    try:
+        state = load_file(os.path.join(run_dir, 'checkpoint.pth'))
+        recorded = default_config()
+        recorded.merge_from_other_cfg(recorded.load_cfg(state['config']))
+    except (CheckpointError, KeyError, TypeError, ValueError, AttributeError):
+        return False
+    recorded.OUTPUT_DIR, recorded.LOG_DIR = cfg.OUTPUT_DIR, cfg.LOG_DIR
+    return int(state.get('epoch', -1)) == cfg.TRAIN.END_EPOCH and recorded.dump() == cfg.dump()
+
+
+def train_runs(jobs, threads, parallel):
+    """Train the runs ``jobs`` ([(name, spec, opts, log path, init checkpoint or None)])
+    through tools/train.py, all at the same time with ``parallel`` (else one after the
+    other), skipping those already finished (:func:`finished_run`). Returns {name:
+    {'seconds', 'reused'}}."""
+    info, procs, start = {}, [], time.perf_counter()
+    for name, spec, opts, log_path, init in jobs:
+        if finished_run(spec, opts, init):
+            log(f'{name}: reusing the finished run of {final_weights(None, spec, opts)}')
+            info[name] = dict(seconds=0.0, reused=True)
+            continue
+        procs.append((name, train_subprocess(spec, opts, log_path, threads, init), log_path))
+        info[name] = dict(reused=False)
+        if not parallel:
+            wait_all(procs[-1:])
+            info[name]['seconds'] = time.perf_counter() - start
+            start = time.perf_counter()
+    if parallel:
+        wait_all(procs)
+        for name, _, _ in procs:
+            info[name]['seconds'] = time.perf_counter() - start
+    return info
+
+
 def finetune_recipe(args, data_dir, out_dir):
     """The reference schedule in proportion, through tools/train.py subprocesses:
 
     1. HRNet trained ``args.epochs`` epochs, LR drops at the reference HRNet's 170/210 and
        200/210 of them (skipped with ``args.base``, an HRNet checkpoint to start from);
     2. from its final weights (``--init_checkpoint``, the project's initialisation path:
-       λ blocks fresh, a new optimizer), MIPNet fine-tuned and HRNet continued with the same
-       ``finetune_epochs`` (default 110/210 of ``args.epochs``), LR drops at 70/110 and
-       100/110 of them, same seed and data; the two side by side with ``args.parallel``.
+       λ blocks fresh, a new optimizer), each fine-tuning variant of ``args.variants``
+       (:data:`mipnet.analysis.settings.FINETUNE_VARIANTS`: HRNet continued, MIPNet in the
+       reference form, MIPNet with a first-instance protection, ...) with
+       ``finetune_epochs`` (default 110/210 of ``args.epochs``) times its epochs factor,
+       LR drops at 70/110 and 100/110 of them, same seed and data; side by side with
+       ``args.parallel``, each into ``out_dir``/finetune/<variant>.
 
-    Returns (dict of the stages' overrides, seconds and checkpoints, [HRNet, MIPNet] final
-    weights of stage 2)."""
+    Runs already finished with the same config are reused (:func:`finished_run`).
+
+    Returns (dict of the stages' overrides, seconds and checkpoints, [(variant, final
+    weights)] in ``args.variants`` order)."""
     info = {}
     hrnet = MODELS[0]
     if args.base:
@@ -211,31 +262,34 @@ def finetune_recipe(args, data_dir, out_dir):
         base_dir = os.path.join(out_dir, 'base')
         opts = overrides(args, data_dir, base_dir,
                          lr_steps=scaled_steps(args.epochs, REFERENCE_HRNET_STEPS))
-        start = time.perf_counter()
         log(f'stage 1: HRNet, {args.epochs} epochs')
-        wait_all([('HRNet base', train_subprocess(hrnet, opts,
-                                                  os.path.join(base_dir, 'train.log'),
-                                                  args.threads),
-                   os.path.join(base_dir, 'train.log'))])
+        stage = train_runs([('HRNet base', hrnet, opts, os.path.join(base_dir, 'train.log'),
+                             None)], args.threads, True)['HRNet base']
         base = final_weights(base_dir, hrnet, opts)
-        info['base'] = dict(checkpoint=base, trained=True, overrides=opts,
-                            seconds=time.perf_counter() - start)
+        info['base'] = dict(checkpoint=base, trained=True, overrides=opts, **stage)
     epochs = args.finetune_epochs or max(1, int(round(args.epochs * REFERENCE_FINETUNE_FRACTION)))
     ft_dir = os.path.join(out_dir, 'finetune')
-    opts = overrides(args, data_dir, ft_dir, epochs=epochs,
-                     lr_steps=scaled_steps(epochs, REFERENCE_FINETUNE_STEPS))
-    log(f'stage 2: MIPNet fine-tuned and HRNet continued from {base}, {epochs} epochs')
+    variants = [FINETUNE_VARIANTS[key] for key in args.variants]
+    log(f'stage 2: {", ".join(v.key for v in variants)} from {base}, {epochs} epochs '
+        '(x the variant\'s factor)')
+    jobs, stage_opts = [], {}
+    for variant in variants:
+        run_epochs = epochs * variant.epochs_factor
+        run_dir = os.path.join(ft_dir, variant.key)
+        stage_opts[variant.key] = overrides(
+            args, data_dir, run_dir, epochs=run_epochs,
+            lr_steps=scaled_steps(run_epochs, REFERENCE_FINETUNE_STEPS)) + list(variant.opts)
+        jobs.append((variant.key, variant.spec, stage_opts[variant.key],
+                     os.path.join(run_dir, 'train.log'), base))
     start = time.perf_counter()
-    procs = []
-    for spec in MODELS:
-        path = os.path.join(ft_dir, f'train_{spec.name.lower()}.log')
-        procs.append((spec.name, train_subprocess(spec, opts, path, args.threads, base), path))
-        if not args.parallel:
-            wait_all(procs[-1:])
-    wait_all(procs)
-    info['finetune'] = dict(epochs=epochs, overrides=opts, init_checkpoint=base,
-                            seconds=time.perf_counter() - start)
-    return info, [final_weights(ft_dir, spec, opts) for spec in MODELS]
+    runs = train_runs(jobs, args.threads, args.parallel)
+    info['finetune'] = dict(epochs=epochs, init_checkpoint=base,
+                            seconds=time.perf_counter() - start,
+                            variants={v.key: dict(runs[v.key], overrides=stage_opts[v.key],
+                                                  description=v.description)
+                                      for v in variants})
+    return info, [(v, final_weights(os.path.join(ft_dir, v.key), v.spec, stage_opts[v.key]))
+                  for v in variants]
 
 
 def default_weights(args, out_dir):
@@ -294,12 +348,13 @@ def compare_checkpoints(args, argv, data_dir, out_dir, start, load_start):
     stages = {}
     if args.eval_only:
         default = default_weights(args, out_dir)
-        weights = [os.path.abspath(w) if w else d
-                   for w, d in zip((args.hrnet, args.mipnet), default)]
+        runs = [(FINETUNE_VARIANTS[key], os.path.abspath(w) if w else d)
+                for key, w, d in zip(DEFAULT_VARIANTS, (args.hrnet, args.mipnet), default)]
     else:
-        stages, weights = finetune_recipe(args, data_dir, out_dir)
+        stages, runs = finetune_recipe(args, data_dir, out_dir)
+    weights = [w for _, w in runs]
     eval_start = time.perf_counter()
-    evaluations = evaluate_pair(weights, overrides(args, data_dir, out_dir), out_dir,
+    evaluations = evaluate_runs(runs, overrides(args, data_dir, out_dir), out_dir,
                                 ('val', OCHUMAN_SPLIT))
     eval_seconds = time.perf_counter() - eval_start
     total = time.perf_counter() - start

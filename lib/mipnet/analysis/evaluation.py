@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from mipnet.analysis.settings import FOUND_OKS, MODELS, log
+from mipnet.analysis.settings import FOUND_OKS, log
 from mipnet.config import load_config
 from mipnet.data import build_dataset, build_loader
 from mipnet.engine.evaluate import (modes_of, predictor_from_cfg, results_file,
@@ -15,8 +15,7 @@ from mipnet.engine.evaluate import (modes_of, predictor_from_cfg, results_file,
 from mipnet.evaluation.metrics import load_coco
 from mipnet.evaluation.subsets import (box_outcomes, crowd_error_rate, crowd_merged_boxes,
                                        occluded_ann_ids, subset_keypoint_eval)
-from mipnet.models import build_model
-from mipnet.utils.checkpoint import load_model_weights
+from mipnet.models import build_model, load_weights
 
 
 def annotation_file(cfg, test_set=None):
@@ -45,7 +44,7 @@ def final_model_and_data(cfg, weights, device):
     """The checkpoint ``weights`` (a run's ``final_state.pth``) in a model built from
     ``cfg``, with the evaluation dataset and loader ``cfg`` describes."""
     model = build_model(cfg)
-    load_model_weights(model, weights)
+    load_weights(model, cfg, weights)
     dataset = build_dataset(cfg, is_train=False, device_targets=True)
     return model, dataset, build_loader(cfg, dataset, False, device)
 
@@ -112,7 +111,8 @@ def validate_weights(cfg, weights, out_dir, gt, occluded_ids):
 
 def evaluate_weights(spec, opts, weights, test_set, out_dir):
     """Evaluate the checkpoint ``weights`` of the model ``spec`` (a
-    :class:`mipnet.analysis.settings.ModelSpec`, its config with ``opts``) on the split
+    :class:`mipnet.analysis.settings.ModelSpec` or ``Variant``, its config with ``opts``) on
+    the split
     ``test_set``, as :func:`mipnet.analysis.compare.train_and_evaluate` evaluates its final
     weights:
     ground-truth boxes through validation (rescoring, OKS-NMS, COCOeval) with the occluded
@@ -143,11 +143,13 @@ def evaluate_weights(spec, opts, weights, test_set, out_dir):
     return run
 
 
-def evaluate_pair(weights, opts, out_dir, splits):
-    """:func:`evaluate_weights` of the HRNet and MIPNet checkpoints ``weights`` (two paths,
-    in ``MODELS`` order) on every split; returns {split: [HRNet run, MIPNet run]}."""
-    return {split: [evaluate_weights(spec, opts, w, split,
-                                     os.path.join(out_dir, 'eval', split, spec.name.lower()))
-                    for spec, w in zip(MODELS, weights)]
+def evaluate_runs(runs, opts, out_dir, splits):
+    """:func:`evaluate_weights` of the checkpoints of ``runs`` ([(variant, weights)], a
+    :class:`mipnet.analysis.settings.Variant` each, the baseline first) on every split, each
+    with the shared ``opts`` and its variant's keys; returns {split: [run dict, ...]} in the
+    order of ``runs``."""
+    return {split: [evaluate_weights(variant, list(opts) + list(variant.opts), w, split,
+                                     os.path.join(out_dir, 'eval', split, variant.key))
+                    for variant, w in runs]
             for split in splits}
 

@@ -71,8 +71,9 @@ def people_found(runs, oks_thre=FOUND_OKS):
     """Markdown table and counts: how many validation people (occluded subset / others)
     each model finds, i.e. has a kept pose with OKS >= ``oks_thre``
     (:func:`mipnet.evaluation.subsets.best_oks_per_person`, 20 poses per image as in AR),
-    and how many one model finds that the other misses."""
-    baseline, mipnet = runs
+    and how many each λ model finds that the baseline (``runs[0]``) misses and the reverse.
+    λ models have a row for their first instance alone and one for the merged instances."""
+    baseline = runs[0]
     ann_file = baseline['annotation_file']
     occluded = occluded_ann_ids(ann_file)
 
@@ -81,24 +82,55 @@ def people_found(runs, oks_thre=FOUND_OKS):
         return {i for i, v in best.items() if v >= oks_thre}, set(best)
 
     base, people = found(baseline['results']['merged'])
-    rows = [(baseline['label'], base)]
-    for mode in (InstanceMode(0), MERGED):
-        if mode.key in mipnet['results']:
-            rows.append((f'{mipnet["name"]} {mode_label(mode)}',
-                         found(mipnet['results'][mode.key])[0]))
-    merged = rows[-1][1]
     groups = (('occluded', people & occluded), ('others', people - occluded))
+    rows, differences = [(baseline['label'], base)], []
+    for run in runs[1:]:
+        if len(run['results']) < 2:
+            rows.append((run['label'], found(run['results']['merged'])[0]))
+            differences.append(rows[-1])
+            continue
+        for mode in (InstanceMode(0), MERGED):
+            if mode.key in run['results']:
+                rows.append((f'{run["name"]} {mode_label(mode)}',
+                             found(run['results'][mode.key])[0]))
+        differences.append((rows[-1][0], rows[-1][1]))
     lines = [f'| People found (a pose with OKS >= {oks_thre}) | '
              + ' | '.join(f'{g} ({len(ids)})' for g, ids in groups) + ' |',
              '|---|' + '---|' * len(groups)]
     for name, ids in rows:
         lines.append(f'| {name} | ' + ' | '.join(str(len(ids & g)) for _, g in groups) + ' |')
-    lines.append(f'| found by {rows[-1][0]}, missed by {baseline["name"]} | '
-                 + ' | '.join(str(len((merged - base) & g)) for _, g in groups) + ' |')
-    lines.append(f'| found by {baseline["name"]}, missed by {rows[-1][0]} | '
-                 + ' | '.join(str(len((base - merged) & g)) for _, g in groups) + ' |')
+    for name, merged in differences:
+        lines.append(f'| found by {name}, missed by {baseline["name"]} | '
+                     + ' | '.join(str(len((merged - base) & g)) for _, g in groups) + ' |')
+        lines.append(f'| found by {baseline["name"]}, missed by {name} | '
+                     + ' | '.join(str(len((base - merged) & g)) for _, g in groups) + ' |')
     counts = {name: {g: len(ids & members) for g, members in groups} for name, ids in rows}
     return '\n'.join(lines), counts
+
+
+def variant_table(runs, oks_thre=FOUND_OKS):
+    """Markdown: one row per run of one split, the numbers a fine-tuning variant is judged
+    by. Ground-truth boxes: AP, AP .5, AR, AR of the occluded subset, people found (merged
+    instances) and, per box before rescoring and OKS-NMS, the people whose own box's first
+    instance shows them ('own box', the first-instance deficit) and the crowd-error rate
+    of the occluded people; crowd-merged boxes: AR and AR .5 of the occluded subset."""
+    lines = ['| Run | AP | AP .5 | AR | AR occluded | people found | own box (λ = e0) | '
+             'crowd-error rate (occluded) | merged boxes: AR occluded | AR .5 occluded |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    _, counts = people_found(runs, oks_thre)
+    for run in runs:
+        m, o = run['metrics']['merged'], run['occluded']['merged']
+        key = run['label'] if len(run['results']) < 2 else \
+            f'{run["name"]} {mode_label(MERGED)}'
+        found = sum(counts[key].values())
+        own = sum(run['per_box'][g]['own'] for g in ('occluded', 'others'))
+        rate = run['per_box']['occluded']['crowd_error_rate']
+        crowd = run['crowd_boxes']['occluded']['merged']
+        lines.append(f'| {run["label"]} | {_f(m["AP"])} | {_f(m["AP .5"])} | {_f(m["AR"])} | '
+                     f'{_f(o["AR"])} | {found} | {own} | '
+                     f'{"n/a" if np.isnan(rate) else f"{rate:.1%}"} | {_f(crowd["AR"])} | '
+                     f'{_f(crowd["AR .5"])} |')
+    return '\n'.join(lines)
 
 
 def per_box_table(runs, oks_thre=FOUND_OKS):
@@ -143,7 +175,7 @@ def eval_report(evaluations):
     parts = []
     for split, runs in evaluations.items():
         found_table, _ = people_found(runs)
-        parts += [f'### Split `{split}`', '',
+        parts += [f'### Split `{split}`', '', variant_table(runs), '',
                   tables(runs, runs[0]['occluded']['merged']['num_gt']), '',
                   crowd_error_table(runs), '', found_table, '', per_box_table(runs), '',
                   crowd_box_table(runs), '']

@@ -36,6 +36,63 @@ class ModelSpec(NamedTuple):
 MODELS = (ModelSpec('HRNet', 'pose_hrnet', 'experiments/synthetic/small_hrnet.yaml'),
           ModelSpec('MIPNet', 'pose_hrnet_se_lambda', 'experiments/synthetic/small_mipnet.yaml'))
 
+class Variant(NamedTuple):
+    """One run of the fine-tuning stage of ``--recipe finetune``: its key, its name in the
+    tables, a model (``spec``), the config keys that make the variant (``opts``, KEY VALUE
+    pairs on top of the shared overrides), a fine-tuning schedule ``epochs_factor`` times as
+    long, and a sentence."""
+    key: str
+    name: str
+    spec: ModelSpec
+    opts: tuple = ()
+    epochs_factor: int = 1
+    description: str = ''
+
+    @property
+    def label(self):
+        """Name of the run in the tables: 'MIPNet identity (pose_hrnet_se_lambda)'."""
+        return f'{self.name} ({self.spec.model})'
+
+    @property
+    def model(self):
+        return self.spec.model
+
+    @property
+    def cfg_file(self):
+        return self.spec.cfg_file
+
+    @property
+    def cfg_path(self):
+        return self.spec.cfg_path
+
+
+_IDENTITY = ('MODEL.LAMBDA_IDENTITY_START', 'true')
+# The fine-tuning variants ``--variants`` picks from, by key. 'hrnet' (the same HRNet
+# continued with the same schedule) is every comparison's baseline; 'reference' is the
+# reference recipe; the others are this port's first-instance protections (issue 26,
+# docs/results.md), each one config key on top of the identity start.
+FINETUNE_VARIANTS = {v.key: v for v in (
+    Variant('hrnet', 'HRNet continued', MODELS[0],
+            description='HRNet continued with the same schedule'),
+    Variant('hrnet_long', 'HRNet continued 2x', MODELS[0], epochs_factor=2,
+            description='HRNet continued, twice the fine-tuning epochs'),
+    Variant('reference', 'MIPNet reference', MODELS[1],
+            description='MIPNet, the reference form and start'),
+    Variant('identity', 'MIPNet identity', MODELS[1], _IDENTITY,
+            description='MIPNet, identity start (MODEL.LAMBDA_IDENTITY_START true)'),
+    Variant('identity_iw', 'MIPNet identity+IW', MODELS[1],
+            _IDENTITY + ('LOSS.INSTANCE_WEIGHTS', '[2.0,1.0]'),
+            description='identity start, instance 0 weighted twice (LOSS.INSTANCE_WEIGHTS '
+                        '[2, 1])'),
+    Variant('identity_teacher', 'MIPNet identity+teacher', MODELS[1],
+            _IDENTITY + ('LOSS.TEACHER_WEIGHT', '1.0'),
+            description='identity start, instance 0 distilled from an HRNet trained '
+                        'alongside (LOSS.TEACHER_WEIGHT 1)'),
+    Variant('identity_long', 'MIPNet identity 2x', MODELS[1], _IDENTITY, epochs_factor=2,
+            description='identity start, twice the fine-tuning epochs'),
+)}
+DEFAULT_VARIANTS = ('hrnet', 'reference')
+
 PRESETS = {
     'full': dict(num_train=3000, num_val=400, epochs=14, eval_freq=2,
                  data='data/synthetic_compare', out='output/compare'),

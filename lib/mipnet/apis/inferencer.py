@@ -248,14 +248,13 @@ class PoseInferencer:
         self.color_rgb = bool(cfg.DATASET.COLOR_RGB)
 
     def _build_model(self):
-        from mipnet.models import build_model
-        from mipnet.utils.checkpoint import load_model_weights
+        from mipnet.models import build_model, load_weights
         if not self.cfg.TEST.MODEL_FILE:
             raise ConfigError('TEST.MODEL_FILE is empty: pass the checkpoint (checkpoint=... '
                               'in Python, or TEST.MODEL_FILE output/.../model_best.pth on the '
                               'command line)')
         model = build_model(self.cfg, is_train=False)
-        load_model_weights(model, self.cfg.TEST.MODEL_FILE)
+        load_weights(model, self.cfg, self.cfg.TEST.MODEL_FILE)
         return model.to(self.device).eval()
 
     def _check_instances(self, instances):

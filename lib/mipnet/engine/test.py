@@ -7,9 +7,8 @@ from mipnet.config import ConfigError, run_output_dir
 from mipnet.data import build_dataset, build_loader
 from mipnet.engine.evaluate import validate
 from mipnet.engine.preflight import prepare_evaluation
-from mipnet.models import build_model
+from mipnet.models import build_model, load_weights
 from mipnet.utils import dist
-from mipnet.utils.checkpoint import load_model_weights
 from mipnet.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ def evaluate_checkpoint(cfg, cfg_file, local_rank=None):
             prepare_evaluation(cfg, output_dir)
         setup_logging(output_dir, 'test', dist.get_rank())
         model = build_model(cfg, is_train=False)
-        load_model_weights(model, cfg.TEST.MODEL_FILE)
+        load_weights(model, cfg, cfg.TEST.MODEL_FILE)
         model.to(device).eval()
         dataset = build_dataset(cfg, is_train=False, device_targets=True)
         loader = build_loader(cfg, dataset, False, device)

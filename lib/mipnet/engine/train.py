@@ -25,11 +25,12 @@ from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
 from mipnet.engine.optim import build_optimizer, build_scheduler, rebuild_schedule
 from mipnet.evaluation.pck import heatmap_accuracy
 from mipnet.losses import build_criterion, multi_instance_loss
-from mipnet.models import build_model, init_from_checkpoint
+from mipnet.models import build_model, init_from_checkpoint, load_weights, model_meta
 from mipnet.utils import dist
-from mipnet.utils.checkpoint import (CheckpointError, check_compatible, extract_state_dict,
-                                     load_file, load_model_weights, reconcile_best,
-                                     remove_partial_saves, save_atomic, state_dict_digest)
+from mipnet.utils.checkpoint import (META_KEY, CheckpointError, check_compatible, check_meta,
+                                     extract_state_dict, load_file, read_meta, reconcile_best,
+                                     remove_partial_saves, save_atomic, state_dict_digest,
+                                     with_meta)
 from mipnet.utils.logging import AverageMeter, setup_logging
 
 logger = logging.getLogger(__name__)
@@ -119,10 +120,10 @@ class Trainer:
         model = build_model(cfg, is_train=True)
         resume_path, auto_resume = self._resume_source(resume_file)
         if finetune_file:
-            load_model_weights(model, finetune_file)
+            load_weights(model, cfg, finetune_file)
         elif cfg.TRAIN.INIT_CHECKPOINT and not resume_path:
             # A resumed run takes every weight from its checkpoint.
-            init_from_checkpoint(model, cfg.TRAIN.INIT_CHECKPOINT)
+            init_from_checkpoint(model, cfg.TRAIN.INIT_CHECKPOINT, cfg)
         model.to(self.device)
         if cfg.MODEL.CHANNELS_LAST and self.device.type != 'cpu':
             model.to(memory_format=torch.channels_last)
@@ -202,6 +203,7 @@ class Trainer:
         if auto:
             preflight.check_auto_resume(self.cfg, path, state)
         preflight.check_resume(self.cfg, state, path)
+        check_meta(read_meta(state), model_meta(self.cfg), path)
         net = unwrap(self.model)
         weights = extract_state_dict(state, f'checkpoint {path}')
         check_compatible(net, weights, f'checkpoint {path}')
@@ -283,10 +285,12 @@ class Trainer:
             'best_digest': self.best_digest,
             'history': history,
             'config': self.cfg.dump(),
+            META_KEY: model_meta(self.cfg),
         }
         save_atomic(state, self.checkpoint_path)
         if improved:
-            save_atomic(weights, os.path.join(self.output_dir, 'model_best.pth'))
+            save_atomic(with_meta(weights, model_meta(self.cfg)),
+                        os.path.join(self.output_dir, 'model_best.pth'))
         logger.info('=> saved checkpoint %s (epoch %d)', self.checkpoint_path, epoch + 1)
 
     # ---- one epoch ---------------------------------------------------------------------
@@ -426,7 +430,7 @@ class Trainer:
             call_hooks(self.hooks, 'after_epoch', self, epoch, stats)
         # A performance run must not replace the final weights of a full run.
         if dist.is_main_process() and cfg.TRAIN.MAX_STEPS <= 0:
-            save_atomic(unwrap(self.model).state_dict(),
+            save_atomic(with_meta(unwrap(self.model).state_dict(), model_meta(cfg)),
                         os.path.join(self.output_dir, 'final_state.pth'))
         if self.writer is not None:
             self.writer.close()

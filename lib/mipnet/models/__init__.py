@@ -3,12 +3,12 @@ import logging
 
 from mipnet.config import ConfigError
 from mipnet.models.hrnet import PoseHighResolutionNet
-from mipnet.utils.checkpoint import load_matching_weights
+from mipnet.utils.checkpoint import load_matching_weights, load_model_weights
 
 logger = logging.getLogger(__name__)
 
 __all__ = ['MODEL_BUILDERS', 'build_model', 'init_from_checkpoint', 'is_lambda_block_key',
-           'PoseHighResolutionNet']
+           'load_weights', 'model_meta', 'PoseHighResolutionNet']
 
 # State-dict prefixes of the λ (MIMB) blocks, the only tensors an HRNet checkpoint lacks.
 LAMBDA_BLOCK_PREFIXES = tuple(f'stage{i}_se.' for i in range(1, 5))
@@ -41,7 +41,9 @@ def _pose_hrnet(cfg):
 def _pose_hrnet_se_lambda(cfg):
     if not any(cfg.MODEL.SE_MODULES):
         raise ConfigError('pose_hrnet_se_lambda needs at least one true entry in MODEL.SE_MODULES')
-    return PoseHighResolutionNet(se_modules=cfg.MODEL.SE_MODULES, **_hrnet_args(cfg))
+    return PoseHighResolutionNet(se_modules=cfg.MODEL.SE_MODULES,
+                                 lambda_identity_start=cfg.MODEL.LAMBDA_IDENTITY_START,
+                                 **_hrnet_args(cfg))
 
 
 MODEL_BUILDERS = {
@@ -71,23 +73,60 @@ def build_model(cfg, is_train=False):
     return model
 
 
+def model_meta(cfg):
+    """The settings that define what a checkpoint's weights compute, as checkpoints record
+    them (``meta``): the network (name, joints, branch widths; for λ models the λ places,
+    instances and λ form) and the input it was trained on (input and heatmap size, sigma)."""
+    extra = cfg.MODEL.EXTRA
+    meta = {'MODEL.NAME': cfg.MODEL.NAME, 'MODEL.NUM_JOINTS': int(cfg.MODEL.NUM_JOINTS),
+            'MODEL.IMAGE_SIZE': [int(v) for v in cfg.MODEL.IMAGE_SIZE],
+            'MODEL.HEATMAP_SIZE': [int(v) for v in cfg.MODEL.HEATMAP_SIZE],
+            'MODEL.SIGMA': float(cfg.MODEL.SIGMA)}
+    for stage in ('STAGE2', 'STAGE3', 'STAGE4'):
+        if stage in extra:
+            meta[f'MODEL.EXTRA.{stage}.NUM_CHANNELS'] = [int(c) for c in
+                                                         extra[stage]['NUM_CHANNELS']]
+    if cfg.MODEL.NAME != 'pose_hrnet':
+        se = [bool(s) for s in cfg.MODEL.SE_MODULES]
+        meta.update({'MODEL.SE_MODULES': se + [False] * (4 - len(se)),
+                     'MODEL.NUM_INSTANCES': int(cfg.MODEL.NUM_INSTANCES),
+                     'MODEL.LAMBDA_IDENTITY_START': bool(cfg.MODEL.LAMBDA_IDENTITY_START)})
+    return meta
+
+
+# What an initialisation checkpoint must agree on: its λ blocks (if any) compute something
+# else under the other λ form. Widths and joints are checked by the tensor shapes; another
+# input size or sigma is a legitimate start for a new training run.
+INIT_META_KEYS = ('MODEL.LAMBDA_IDENTITY_START',)
+
+
+def load_weights(model, cfg, path):
+    """Load the checkpoint ``path`` into ``model`` (built from ``cfg``) strictly, refusing a
+    checkpoint whose recorded settings (:func:`model_meta`) differ from ``cfg``'s; returns
+    the state dict loaded."""
+    return load_model_weights(model, path, expected_meta=model_meta(cfg))
+
+
 def is_lambda_block_key(name):
     """True for state-dict keys of the λ-modulated SE blocks (``stage{1..4}_se.*``)."""
     return name.startswith(LAMBDA_BLOCK_PREFIXES)
 
 
-def init_from_checkpoint(model, path):
+def init_from_checkpoint(model, path, cfg=None):
     """Initialise a model from an HRNet or MIPNet checkpoint, as the reference MIPNet recipe
     starts from a COCO-trained HRNet (loaded non-strictly, λ blocks freshly initialised).
 
     Every tensor of the checkpoint is loaded; only λ-block tensors may be absent from it and
     are left at their initial values. Unknown keys, shape mismatches and other missing keys
-    raise one CheckpointError.
+    raise one CheckpointError; with ``cfg``, so does a checkpoint recording the other λ form
+    (``MODEL.LAMBDA_IDENTITY_START``).
 
     Returns:
         sorted list of the keys left initialised (empty for a MIPNet checkpoint).
     """
-    left = load_matching_weights(model, path, is_lambda_block_key)
+    left = load_matching_weights(model, path, is_lambda_block_key,
+                                 expected_meta=None if cfg is None else model_meta(cfg),
+                                 meta_keys=INIT_META_KEYS)
     blocks = sorted({k.split('.', 1)[0] for k in left})
     logger.info('=> initialised from %s: %s', path,
                 f'left {len(left)} tensors of {", ".join(blocks)} initialised (λ blocks)'

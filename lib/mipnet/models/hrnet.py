@@ -16,7 +16,7 @@ import os
 
 from torch import nn
 
-from mipnet.models.lambda_blocks import SELambdaModule, one_hot_lambda
+from mipnet.models.lambda_blocks import SELambdaLayer, SELambdaModule, one_hot_lambda
 
 logger = logging.getLogger(__name__)
 
@@ -195,12 +195,16 @@ class PoseHighResolutionNet(nn.Module):
         num_joints: heatmap channels J.
         se_modules: four booleans: λ block before stage 2, 3, 4, and after stage 4.
         num_instances: N, the λ vector length.
+        lambda_identity_start: λ blocks in the identity-start form
+            (:class:`mipnet.models.lambda_blocks.SELambdaLayer`; ``MODEL.LAMBDA_IDENTITY_START``).
     """
 
     NUM_PLACES = 4
 
-    def __init__(self, extra, num_joints, se_modules=(False,) * 4, num_instances=2):
+    def __init__(self, extra, num_joints, se_modules=(False,) * 4, num_instances=2,
+                 lambda_identity_start=False):
         super().__init__()
+        self.lambda_identity_start = bool(lambda_identity_start)
         se_modules = tuple(bool(s) for s in se_modules) + (False,) * (4 - len(se_modules))
         self.se_config = se_modules
         self.num_instances = num_instances
@@ -232,7 +236,8 @@ class PoseHighResolutionNet(nn.Module):
         # λ blocks at the four places; reference names stage1_se..stage4_se.
         place_channels = stage_channels + [[stage_channels[2][0]]]
         for place in range(self.NUM_PLACES):
-            module = SELambdaModule(place_channels[place], num_instances) \
+            module = SELambdaModule(place_channels[place], num_instances,
+                                    identity_start=lambda_identity_start) \
                 if se_modules[place] else None
             setattr(self, f'stage{place + 1}_se', module)
 
@@ -364,6 +369,9 @@ class PoseHighResolutionNet(nn.Module):
             elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
+        for m in self.modules():
+            if isinstance(m, SELambdaLayer) and m.identity_start:
+                m.reset_identity()
         if not pretrained:
             return
         if not os.path.isfile(pretrained):

@@ -14,6 +14,10 @@ import torch
 logger = logging.getLogger(__name__)
 
 STATE_DICT_KEYS = ('state_dict', 'best_state_dict', 'latest_state_dict', 'model')
+# Key of the model-defining settings in the checkpoints this project writes.
+META_KEY = 'meta'
+# Weights-only files already reported as uncheckable (one log line per file and process).
+_UNCHECKED = set()
 
 
 class CheckpointError(RuntimeError):
@@ -151,6 +155,53 @@ def load_state_dict_file(path, map_location='cpu'):
     return extract_state_dict(load_file(path, map_location), source=f'checkpoint {path}')
 
 
+def with_meta(state_dict, meta):
+    """The layout of the weights files this project writes: ``{'state_dict': ..., 'meta':
+    meta}``, ``meta`` the model-defining settings (``mipnet.models.model_meta``)."""
+    return {'state_dict': state_dict, META_KEY: dict(meta)}
+
+
+def read_meta(obj):
+    """The model-defining settings a loaded checkpoint records, or None (weights-only files:
+    the reference's and the official HRNet/MIPNet ones)."""
+    meta = obj.get(META_KEY) if isinstance(obj, dict) else None
+    return meta if isinstance(meta, dict) else None
+
+
+def check_meta(found, expected, path, keys=None):
+    """Compare the settings a checkpoint records with those of the model it is loaded into.
+
+    Args:
+        found: the checkpoint's settings (:func:`read_meta`), or None for a weights-only file,
+            which cannot be checked: logged once per file.
+        expected: the settings of the config (``mipnet.models.model_meta``).
+        keys: compare only these keys (default: every key both record).
+
+    Raises:
+        CheckpointError: naming each differing key with both values.
+    """
+    if found is None:
+        if path not in _UNCHECKED:
+            _UNCHECKED.add(path)
+            logger.info('%s is a weights-only file: its input size, heatmap sigma and λ form '
+                        'cannot be checked against the config', path)
+        return
+    common = [k for k in expected if k in found and (keys is None or k in keys)]
+    differing = [k for k in common if _plain(found[k]) != _plain(expected[k])]
+    if differing:
+        raise CheckpointError(
+            f'checkpoint {path} was made for another model: ' +
+            '; '.join(f'{k} {_plain(found[k])} (config: {_plain(expected[k])})'
+                      for k in differing) +
+            '. The same weights compute something else under these settings: use the config '
+            'the checkpoint was trained with, or set these keys to its values')
+
+
+def _plain(value):
+    """Lists and tuples compared as lists (yacs keeps YAML sequences as either)."""
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
 def _describe(keys, limit=5):
     keys = sorted(keys)
     more = f' (+{len(keys) - limit} more)' if len(keys) > limit else ''
@@ -178,9 +229,15 @@ def check_compatible(model, state_dict, source='checkpoint'):
                               ' | '.join(parts))
 
 
-def load_model_weights(model, path, map_location='cpu'):
-    """Load weights into ``model`` strictly; returns the state dict loaded."""
-    state = load_state_dict_file(path, map_location)
+def load_model_weights(model, path, map_location='cpu', expected_meta=None):
+    """Load weights into ``model`` strictly; returns the state dict loaded.
+
+    With ``expected_meta`` the settings the checkpoint records must equal it
+    (:func:`check_meta`)."""
+    obj = load_file(path, map_location)
+    if expected_meta is not None:
+        check_meta(read_meta(obj), expected_meta, path)
+    state = extract_state_dict(obj, source=f'checkpoint {path}')
     target = model.module if hasattr(model, 'module') else model
     check_compatible(target, state, source=f'checkpoint {path}')
     target.load_state_dict(state, strict=True)
@@ -188,7 +245,8 @@ def load_model_weights(model, path, map_location='cpu'):
     return state
 
 
-def load_matching_weights(model, path, may_be_missing, map_location='cpu'):
+def load_matching_weights(model, path, may_be_missing, map_location='cpu', expected_meta=None,
+                          meta_keys=None):
     """Initialise ``model`` from the checkpoint at ``path``, leaving some tensors as they are.
 
     Every tensor of the checkpoint must exist in the model with the same shape, and every
@@ -200,11 +258,16 @@ def load_matching_weights(model, path, may_be_missing, map_location='cpu'):
         path: checkpoint file (a state_dict, or a dict holding one under state_dict /
             best_state_dict / latest_state_dict / model, ``module.`` prefixes allowed).
         may_be_missing: predicate on a model key name.
+        expected_meta, meta_keys: with ``expected_meta``, the ``meta_keys`` settings the
+            checkpoint records must equal it (:func:`check_meta`).
 
     Returns:
         sorted list of the model keys left at their current (initial) values.
     """
-    state = load_state_dict_file(path, map_location)
+    obj = load_file(path, map_location)
+    if expected_meta is not None:
+        check_meta(read_meta(obj), expected_meta, path, meta_keys)
+    state = extract_state_dict(obj, source=f'checkpoint {path}')
     target = model.module if hasattr(model, 'module') else model
     own = target.state_dict()
     unexpected = set(state) - set(own)
@@ -331,6 +394,8 @@ def reconcile_best(state, best_path):
             pass
     if int(best_epoch) == int(state['epoch']) and \
             state_dict_digest(state['state_dict']) == digest:
-        save_atomic(state['state_dict'], best_path)
+        meta = read_meta(state)
+        save_atomic(state['state_dict'] if meta is None else with_meta(state['state_dict'], meta),
+                    best_path)
         return 'restored'
     return 'lost'
