@@ -16,6 +16,7 @@ from mipnet.evaluation.metrics import load_coco
 from mipnet.evaluation.subsets import (box_outcomes, crowd_error_rate, crowd_merged_boxes,
                                        occluded_ann_ids, subset_keypoint_eval)
 from mipnet.models import build_model, load_weights
+from mipnet.utils.checkpoint import file_sha256
 
 
 def annotation_file(cfg, test_set=None):
@@ -147,9 +148,44 @@ def evaluate_runs(runs, opts, out_dir, splits):
     """:func:`evaluate_weights` of the checkpoints of ``runs`` ([(variant, weights)], a
     :class:`mipnet.analysis.settings.Variant` each, the baseline first) on every split, each
     with the shared ``opts`` and its variant's keys; returns {split: [run dict, ...]} in the
-    order of ``runs``."""
-    return {split: [evaluate_weights(variant, list(opts) + list(variant.opts), w, split,
-                                     os.path.join(out_dir, 'eval', split, variant.key))
-                    for variant, w in runs]
-            for split in splits}
+    order of ``runs``. An evaluation of the same file (SHA-256) with the same overrides
+    that a previous comparison wrote (``evaluation.json`` in its folder) is reused."""
+    evaluations = {}
+    for split in splits:
+        evaluations[split] = []
+        for variant, weights in runs:
+            folder = os.path.join(out_dir, 'eval', split, variant.key)
+            run_opts = list(opts) + list(variant.opts)
+            stamp = dict(weights=weights, sha256=file_sha256(weights)
+                         if os.path.isfile(weights) else None, overrides=run_opts)
+            cache = os.path.join(folder, 'evaluation.json')
+            run = _cached_evaluation(cache, stamp)
+            if run is None:
+                run = evaluate_weights(variant, run_opts, weights, split, folder)
+                write_json_atomic(cache, dict(stamp=stamp, run=run))
+            else:
+                log(f'{variant.label} on {split}: reusing the evaluation in {cache}')
+            evaluations[split].append(run)
+    return evaluations
+
+
+def _cached_evaluation(path, stamp):
+    """The run dict of ``path`` when it was made with ``stamp``, else None."""
+    try:
+        with open(path) as f:
+            cached = json.load(f)
+        return cached['run'] if cached.get('stamp') == stamp and stamp['sha256'] else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_json_atomic(path, obj):
+    """``obj`` as JSON at ``path`` through a temporary file in the same folder and a rename,
+    so that an interrupted write never leaves a partial file."""
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=1, default=float)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 

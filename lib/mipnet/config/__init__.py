@@ -75,6 +75,13 @@ def _validate(cfg):
         raise ConfigError(f'LOSS.INSTANCE_WEIGHTS = {weights} must be empty or '
                           f'{cfg.MODEL.NUM_INSTANCES} non-negative numbers (MODEL.NUM_INSTANCES), '
                           'not all 0')
+    teacher = cfg.LOSS.TEACHER_WEIGHT
+    if not 0 <= teacher < float('inf'):
+        raise ConfigError(f'LOSS.TEACHER_WEIGHT = {teacher} must be a finite number >= 0')
+    if teacher > 0 and cfg.MODEL.NAME == 'pose_hrnet':
+        raise ConfigError('LOSS.TEACHER_WEIGHT distils a λ model\'s instance 0 towards an '
+                          'HRNet trained alongside; MODEL.NAME pose_hrnet has no instances: '
+                          'set it to 0')
     for key in ('TRAIN.BATCH_SIZE_PER_GPU', 'TEST.BATCH_SIZE_PER_GPU'):
         if _get(cfg, key) <= 0:
             raise ConfigError(f'{key} = {_get(cfg, key)} must be positive')

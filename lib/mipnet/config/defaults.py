@@ -92,6 +92,11 @@ _C.LOSS.USE_TARGET_WEIGHT = True
 _C.LOSS.USE_DIFFERENT_JOINTS_WEIGHT = False
 # λ models: loss weight of each instance (MODEL.NUM_INSTANCES values); empty = equal weights.
 _C.LOSS.INSTANCE_WEIGHTS = []
+# (port, beyond the reference) λ models: > 0 trains an HRNet (pose_hrnet, same widths) from
+# TRAIN.INIT_CHECKPOINT alongside on the same batches and adds this weight times 0.5 * MSE
+# of instance 0's heatmaps to the teacher's (no gradient into the teacher from it): a
+# first-instance protection while fine-tuning from HRNet. 0 (default): off, the reference.
+_C.LOSS.TEACHER_WEIGHT = 0.0
 
 _C.DATASET = CN()
 # Dataset name of the run (used in output paths): coco, crowdpose, ochuman.

@@ -23,6 +23,7 @@ from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.hooks import Hook, call_hooks
 from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
 from mipnet.engine.optim import build_optimizer, build_scheduler, rebuild_schedule
+from mipnet.engine.teacher import AlongsideTeacher
 from mipnet.evaluation.pck import heatmap_accuracy
 from mipnet.losses import build_criterion, multi_instance_loss
 from mipnet.models import build_model, init_from_checkpoint, load_weights, model_meta
@@ -58,12 +59,14 @@ def epoch_seed(cfg, epoch, rank):
     return base * 1_000_003 + epoch * 1009 + rank
 
 
-def compute_loss(cfg, model, criterion, images, target, target_weight):
+def compute_loss(cfg, model, criterion, images, target, target_weight, teacher=None):
     """Forward and loss of one batch.
 
     λ models: every box on all N instances; instance k's heatmaps against instance k's
     target; mean over the B*N expanded samples, or weighted per instance by
-    ``LOSS.INSTANCE_WEIGHTS``. Plain HRNet: instance 0 only.
+    ``LOSS.INSTANCE_WEIGHTS``. Plain HRNet: instance 0 only. With an
+    :class:`mipnet.engine.teacher.AlongsideTeacher` the objective adds the teacher's own
+    loss and ``LOSS.TEACHER_WEIGHT`` times the distillation of instance 0 towards it.
 
     Args:
         images: (B, 3, H, W); target: (B, N, J, h, w); target_weight: (B, N, J, 1).
@@ -77,6 +80,9 @@ def compute_loss(cfg, model, criterion, images, target, target_weight):
                                    cfg.MODEL.SHARED_TRUNK)
         loss = multi_instance_loss(criterion, output, target, target_weight,
                                    list(cfg.LOSS.INSTANCE_WEIGHTS) or None)
+        if teacher is not None:
+            own, distill = teacher.losses(images, target, target_weight, output[:, 0])
+            loss = loss + own + teacher.weight * distill
     else:
         output = model(images).unsqueeze(1)
         loss = criterion(output[:, 0], target[:, 0], target_weight[:, 0])
@@ -135,6 +141,8 @@ class Trainer:
         self.model = model
         self.criterion = build_criterion(cfg)
         self.optimizer = build_optimizer(cfg, model, self.device)
+        self.teacher = AlongsideTeacher(cfg, self.device) if cfg.LOSS.TEACHER_WEIGHT > 0 \
+            else None
         if dist.is_main_process():
             preflight.check_disk_space(self.output_dir, preflight.checkpoint_bytes(
                 unwrap(model), cfg.TRAIN.OPTIMIZER, cfg.TRAIN.MOMENTUM))
@@ -222,6 +230,12 @@ class Trainer:
             rebuild_schedule(self.cfg, self.optimizer, self.scheduler, self.begin_epoch)
         if 'scaler' in state:
             self.scaler.load_state_dict(state['scaler'])
+        if self.teacher is not None:
+            if 'teacher' not in state:
+                raise CheckpointError(f'checkpoint {path} holds no teacher: it was trained '
+                                      'without LOSS.TEACHER_WEIGHT; resume with '
+                                      'LOSS.TEACHER_WEIGHT 0')
+            self.teacher.load_state_dict(state['teacher'], path)
         self.best_perf = float(state.get('perf', -1.0))
         self._resume_best(state, path)
         self.history = [dict(zip(('epoch', 'ap'), map(float, row)))
@@ -287,6 +301,8 @@ class Trainer:
             'config': self.cfg.dump(),
             META_KEY: model_meta(self.cfg),
         }
+        if self.teacher is not None:
+            state['teacher'] = self.teacher.state_dict()
         save_atomic(state, self.checkpoint_path)
         if improved:
             save_atomic(with_meta(weights, model_meta(self.cfg)),
@@ -297,6 +313,10 @@ class Trainer:
     def train_one_epoch(self, epoch):
         cfg, device = self.cfg, self.device
         self.model.train()
+        optimizers = [self.optimizer]
+        if self.teacher is not None:
+            self.teacher.model.train()
+            optimizers.append(self.teacher.optimizer)
         loader = self.train_loader
         loader.sampler.set_epoch(epoch)
         loader.generator.manual_seed(epoch_seed(cfg, epoch, self.rank))
@@ -315,14 +335,18 @@ class Trainer:
             with torch.autocast(device.type, dtype=autocast_dtype(device.type),
                                 enabled=self.amp):
                 loss, output = compute_loss(cfg, self.model, self.criterion, images, target,
-                                            target_weight)
+                                            target_weight, self.teacher)
             self._check_finite(loss, epoch, i)
-            self.optimizer.zero_grad(set_to_none=True)
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
-            if cfg.TRAIN.CLIP_GRAD_NORM > 0:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.TRAIN.CLIP_GRAD_NORM)
-            self.scaler.step(self.optimizer)
+            for optimizer in optimizers:
+                if cfg.TRAIN.CLIP_GRAD_NORM > 0:
+                    self.scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(
+                        [p for group in optimizer.param_groups for p in group['params']],
+                        cfg.TRAIN.CLIP_GRAD_NORM)
+                self.scaler.step(optimizer)
             self.scaler.update()
             loss_sum += loss.detach()
             seen += 1
@@ -408,6 +432,8 @@ class Trainer:
         for epoch in range(self.begin_epoch, cfg.TRAIN.END_EPOCH):
             stats = self.train_one_epoch(epoch)
             self.scheduler.step()
+            if self.teacher is not None:
+                self.teacher.scheduler.step()
             summary.update(stats)
             epoch_losses.append(stats['loss'])
             if self._max_steps_reached():
