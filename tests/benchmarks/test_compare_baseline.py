@@ -179,6 +179,10 @@ def test_gpu_preset_plumbing_on_cpu_then_eval_only(tmp_path):
         'MIPNet identity (pose_hrnet_se_lambda)']
     report = (out / 'results.md').read_text()
     assert '| MIPNet identity (pose_hrnet_se_lambda) |' in report and 'own box' in report
+    # Instance 0 on the first batch: the identity start begins where HRNet is.
+    accuracy = {k: v['first_batch_accuracy']
+                for k, v in summary['stages']['finetune']['variants'].items()}
+    assert all(0.0 <= a <= 1.0 for a in accuracy.values()) and 'first-batch accuracy' in report
 
     missing = subprocess.run([sys.executable, str(SCRIPT), '--eval-only', '--out',
                               str(tmp_path / 'none')] + common,

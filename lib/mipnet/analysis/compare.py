@@ -5,6 +5,7 @@ proportion through tools/train.py, and the final weights' evaluation."""
 import json
 import multiprocessing as mp
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -236,6 +237,21 @@ def train_runs(jobs, threads, parallel):
     return info
 
 
+def first_batch_accuracy(out_dir):
+    """Instance 0's heatmap accuracy on the first training batch of the run whose log files
+    lie under ``out_dir`` (how far the start is from the weights it was initialised from),
+    or None when no log records it."""
+    pattern = re.compile(r'Epoch: \[0\]\[0/\d+\].*?Accuracy ([\d.]+)')
+    for folder, _, files in os.walk(out_dir):
+        for name in sorted(files):
+            if name.startswith('train') and name.endswith('.log'):
+                with open(os.path.join(folder, name), errors='replace') as f:
+                    match = pattern.search(f.read())
+                if match:
+                    return float(match.group(1))
+    return None
+
+
 def finetune_recipe(args, data_dir, out_dir):
     """The reference schedule in proportion, through tools/train.py subprocesses:
 
@@ -286,7 +302,9 @@ def finetune_recipe(args, data_dir, out_dir):
     info['finetune'] = dict(epochs=epochs, init_checkpoint=base,
                             seconds=time.perf_counter() - start,
                             variants={v.key: dict(runs[v.key], overrides=stage_opts[v.key],
-                                                  description=v.description)
+                                                  description=v.description,
+                                                  first_batch_accuracy=first_batch_accuracy(
+                                                      os.path.join(ft_dir, v.key)))
                                       for v in variants})
     return info, [(v, final_weights(os.path.join(ft_dir, v.key), v.spec, stage_opts[v.key]))
                   for v in variants]

@@ -221,6 +221,21 @@ def scratch_report(summary):
         per_box_table(runs), '', crowd_error_table(runs), '', crowd_box_table(runs), ''])
 
 
+def finetune_table(stage):
+    """Markdown: the fine-tuning runs of ``--recipe finetune`` (``summary['stages']
+    ['finetune']``): what each variant changes, its epochs, instance 0's accuracy on the
+    first training batch (how close the start is to the HRNet it came from) and its time."""
+    lines = ['| Fine-tuning run | what it changes | epochs | first-batch accuracy (λ = e0) '
+             '| minutes |', '|---|---|---|---|---|']
+    for key, run in stage['variants'].items():
+        pairs = dict(zip(run['overrides'][::2], run['overrides'][1::2]))
+        acc = run.get('first_batch_accuracy')
+        minutes = 'reused' if run.get('reused') else f'{run["seconds"] / 60:.1f}'
+        lines.append(f'| {key} | {run["description"]} | {pairs["TRAIN.END_EPOCH"]} | '
+                     f'{"n/a" if acc is None else f"{acc:.3f}"} | {minutes} |')
+    return '\n'.join(lines)
+
+
 def evaluation_report(summary, data_dir):
     """results.md of --eval-only / --recipe finetune: command, run time and machine, the
     checkpoints, the crowd statistics of both validation splits of ``data_dir`` and
@@ -235,5 +250,7 @@ def evaluation_report(summary, data_dir):
         f'{info["cores"]} cores, torch {info["torch"]}; load average at start '
         f'{info["load_average_start"][0]:.1f}, at end {info["load_average_end"][0]:.1f}.', '',
         'Checkpoints: ' + ', '.join(f'`{w}`' for w in summary['weights']), '',
+        *([finetune_table(summary['stages']['finetune']), '']
+          if 'finetune' in summary['stages'] else []),
         crowd_statistics_table(statistics_rows(data_dir, ('val', OCHUMAN_SPLIT))), '',
         eval_report(summary['evaluations'])])
