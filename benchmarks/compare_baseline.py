@@ -26,7 +26,10 @@ Usage::
 
 ``--eval-only`` evaluates two checkpoints on the ``val`` and OCHuman-like ``val_ochuman``
 splits; ``--recipe finetune`` runs the reference schedule in proportion through
-tools/train.py first (:func:`mipnet.analysis.compare.finetune_recipe`). Measured numbers
+tools/train.py first (:func:`mipnet.analysis.compare.finetune_recipe`): HRNet, then the
+fine-tuning runs of ``--variants`` from it (HRNet continued, MIPNet in the reference form,
+MIPNet with this port's first-instance protections; finished runs and evaluations are
+reused), and writes ``compare_variants.png`` and ``compare_predictions.png``. Measured numbers
 and the analysis: docs/results.md. Sizes can be overridden (``--num-train``, ``--epochs``,
 ...; presets: ``PRESETS``); ``--opts`` takes ``KEY VALUE`` config overrides for both models.
 """
@@ -152,9 +155,9 @@ def main(argv=None):
     start, load_start = time.perf_counter(), os.getloadavg()
     log(f'preset {args.preset}: {vars(args)}')
     if args.eval_only or args.recipe == 'finetune':
-        print(compare_checkpoints(args, argv, data_dir, out_dir, start, load_start))
-        return 0
-    report, figures = compare_from_scratch(args, argv, data_dir, out_dir, start, load_start)
+        report, figures = compare_checkpoints(args, argv, data_dir, out_dir, start, load_start)
+    else:
+        report, figures = compare_from_scratch(args, argv, data_dir, out_dir, start, load_start)
     if args.docs:
         docs = os.path.join(ROOT, 'docs', 'images')
         os.makedirs(docs, exist_ok=True)

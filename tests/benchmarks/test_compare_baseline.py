@@ -183,6 +183,11 @@ def test_gpu_preset_plumbing_on_cpu_then_eval_only(tmp_path):
     accuracy = {k: v['first_batch_accuracy']
                 for k, v in summary['stages']['finetune']['variants'].items()}
     assert all(0.0 <= a <= 1.0 for a in accuracy.values()) and 'first-batch accuracy' in report
+    for name in ('compare_variants.png', 'compare_predictions.png'):
+        image = cv2.imread(str(out / name))
+        assert image is not None and image.shape[0] > 100, name
+    # Ground truth and one column per run in the prediction figure.
+    assert cv2.imread(str(out / 'compare_predictions.png')).shape[1] >= 4 * 2 * 192
 
     missing = subprocess.run([sys.executable, str(SCRIPT), '--eval-only', '--out',
                               str(tmp_path / 'none')] + common,

@@ -16,7 +16,7 @@ import torch
 
 from mipnet.analysis.evaluation import (annotation_file, crowd_box_metrics, evaluate_runs,
                                         occluded_metrics, per_box_outcomes, results_files)
-from mipnet.analysis.figures import draw_predictions, plot_history
+from mipnet.analysis.figures import draw_predictions, plot_history, plot_variants
 from mipnet.analysis.report import (evaluation_report, people_found, run_context,
                                     scratch_report)
 from mipnet.analysis.settings import (DEFAULT_VARIANTS, FINETUNE_VARIANTS, IMAGE_SIZE, MODELS,
@@ -375,12 +375,17 @@ def compare_checkpoints(args, argv, data_dir, out_dir, start, load_start):
     evaluations = evaluate_runs(runs, overrides(args, data_dir, out_dir), out_dir,
                                 ('val', OCHUMAN_SPLIT))
     eval_seconds = time.perf_counter() - eval_start
+    figures = [os.path.join(out_dir, 'compare_variants.png'),
+               os.path.join(out_dir, 'compare_predictions.png')]
+    plot_variants(evaluations, figures[0])
+    # Ground truth, the baseline and up to three λ runs on the OCHuman-like split.
+    figure_ids = draw_predictions(evaluations[OCHUMAN_SPLIT][:4], figures[1])
     total = time.perf_counter() - start
     info, command = run_context(argv, load_start)
     summary = dict(command=command.strip(), args=vars(args), data=data_stats,
                    data_seconds=gen_seconds, stages=stages, weights=weights,
                    eval_seconds=eval_seconds, total_seconds=total, machine=info,
-                   evaluations=evaluations)
+                   figure_image_ids=figure_ids, evaluations=evaluations)
     report = evaluation_report(summary, data_dir)
     write_summary_and_report(out_dir, summary, report)
-    return report
+    return report, figures

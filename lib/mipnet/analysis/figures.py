@@ -37,9 +37,45 @@ def plot_history(runs, path):
     plt.close(fig)
 
 
+def plot_variants(evaluations, path):
+    """Bar chart into ``path``: per split of ``evaluations`` ({split: [run dict, ...]} of
+    :func:`mipnet.analysis.evaluation.evaluate_runs`) and per run, AP and AR with
+    ground-truth boxes and AR .5 of the occluded people on crowd-merged boxes."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    metrics = (('AP, GT boxes', lambda r: r['metrics']['merged']['AP']),
+               ('AR, GT boxes', lambda r: r['metrics']['merged']['AR']),
+               ('AR .5 occluded, merged boxes',
+                lambda r: r['crowd_boxes']['occluded']['merged']['AR .5']))
+    splits = list(evaluations)
+    fig, axes = plt.subplots(1, len(splits), figsize=(5.2 * len(splits), 4.0), dpi=110,
+                             squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        runs = evaluations[split]
+        width = 0.8 / len(runs)
+        for i, run in enumerate(runs):
+            values = [f(run) for _, f in metrics]
+            bars = ax.bar([m + (i - (len(runs) - 1) / 2) * width for m in range(len(metrics))],
+                          values, width, label=run['name'], color=f'C{i}')
+            ax.bar_label(bars, fmt='%.3f', fontsize=6, rotation=90, padding=2)
+        ax.set_xticks(range(len(metrics)), [name for name, _ in metrics], fontsize=8)
+        ax.set_title(f'split {split}', fontsize=10)
+        ax.set_ylim(0, max(f(r) for r in runs for _, f in metrics) * 1.25)
+        ax.grid(axis='y', alpha=0.3)
+    axes[0][0].set_ylabel('COCO keypoint metric')
+    axes[0][-1].legend(fontsize=7, loc='upper left')
+    fig.suptitle('Fine-tuned from the same HRNet: HRNet continued vs MIPNet variants',
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def draw_predictions(runs, path, num_images=NUM_FIGURE_IMAGES, zoom=2):
-    """Ground truth | HRNet | MIPNet on the first ``num_images`` validation images (by id)
-    that hold an occluded pair (IoU >= 0.5); chosen without looking at the predictions."""
+    """Ground truth | one column per run (HRNet, MIPNet, ...) on the first ``num_images``
+    validation images (by id) that hold an occluded pair (IoU >= 0.5); chosen without
+    looking at the predictions."""
     from mipnet.vis import draw_pose, draw_poses, pose_color
     skeleton = get_keypoint_meta('coco').skeleton
     with open(runs[0]['annotation_file']) as f:
@@ -48,8 +84,9 @@ def draw_predictions(runs, path, num_images=NUM_FIGURE_IMAGES, zoom=2):
     image_ids = sorted({a['image_id'] for a in gt['annotations'] if a['id'] in occluded})
     image_ids = image_ids[:num_images]
     images = {im['id']: im for im in gt['images']}
+    split = os.path.basename(runs[0]['annotation_file'])[len('person_keypoints_'):-len('.json')]
     image_dir = os.path.join(os.path.dirname(os.path.dirname(runs[0]['annotation_file'])),
-                             'images', 'val')
+                             'images', split)
     preds = []
     for run in runs:
         with open(run['results']['merged']) as f:
@@ -79,8 +116,8 @@ def draw_predictions(runs, path, num_images=NUM_FIGURE_IMAGES, zoom=2):
         rows.append(np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255)
                                     for t in tiles], axis=1))
     header = np.full((28, rows[0].shape[1], 3), 255, np.uint8)
-    width = rows[0].shape[1] // 3
-    for i, title in enumerate(['ground truth', runs[0]['label'], runs[1]['label']]):
+    width = rows[0].shape[1] // (len(runs) + 1)
+    for i, title in enumerate(['ground truth'] + [run['name'] for run in runs]):
         cv2.putText(header, title, (i * width + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                     (0, 0, 0), 1, cv2.LINE_AA)
     save_png(path, np.concatenate([header] + rows, axis=0))
