@@ -61,7 +61,7 @@ def plot_variants(evaluations, path):
             ax.bar_label(bars, fmt='%.3f', fontsize=6, rotation=90, padding=2)
         ax.set_xticks(range(len(metrics)), [name for name, _ in metrics], fontsize=8)
         ax.set_title(f'split {split}', fontsize=10)
-        ax.set_ylim(0, max(f(r) for r in runs for _, f in metrics) * 1.25)
+        ax.set_ylim(0, max(0.05, *(f(r) for r in runs for _, f in metrics)) * 1.25)
         ax.grid(axis='y', alpha=0.3)
     axes[0][0].set_ylabel('COCO keypoint metric')
     axes[0][-1].legend(fontsize=7, loc='upper left')
