@@ -28,5 +28,8 @@ def test_three_paths_agree_and_are_timed(tmp_path, split, same):
     assert [r[0] for r in rows] == ['0', '1']
     for _, old, new, cached, ratio, cached_ratio, decode in rows:
         assert float(old) > 0 and float(new) > 0 and float(cached) > 0 and float(decode) > 0
-        assert float(ratio) == pytest.approx(float(new) / float(old), abs=0.01)
-        assert float(cached_ratio) == pytest.approx(float(cached) / float(old), abs=0.01)
+        # The printed rates are rounded; the ratios come from the unrounded ones (a rate of
+        # 4.9 printed may be 4.85-4.95: 1 % on the ratio).
+        assert float(ratio) == pytest.approx(float(new) / float(old), rel=0.02, abs=0.01)
+        assert float(cached_ratio) == pytest.approx(float(cached) / float(old), rel=0.02,
+                                                    abs=0.01)
