@@ -103,7 +103,7 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int,
                         help='torch threads (default 1: measured best on a shared 2-core '
-                             'machine, see docs/results.md)')
+                             'machine, see docs/results_archive.md)')
     parser.add_argument('--parallel', action=argparse.BooleanOptionalAction, default=True,
                         help='train the two models at the same time in two processes '
                              '(default; --no-parallel: one after the other)')

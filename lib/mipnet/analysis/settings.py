@@ -99,7 +99,7 @@ PRESETS = {
     'quick': dict(num_train=600, num_val=100, epochs=3, eval_freq=1,
                   data='data/synthetic_compare_quick', out='output/compare_quick'),
     # One H100-class GPU, about 8 minutes (a budget, not yet measured on a GPU:
-    # docs/results.md, "Next measurements"): HRNet-W32 at 256x192 with mixed precision, the
+    # docs/results_archive.md, "Next measurements"): HRNet-W32 at 256x192 with mixed precision, the
     # reference schedule in proportion (HRNet 10 epochs, then MIPNet fine-tuned and HRNet
     # continued 5 epochs side by side on the GPU), the data generated with every CPU core.
     'gpu': dict(num_train=5000, num_val=500, num_val_ochuman=500, epochs=10, eval_freq=5,
@@ -117,14 +117,14 @@ REFERENCE_FINETUNE_STEPS = (70 / 110, 100 / 110)
 IMAGE_SIZE = (256, 192)  # generated images (width, height)
 # Schedule of both models. The small configs' LR 0.002 (and weight decay 1e-4) keep the
 # short CPU runs in a noisy plateau and let Adam's L2 decay erase MIPNet's small lambda-path
-# weights before they learn anything (docs/results.md, "Analysis", section 1).
+# weights before they learn anything (docs/results_archive.md, "Analysis", section 1).
 LR = 0.0005
 WD = 0.0
 INPUT_SIZE = (64, 96)  # network input (width, height); heatmaps are a quarter of it
 # HRNet width of both models (branch channels W, 2W, 4W, 8W), as in the small configs. W32,
 # the paper's smallest HRNet, costs about 1.3x the time per step at this input size, so
 # 12 epochs of it took 48.8 min, over the 45-minute budget, and did not change the outcome
-# (docs/results.md, "Analysis"): ``--width 32 --epochs 12 --eval-freq 3``.
+# (docs/results_archive.md, "Analysis"): ``--width 32 --epochs 12 --eval-freq 3``.
 WIDTH = 16
 # Defaults of the options a preset may set (the CPU comparison's).
 DEFAULTS = dict(num_val_ochuman=400, width=WIDTH, input_size=INPUT_SIZE, device='cpu',
@@ -133,7 +133,7 @@ DEFAULTS = dict(num_val_ochuman=400, width=WIDTH, input_size=INPUT_SIZE, device=
 # Training data: the default generator. The held-out validation split is more crowded:
 # fewer single-person images, more people placed onto others, closer behind them and allowed
 # to be more hidden. (Training on the crowded settings too was measured to slow both models
-# down, MIPNet more: docs/results.md, "Analysis".)
+# down, MIPNet more: docs/results_archive.md, "Analysis".)
 TRAIN_SYNTHETIC = SyntheticConfig()
 VAL_SYNTHETIC = SyntheticConfig(people_probs=(0.1, 0.3, 0.3, 0.3), overlap_prob=0.8,
                                 overlap_shift=(0.0, 0.3), min_visible_fraction=0.2,

@@ -29,7 +29,7 @@ class SyntheticConfig:
 # OCHuman-level occlusion (validation only): two to four people per image, every person
 # placed onto an earlier one, close behind it, allowed to be more hidden, and every person's
 # visible box at IoU >= 0.5 with another's. The shift range sets the mean MaxIoU: (0, 0.15)
-# anchor widths gives about OCHuman's 0.67 (docs/results.md, "Next measurements").
+# anchor widths gives about OCHuman's 0.67 (docs/results_archive.md, "Next measurements").
 OCHUMAN_LIKE = SyntheticConfig(people_probs=(0.0, 0.5, 0.3, 0.2), overlap_prob=1.0,
                                overlap_shift=(0.0, 0.15), min_visible_fraction=0.2,
                                min_visible_joints=5, min_max_iou=0.5, max_attempts=200)
