@@ -195,8 +195,8 @@ def final_weights(out_dir, spec, opts):
 
 def finished_run(spec, opts, init_checkpoint=None):
     """True when the run folder of the model ``spec`` with ``opts`` (initialised from
-    ``init_checkpoint``) holds a finished run of exactly that config: ``final_state.pth`` beside a ``checkpoint.pth`` of the last epoch
-    whose recorded config equals it (output and log folders aside, so that a run folder can
+    ``init_checkpoint``) holds a finished run of exactly that config: ``final_state.pth``
+    beside a ``checkpoint.pth`` of the last epoch whose recorded config equals it (output and log folders aside, so that a run folder can
     be moved; keys added since the run was made compare at their defaults). A comparison
     run again reuses such runs instead of training them again."""
     cfg = load_config(spec.cfg_path, list(opts) + ['TRAIN.INIT_CHECKPOINT', init_checkpoint or ''])

@@ -99,7 +99,8 @@ PRESETS = {
     'quick': dict(num_train=600, num_val=100, epochs=3, eval_freq=1,
                   data='data/synthetic_compare_quick', out='output/compare_quick'),
     # One H100-class GPU, about 8 minutes (a budget, not yet measured on a GPU:
-    # docs/results_archive.md, "Next measurements"): HRNet-W32 at 256x192 with mixed precision, the
+    # docs/results_archive.md, "Next measurements"): HRNet-W32 at 256x192 with mixed
+    # precision, the
     # reference schedule in proportion (HRNet 10 epochs, then MIPNet fine-tuned and HRNet
     # continued 5 epochs side by side on the GPU), the data generated with every CPU core.
     'gpu': dict(num_train=5000, num_val=500, num_val_ochuman=500, epochs=10, eval_freq=5,
