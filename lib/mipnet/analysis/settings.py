@@ -100,9 +100,9 @@ PRESETS = {
                   data='data/synthetic_compare_quick', out='output/compare_quick'),
     # One H100-class GPU, about 8 minutes (a budget, not yet measured on a GPU:
     # docs/results_archive.md, "Next measurements"): HRNet-W32 at 256x192 with mixed
-    # precision, the
-    # reference schedule in proportion (HRNet 10 epochs, then MIPNet fine-tuned and HRNet
-    # continued 5 epochs side by side on the GPU), the data generated with every CPU core.
+    # precision, the reference schedule in proportion (HRNet 10 epochs, then MIPNet
+    # fine-tuned and HRNet continued 5 epochs side by side on the GPU), the data generated
+    # with every CPU core.
     'gpu': dict(num_train=5000, num_val=500, num_val_ochuman=500, epochs=10, eval_freq=5,
                 data='data/synthetic_compare_gpu', out='output/compare_gpu', width=32,
                 input_size=(192, 256), device='cuda', amp=True, recipe='finetune',
