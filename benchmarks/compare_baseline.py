@@ -34,6 +34,7 @@ and the analysis: docs/results.md. Sizes can be overridden (``--num-train``, ``-
 ...; presets: ``PRESETS``); ``--opts`` takes ``KEY VALUE`` config overrides for both models.
 """
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -43,6 +44,7 @@ import cv2
 import torch
 
 from mipnet.analysis.compare import compare_checkpoints, compare_from_scratch
+from mipnet.analysis.report import seeds_table
 from mipnet.analysis.settings import (DEFAULT_VARIANTS, DEFAULTS, FINETUNE_VARIANTS,
                                       INPUT_SIZE, LR, OCHUMAN_SPLIT, PRESETS, ROOT, WD, WIDTH,
                                       log)
@@ -114,6 +116,10 @@ def parse_args(argv=None):
     parser.add_argument('--regenerate', action='store_true', help='rebuild the dataset')
     parser.add_argument('--docs', action='store_true',
                         help='also copy the figures to docs/images/')
+    parser.add_argument('--combine', nargs='+', metavar='OUT',
+                        help='train nothing: print one table per split of the --recipe '
+                             'finetune comparisons in these output folders (one per seed, '
+                             'each cell "seed a / seed b")')
     parser.add_argument('--opts', nargs=argparse.REMAINDER, default=[],
                         help='KEY VALUE overrides for both models')
     args = parser.parse_args(argv)
@@ -144,9 +150,26 @@ def parse_args(argv=None):
     return args
 
 
+def combine(out_dirs):
+    """The tables of :func:`mipnet.analysis.report.seeds_table` for the comparisons in
+    ``out_dirs``; exits naming a folder without a summary."""
+    summaries = []
+    for folder in out_dirs:
+        path = os.path.join(folder, 'summary.json')
+        if not os.path.isfile(path):
+            raise SystemExit(f'--combine: {path} not found (run the comparison first)')
+        with open(path) as f:
+            summaries.append(json.load(f))
+    return '\n\n'.join(seeds_table(summaries, split)
+                       for split in summaries[0]['evaluations'])
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.combine:
+        print(combine(args.combine))
+        return 0
     data_dir = os.path.abspath(os.path.join(ROOT, args.data))
     out_dir = os.path.abspath(os.path.join(ROOT, args.out))
     os.makedirs(out_dir, exist_ok=True)

@@ -189,6 +189,15 @@ def test_gpu_preset_plumbing_on_cpu_then_eval_only(tmp_path):
     # Ground truth and one column per run in the prediction figure.
     assert cv2.imread(str(out / 'compare_predictions.png')).shape[1] >= 4 * 2 * 192
 
+    # Seeds combined: one row per run, a value per comparison folder in each cell.
+    res = subprocess.run([sys.executable, str(SCRIPT), '--combine', str(out), str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = [line for line in res.stdout.splitlines() if line.startswith('| MIPNet identity |')]
+    assert len(rows) == 2  # val and val_ochuman
+    ap = summary['evaluations']['val'][2]['metrics']['merged']['AP']
+    assert rows[0].split(' | ')[1] == f'{ap:.3f} / {ap:.3f}'
+
     missing = subprocess.run([sys.executable, str(SCRIPT), '--eval-only', '--out',
                               str(tmp_path / 'none')] + common,
                              capture_output=True, text=True, timeout=300)

@@ -236,6 +236,49 @@ def finetune_table(stage):
     return '\n'.join(lines)
 
 
+def variant_row(run, counts):
+    """The numbers of one run dict in :func:`seeds_table`'s column order; ``counts`` is
+    :func:`people_found`'s for its split."""
+    m, o = run['metrics']['merged'], run['occluded']['merged']
+    key = run['label'] if len(run['results']) < 2 else f'{run["name"]} {mode_label(MERGED)}'
+    own = sum(run['per_box'][g]['own'] for g in ('occluded', 'others'))
+    crowd = run['crowd_boxes']['occluded']['merged']
+    return [m['AP'], m['AP .5'], m['AR'], o['AR'], sum(counts[key].values()), own,
+            run['per_box']['occluded']['crowd_error_rate'], crowd['AR'], crowd['AR .5']]
+
+
+SEED_COLUMNS = ('AP', 'AP .5', 'AR', 'AR occluded', 'people found', 'own box (λ = e0)',
+                'crowd-error rate (occluded)', 'merged boxes: AR occluded', 'AR .5 occluded')
+
+
+def seeds_table(summaries, split):
+    """Markdown: the runs of several ``--recipe finetune`` comparisons (``summary.json``
+    dicts, one per seed, with the same runs) on ``split``, one row per run and each cell
+    'seed a / seed b / ...', with the baseline's (first run's) differences under it."""
+    per_seed = []
+    for summary in summaries:
+        runs = summary['evaluations'][split]
+        _, counts = people_found(runs)
+        per_seed.append({run['name']: variant_row(run, counts) for run in runs})
+    names = list(per_seed[0])
+
+    def cell(values, column):
+        if column in (4, 5):
+            return ' / '.join(str(int(v)) for v in values)
+        if column == 6:
+            return ' / '.join(f'{v:.1%}' for v in values)
+        return ' / '.join(_f(v) for v in values)
+
+    seeds = ' / '.join(str(s['args']['seed']) for s in summaries)
+    lines = [f'| `{split}`, seeds {seeds} | ' + ' | '.join(SEED_COLUMNS) + ' |',
+             '|---|' + '---|' * len(SEED_COLUMNS)]
+    for name in names:
+        rows = [seed[name] for seed in per_seed]
+        lines.append(f'| {name} | ' + ' | '.join(cell([r[c] for r in rows], c)
+                                                  for c in range(len(SEED_COLUMNS))) + ' |')
+    return '\n'.join(lines)
+
+
 def evaluation_report(summary, data_dir):
     """results.md of --eval-only / --recipe finetune: command, run time and machine, the
     checkpoints, the crowd statistics of both validation splits of ``data_dir`` and
