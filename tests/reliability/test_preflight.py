@@ -2,6 +2,7 @@
 unwritable or misplaced OUTPUT_DIR / LOG_DIR / run folder, too little disk space or a run
 folder in use by another run is one ``error:`` line naming the path and the cause; a write
 that fails later (a full disk mid-save) is one line too, naming ENOSPC."""
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,10 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
+import torch
+
+from mipnet.config import load_config
+from mipnet.models import build_model
 
 from ._helpers import (PYTHON, REPO, TINY, WRAPPER, assert_one_error, child_env, coco_opts,
                        kill, run_dir, run_in_process, start, wait_for)
@@ -140,3 +145,36 @@ def test_second_run_into_one_folder_is_refused_naming_the_holder(tmp_path):
         kill(proc)
     result = run_in_process('train', _args(tmp_path, 2, 'AUTO_RESUME', 'True'))
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_full_disk_while_writing_results_keeps_the_previous_results(tmp_path, monkeypatch):
+    """tools/test.py on a full disk (issue 27, item 4): the results JSON of the last
+    evaluation used to be truncated in place; now every file of the previous evaluation
+    stays as it was, nothing partial is left, and the one error line names the file."""
+    model_file = tmp_path / 'tiny.pth'
+    torch.save(build_model(load_config(TINY)).state_dict(), model_file)
+    args = ['--cfg', TINY, *coco_opts(tmp_path / 'out'), 'TEST.MODEL_FILE', model_file]
+    first = run_in_process('test', args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    results = run_dir(tmp_path / 'out') / 'results'
+    names = sorted(p.name for p in results.iterdir())
+    assert len(names) == 3 and any('merged' in n for n in names), names
+    for name in names:      # the previous evaluation's files, recognisable
+        (results / name).write_text(json.dumps([name]))
+    real_dump = json.dump
+
+    def full_disk_dump(obj, f, *a, **k):
+        """Results records: half the text reaches the file, then the disk is full."""
+        if isinstance(obj, list) and obj and isinstance(obj[0], dict) and 'keypoints' in obj[0]:
+            text = json.dumps(obj)
+            f.write(text[:len(text) // 2])
+            f.flush()
+            raise OSError(28, 'No space left on device')
+        return real_dump(obj, f, *a, **k)
+    monkeypatch.setattr(json, 'dump', full_disk_dump)
+    merged = results / next(n for n in names if 'merged' in n)
+    assert_one_error(run_in_process('test', args),
+                     f'cannot write {merged}: No space left on device (ENOSPC)')
+    assert sorted(p.name for p in results.iterdir()) == names       # no partial file
+    for name in names:
+        assert json.loads((results / name).read_text()) == [name]

@@ -1,7 +1,6 @@
 """Evaluation of trained weights beyond validation's metrics: the occluded subset, each
 box's poses before rescoring and OKS-NMS (the crowd error), and crowd-merged boxes, for one
 checkpoint or for the HRNet / MIPNet pair of the comparison."""
-import json
 import os
 import time
 
@@ -17,6 +16,7 @@ from mipnet.evaluation.subsets import (box_outcomes, crowd_error_rate, crowd_mer
                                        occluded_ann_ids, subset_keypoint_eval)
 from mipnet.models import build_model
 from mipnet.utils.checkpoint import load_model_weights
+from mipnet.utils.files import write_json_atomic
 
 
 def annotation_file(cfg, test_set=None):
@@ -88,8 +88,7 @@ def crowd_box_metrics(cfg, weights, out_dir, gt, occluded_ids):
     os.makedirs(folder, exist_ok=True)
     boxes = crowd_merged_boxes(gt)
     box_file = os.path.join(folder, 'crowd_merged_boxes.json')
-    with open(box_file, 'w') as f:
-        json.dump(boxes, f)
+    write_json_atomic(box_file, boxes)
     cfg = cfg.clone()
     cfg.defrost()
     cfg.TEST.USE_GT_BBOX = False

@@ -18,6 +18,7 @@ from mipnet.config import ConfigError, load_config
 from mipnet.data import DataError
 from mipnet.utils.checkpoint import CheckpointError
 from mipnet.utils.dist import DeviceError
+from mipnet.utils.files import FileWriteError
 
 
 def _load(args, extra=()):
@@ -50,7 +51,7 @@ def _run(fn):
     try:
         return fn()
     except (ConfigError, DataError, CheckpointError, NonFiniteLossError, DeviceError,
-            PreflightError, FileNotFoundError) as exc:
+            PreflightError, FileNotFoundError, FileWriteError) as exc:
         print(f'error: {_one_line(exc)}', file=sys.stderr)
         sys.exit(1)
     except OSError as exc:

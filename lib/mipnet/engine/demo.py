@@ -10,7 +10,6 @@ output name that would be an input file is refused. Images of one folder that sh
 (``x.jpg``, ``x.png``) are written as ``x_jpg.*`` and ``x_png.*``. A folder goes on past
 files that cannot be read and lists them at the end (exit status 1).
 """
-import json
 import logging
 import os
 import sys
@@ -27,6 +26,7 @@ from mipnet.config import ConfigError, load_config
 from mipnet.data import DataError
 from mipnet.utils.checkpoint import CheckpointError
 from mipnet.utils.dist import DeviceError
+from mipnet.utils.files import write_atomic, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -96,13 +96,14 @@ def output_names(paths, out, folder=None):
 
 
 def _write_json(path, poses):
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(poses, f)
+    write_json_atomic(path, poses)
 
 
 def _imwrite(path, img):
-    if not cv2.imwrite(path, img):
-        raise DemoError(f'could not write {path}')
+    ok, data = cv2.imencode(os.path.splitext(path)[1], img)
+    if not ok:
+        raise DemoError(f'could not encode {path}')
+    write_atomic(path, lambda f: f.write(data.tobytes()), binary=True)
 
 
 def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch_size=None,
