@@ -10,10 +10,12 @@ real COCO fixture and the command-line path.
 """
 import json
 import logging
+from pathlib import Path
 
 import cv2
 import pytest
 import torch
+import yaml
 
 from mipnet.config import load_config
 from mipnet.data import DataError, build_dataset
@@ -242,6 +244,46 @@ def test_config_wrong_type_and_missing_file(tmp_path, data):
     missing = tmp_path / 'nope.yaml'
     assert_one_error(run_in_process('train', ['--cfg', missing]),
                      f'config file not found: {missing}')
+
+
+def _tiny_yaml_with(tmp_path, section, key, value):
+    """The tiny config as a file of its own, with ``section.key`` set to the YAML ``value``."""
+    data = yaml.safe_load(Path(TINY).read_text())
+    data.setdefault(section, {})[key] = yaml.safe_load(value)
+    path = tmp_path / 'edited.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize('section, key, allowed', [('TEST', 'OKS_THRE', 'in [0, 1]'),
+                                                   ('TEST', 'IN_VIS_THRE', 'in [0, 1]')])
+def test_nan_evaluation_setting_is_refused_before_inference(tmp_path, data, model_file,
+                                                            section, key, allowed):
+    """Issue 27, item 2: a NaN threshold gave a wrong AP with exit status 0."""
+    image_dir, ann_file = data
+    cfg = _tiny_yaml_with(tmp_path, section, key, '.nan')
+    result = run_in_process('test', ['--cfg', cfg, *coco_opts(tmp_path / 'out', image_dir,
+                                                               ann_file),
+                                     'TEST.MODEL_FILE', model_file])
+    assert_one_error(result, f'{section}.{key} = nan must be a finite number {allowed}')
+    assert 'merged' not in result.stdout
+
+
+@pytest.mark.parametrize('section, key, value, allowed', [
+    ('DATASET', 'SCALE_FACTOR', '.nan', 'in [0, 1)'),     # was an IndexError
+    ('TRAIN', 'LR_FACTOR', '.nan', '> 0'),                # trained an epoch, then "lower LR"
+    ('MODEL', 'SIGMA', '0', '> 0'),                        # the same misleading hint
+])
+def test_bad_training_number_is_refused_before_training(tmp_path, data, section, key, value,
+                                                         allowed):
+    image_dir, ann_file = data
+    cfg = _tiny_yaml_with(tmp_path, section, key, value)
+    result = run_in_process('train', ['--cfg', cfg, *coco_opts(tmp_path / 'out', image_dir,
+                                                                ann_file),
+                                      'TRAIN.END_EPOCH', 1])
+    assert_one_error(result, f'{section}.{key} = {yaml.safe_load(value)} must be a finite '
+                             f'number {allowed}')
+    assert 'Epoch: [0]' not in result.stdout
 
 
 def test_data_path_pointing_to_nothing(tmp_path):
