@@ -143,6 +143,47 @@ def test_annotation_of_image_id_not_in_images(tmp_path, data):
                      'refers to image_id 123456 that is not in "images"')
 
 
+def _duplicate_image(d):
+    """A second image record with the id of the first and another file (issue 27, item 3:
+    AP 0.398 instead of 0.446 with exit status 0)."""
+    d['images'].append(dict(d['images'][0], file_name=d['images'][1]['file_name']))
+
+
+def _duplicate_annotation(d):
+    d['annotations'].append(dict(d['annotations'][3]))      # AP 0.422 instead of 0.446
+
+
+@pytest.mark.parametrize('edit, message', [
+    (_duplicate_image, 'images[4] repeats image id {image} of images[0]'),
+    (_duplicate_annotation, 'annotations[14] repeats annotation id {ann} of annotations[3]'),
+])
+def test_duplicate_ids_are_refused_before_training_or_inference(tmp_path, data, model_file,
+                                                                edit, message):
+    image_dir, ann_file = data
+    original = json.loads(ann_file.read_text())
+    _edit(ann_file, edit)
+    message = f'annotation file {ann_file}: ' + message.format(
+        image=original['images'][0]['id'], ann=original['annotations'][3]['id'])
+    assert_one_error(_train(tmp_path, image_dir, ann_file), message, 'must be unique')
+    result = _test(tmp_path, image_dir, ann_file, 'TEST.MODEL_FILE', model_file)
+    assert_one_error(result, message)
+    assert 'merged' not in result.stdout
+
+
+def test_annotation_file_without_categories_is_refused_before_inference(tmp_path, data,
+                                                                        model_file):
+    """It was a pycocotools KeyError traceback after the whole inference; training does not
+    read the categories and still runs."""
+    image_dir, ann_file = data
+    _edit(ann_file, lambda d: d.pop('categories'))
+    result = _test(tmp_path, image_dir, ann_file, 'TEST.MODEL_FILE', model_file)
+    assert_one_error(result, f'annotation file {ann_file} has no "categories" list with the '
+                             'person category (id 1)')
+    assert 'merged' not in result.stdout
+    assert len(_dataset(image_dir, ann_file, True)) == \
+        len(_dataset(image_dir, FIXTURES / 'coco' / 'test_coco.json', True)) > 0
+
+
 def test_degenerate_boxes_and_invisible_people_are_skipped_and_counted(tmp_path, data, caplog):
     """Zero-area box, box outside the image, all joints invisible: dropped and counted;
     negative coordinates: clipped to the image, joints outside the crop get weight 0."""
