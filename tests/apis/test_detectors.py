@@ -1,4 +1,8 @@
 """Person detector backends: ONNX layouts (end-to-end dets/labels, raw YOLOX), HOG, files."""
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -122,6 +126,62 @@ def test_hog_finds_a_person(fixtures):
     # People are taller than wide; boxes lie (mostly) in the image.
     assert (boxes[:, 3] > boxes[:, 2]).all() and (boxes[:, 3] >= 100).all()
     assert (boxes[:, 0] < width).all() and (boxes[:, 1] < height).all()
+
+
+# OpenCV's HOG segfaults (64x64) or corrupts the heap (1x1, 3000x20) on images smaller
+# than its 64x128 window (issue 27, item 1); (width, height).
+HOG_SIZES = [(1, 1), (10, 300), (64, 64), (3000, 20), (63, 127), (64, 128), (128, 64),
+             (300, 10), (20, 3000), (65, 129)]
+_HOG_GRID = """
+import sys
+import numpy as np
+from mipnet.apis.detectors import HOGDetector
+detector = HOGDetector()
+for size in sys.argv[1:]:
+    w, h = map(int, size.split('x'))
+    image = np.random.default_rng(w * h).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    boxes, scores = detector(image)
+    inside = (boxes[:, :2] >= 0).all() and (boxes[:, 0] + boxes[:, 2] <= w).all() and \\
+        (boxes[:, 1] + boxes[:, 3] <= h).all()
+    print(size, 'ok' if inside else 'outside', flush=True)
+"""
+
+
+def test_hog_never_crashes_on_small_or_narrow_images():
+    """Every size of the grid in a child process: a native crash kills the child, not the
+    tests, and shows as its exit status (139: SIGSEGV, 134: SIGABRT)."""
+    if not hasattr(cv2, 'HOGDescriptor'):
+        pytest.skip(f'OpenCV {cv2.__version__} has no HOGDescriptor (removed in OpenCV 5)')
+    sizes = [f'{w}x{h}' for w, h in HOG_SIZES]
+    proc = subprocess.run([sys.executable, '-c', _HOG_GRID, *sizes], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    done = proc.stdout.split()
+    assert proc.returncode == 0, (f'exit status {proc.returncode} after {done[-2:]}',
+                                  proc.stderr[-2000:])
+    assert proc.stdout.splitlines() == [f'{size} ok' for size in sizes]
+
+
+def test_hog_boxes_of_a_padded_image_are_clipped_to_it():
+    """A small image is padded for OpenCV; boxes come back clipped to the image, and boxes
+    that lie in the padding only are dropped."""
+    if not hasattr(cv2, 'HOGDescriptor'):
+        pytest.skip(f'OpenCV {cv2.__version__} has no HOGDescriptor (removed in OpenCV 5)')
+    seen = []
+
+    class FakeHOG:
+        def detectMultiScale(self, image, **kwargs):
+            seen.append(image.shape)
+            return (np.array([[10, 20, 64, 128], [50, 5, 64, 128], [0, 0, 30, 40]]),
+                    np.array([0.9, 0.8, 0.7]))
+    detector = HOGDetector(nms_thre=1.0)
+    detector.hog = FakeHOG()
+    boxes, scores = detector(np.zeros((100, 40, 3), np.uint8))
+    assert seen == [(128, 64, 3)]
+    np.testing.assert_allclose(boxes, [[10, 20, 30, 80], [0, 0, 30, 40]])
+    np.testing.assert_allclose(scores, [0.9, 0.7])
+    boxes, _ = detector(np.zeros((1000, 200, 3), np.uint8))     # big enough: not padded
+    assert seen[-1] == (800, 160, 3)
+    np.testing.assert_allclose(boxes[0], [12.5, 25, 80, 160])
 
 
 def test_hog_missing_in_opencv_is_one_clear_error(monkeypatch):

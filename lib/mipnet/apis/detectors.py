@@ -223,12 +223,21 @@ class FileDetector:
 
 
 # ----------------------------------------------------------------------------- hog
+#: (width, height) of the smallest image handed to OpenCV's HOG: its detection window.
+HOG_MIN_SIZE = (64, 128)
+
 class HOGDetector:
     """OpenCV's HOG + linear SVM people detector (Dalal and Triggs), the offline fallback.
 
     It is weak: it finds upright, mostly unoccluded people at least about 128 px tall (after
     ``max_side`` resizing) and misses most people of a crowd. Scores are the SVM margins
     clipped to [0, 1].
+
+    OpenCV's ``detectMultiScale`` corrupts the heap or crashes the process (a known OpenCV
+    bug) on images smaller than its 64x128 window, e.g. 64x64, 1x1 or 3000x20. Such an image
+    (after the ``max_side`` resizing) is padded at its right and bottom edges, by repeating
+    its border pixels, to at least :data:`HOG_MIN_SIZE`; boxes are clipped back to the image
+    and boxes lying only in the padding are dropped.
 
     Args:
         score_thre: SVM margin below which detections are dropped.
@@ -261,10 +270,24 @@ class HOGDetector:
         small = image if factor == 1.0 else cv2.resize(
             image, (max(1, round(width * factor)), max(1, round(height * factor))),
             interpolation=cv2.INTER_AREA)
+        small_h, small_w = small.shape[:2]
+        pad_w, pad_h = max(0, HOG_MIN_SIZE[0] - small_w), max(0, HOG_MIN_SIZE[1] - small_h)
+        if pad_w or pad_h:
+            small = cv2.copyMakeBorder(small, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
         rects, weights = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8),
                                                    scale=self.scale)
-        boxes = np.asarray(rects, dtype=np.float64).reshape(-1, 4) / factor
+        boxes = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if pad_w or pad_h:
+            # Back to the unpadded image: clip, and drop what lies in the padding only.
+            x1 = np.clip(boxes[:, 0], 0, small_w)
+            y1 = np.clip(boxes[:, 1], 0, small_h)
+            x2 = np.clip(boxes[:, 0] + boxes[:, 2], 0, small_w)
+            y2 = np.clip(boxes[:, 1] + boxes[:, 3], 0, small_h)
+            inside = (x2 > x1) & (y2 > y1)
+            boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)[inside]
+            scores = scores[inside]
+        boxes = boxes / factor
         keep = scores >= self.score_thre
         boxes, scores = boxes[keep], scores[keep]
         keep = nms_boxes(boxes, scores, self.nms_thre)
