@@ -323,8 +323,13 @@ class ONNXDetector:
         person_class: class id of people.
         providers: onnxruntime execution providers (default CPU).
 
+    Detections with a NaN or infinite box or score are skipped, counted in ``nonfinite``
+    and in a warning.
+
     Raises:
-        InputError: missing model file, onnxruntime not installed, unreadable model.
+        InputError: missing model file, onnxruntime not installed, unreadable model, an
+            input other than one float32 (1, 3, H, W) image; when called, a model that
+            onnxruntime cannot run on the image.
     """
 
     def __init__(self, model_file=None, score_thre=0.3, nms_thre=0.45, input_size=(640, 640),
@@ -349,6 +354,11 @@ class ONNXDetector:
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise InputError(f'detector model {model_file} must take one (1, 3, H, W) image '
                              f'input; it takes {[(i.name, i.shape) for i in inputs]}')
+        channels = inputs[0].shape[1]
+        if (isinstance(channels, int) and channels != 3) or inputs[0].type != 'tensor(float)':
+            raise InputError(f'detector model {model_file} takes a {inputs[0].type} input of '
+                             f'shape {inputs[0].shape}; this detector feeds a float32 '
+                             '(1, 3, H, W) BGR image: use a 3-channel person detector export')
         self.input_name = inputs[0].name
         h, w = inputs[0].shape[2:]
         self.input_hw = (h if isinstance(h, int) else int(input_size[1]),
@@ -360,6 +370,8 @@ class ONNXDetector:
         self.std = None if std is None else np.asarray(std, np.float32).reshape(3, 1, 1)
         self.person_class = int(person_class)
         self.description = f'ONNX detector {model_file}'
+        # Detections with a NaN or infinite box or score, skipped (all images so far).
+        self.nonfinite = 0
 
     def preprocess(self, image):
         """BGR (h, w, 3) -> ((1, 3, H, W) float32, resize ratio)."""
@@ -400,7 +412,12 @@ class ONNXDetector:
 
     def __call__(self, image, keys=()):
         blob, ratio = self.preprocess(image)
-        outputs = self.session.run(None, {self.input_name: blob})
+        try:
+            outputs = self.session.run(None, {self.input_name: blob})
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise InputError(f'detector model {self.model_file} failed on a {blob.shape} '
+                             f'input: {(str(exc).splitlines() or [type(exc).__name__])[0]}'
+                             ) from None
         first = np.asarray(outputs[0], dtype=np.float64)
         if first.ndim != 3 or first.shape[0] != 1 or first.shape[2] < 5:
             raise InputError(
@@ -418,6 +435,14 @@ class ONNXDetector:
                 xyxy, scores = xyxy[person], scores[person]
         else:
             xyxy, scores = self._decode_raw(first[0])
+        finite = np.isfinite(xyxy).all(axis=1) & np.isfinite(scores)
+        if not finite.all():
+            # Never scored, never compared in the NMS (a NaN IoU silently drops boxes).
+            bad = int((~finite).sum())
+            self.nonfinite += bad
+            logger.warning('%s: %d detection(s) with a non-finite box or score skipped '
+                           '(%d so far)', self.description, bad, self.nonfinite)
+            xyxy, scores = xyxy[finite], scores[finite]
         keep = scores >= self.score_thre
         xyxy, scores = xyxy[keep] / ratio, scores[keep]
         boxes = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)

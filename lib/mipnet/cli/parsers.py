@@ -156,6 +156,9 @@ def demo_parser():
                    help='joints drawn above this confidence (default TEST.IN_VIS_THRE)')
     p.add_argument('--score-thre', type=_fraction, default=0.0,
                    help='poses scoring below this are left out of the JSON and the drawing')
+    p.add_argument('--max-boxes', type=_positive, default=1000,
+                   help='an image with more person boxes than this is an error (default '
+                        '1000)')
     add_overrides(p, intermixed=True, help='config overrides')
     return p
 
