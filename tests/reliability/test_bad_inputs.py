@@ -372,6 +372,18 @@ def test_truncated_checkpoint(tmp_path, data, model_file):
                      f'checkpoint {model_file} is truncated or corrupt')
 
 
+def test_checkpoint_path_that_is_a_folder(tmp_path, data, model_file):
+    """Issue 27, item 10: --init_checkpoint pointing at a folder said "not found"."""
+    image_dir, ann_file = data
+    folder = tmp_path / 'run_folder'
+    folder.mkdir()
+    message = (f'checkpoint {folder} is a folder, not a file: give the checkpoint file in it '
+               '(e.g. model_best.pth or checkpoint.pth)')
+    assert_one_error(_train(tmp_path, image_dir, ann_file, flags=['--init_checkpoint', folder]),
+                     message)
+    assert_one_error(_test(tmp_path, image_dir, ann_file, 'TEST.MODEL_FILE', folder), message)
+
+
 def _oversized_png():
     """A valid PNG header claiming 100000 x 100000 pixels (over CV_IO_MAX_IMAGE_PIXELS)."""
     import struct
