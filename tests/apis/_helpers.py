@@ -1,4 +1,5 @@
-"""Helpers shared by the API and demo tests: a random tiny checkpoint, a small video."""
+"""Helpers shared by the API and demo tests: a random tiny checkpoint, a small video, a
+constant ONNX person detector."""
 import cv2
 import numpy as np
 import torch
@@ -31,3 +32,32 @@ def write_random_video(path, frames, width=96, height=80):
         writer.write(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
     writer.release()
     return path
+
+
+def onnx_detector_model(path, outputs, input_shape=(1, 3, 64, 64)):
+    """A model whose outputs are constants plus 0 x mean(input), so they depend on a real
+    (1, 3, H, W) input as a detector's do."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    nodes = [helper.make_node('ReduceMean', ['input'], ['mean'], keepdims=0),
+             helper.make_node('Mul', ['mean', 'zero'], ['nothing'])]
+    inits = [numpy_helper.from_array(np.zeros((), np.float32), 'zero')]
+    graph_outputs = []
+    for name, value in outputs.items():
+        inits.append(numpy_helper.from_array(value, name + '_const'))
+        if value.dtype == np.float32:
+            nodes.append(helper.make_node('Add', [name + '_const', 'nothing'], [name]))
+            elem = TensorProto.FLOAT
+        else:
+            nodes.append(helper.make_node('Identity', [name + '_const'], [name]))
+            elem = TensorProto.INT64
+        graph_outputs.append(helper.make_tensor_value_info(name, elem, list(value.shape)))
+    graph = helper.make_graph(
+        nodes, 'tiny_detector',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, list(input_shape))],
+        graph_outputs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return str(path)

@@ -1,41 +1,18 @@
 """Person detector backends: ONNX layouts (end-to-end dets/labels, raw YOLOX), HOG, files."""
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
 
 from mipnet.apis import InputError, build_detector, check_detections
 from mipnet.apis.detectors import HOGDetector, ONNXDetector, nms_boxes
+from tests.apis._helpers import onnx_detector_model as _onnx_model
 
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
-
-
-def _onnx_model(path, outputs, input_shape=(1, 3, 64, 64)):
-    """A model whose outputs are constants plus 0 x mean(input), so they depend on a real
-    (1, 3, H, W) input as a detector's do."""
-    from onnx import TensorProto, helper, numpy_helper
-    nodes = [helper.make_node('ReduceMean', ['input'], ['mean'], keepdims=0),
-             helper.make_node('Mul', ['mean', 'zero'], ['nothing'])]
-    inits = [numpy_helper.from_array(np.zeros((), np.float32), 'zero')]
-    graph_outputs = []
-    for name, value in outputs.items():
-        inits.append(numpy_helper.from_array(value, name + '_const'))
-        if value.dtype == np.float32:
-            nodes.append(helper.make_node('Add', [name + '_const', 'nothing'], [name]))
-            elem = TensorProto.FLOAT
-        else:
-            nodes.append(helper.make_node('Identity', [name + '_const'], [name]))
-            elem = TensorProto.INT64
-        graph_outputs.append(helper.make_tensor_value_info(name, elem, list(value.shape)))
-    graph = helper.make_graph(
-        nodes, 'tiny_detector',
-        [helper.make_tensor_value_info('input', TensorProto.FLOAT, list(input_shape))],
-        graph_outputs, initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return str(path)
 
 
 def test_onnx_end2end_layout(tmp_path):
@@ -102,6 +79,59 @@ def test_onnx_bad_inputs(tmp_path):
         build_detector('yolo')
 
 
+def test_onnx_input_other_than_a_3_channel_float_image_is_one_clear_error(tmp_path):
+    """Issue 27, item 7: such a model gave a raw onnxruntime error when called."""
+    gray = _onnx_model(tmp_path / 'gray.onnx', {'dets': np.zeros((1, 3, 5), np.float32)},
+                       input_shape=(1, 1, 64, 64))
+    with pytest.raises(InputError, match=r'detector model .*gray.onnx takes a tensor\(float\) '
+                                         r'input of shape \[1, 1, 64, 64\]; this detector '
+                                         r'feeds a float32 \(1, 3, H, W\) BGR image'):
+        build_detector('onnx', model_file=gray)
+    # A dynamic channel count is only found out when the model runs: an InputError too.
+    from onnx import TensorProto, helper, numpy_helper
+    weight = numpy_helper.from_array(np.ones((1, 4, 1, 1), np.float32), 'w')
+    graph = helper.make_graph(
+        [helper.make_node('Conv', ['input', 'w'], ['conv']),
+         helper.make_node('ReduceMean', ['conv'], ['mean'], keepdims=0),
+         helper.make_node('Reshape', ['mean', 'shape'], ['dets'])],
+        'four_channels',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 'c', 64, 64])],
+        [helper.make_tensor_value_info('dets', TensorProto.FLOAT, [1, 1, 1])],
+        initializer=[weight, numpy_helper.from_array(np.array([1, 1, 1], np.int64), 'shape')])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / 'four.onnx'))
+    det = build_detector('onnx', model_file=str(tmp_path / 'four.onnx'))
+    with pytest.raises(InputError, match=r'detector model .*four.onnx failed on a '
+                                         r'\(1, 3, 64, 64\) input: '):
+        det(np.zeros((64, 64, 3), np.uint8))
+
+
+def test_onnx_non_finite_detections_are_skipped_and_counted(tmp_path, caplog):
+    """Issue 27, item 8: a NaN box that is not the best one vanished in the NMS (a NaN IoU
+    compares False); the best one stopped the run. Both are skipped and counted."""
+    dets = np.array([[[10, 5, 30, 60, 0.9],
+                      [12, np.nan, 30, 60, 0.8],      # NaN box, not top-scored
+                      [40, 10, 60, 40, np.nan],       # NaN score
+                      [40, 20, 60, 62, 0.7]]], dtype=np.float32)
+    path = _onnx_model(tmp_path / 'nan.onnx', {'dets': dets})
+    det = build_detector('onnx', model_file=path, score_thre=0.3)
+    with caplog.at_level('WARNING', logger='mipnet.apis'):
+        boxes, scores = det(np.zeros((64, 64, 3), np.uint8))
+    np.testing.assert_allclose(boxes, [[10, 5, 20, 55], [40, 20, 20, 42]])
+    np.testing.assert_allclose(scores, [0.9, 0.7], rtol=1e-6)
+    assert det.nonfinite == 2
+    assert f'ONNX detector {path}: 2 detection(s) with a non-finite box or score skipped ' \
+        '(2 so far)' in caplog.text
+    top = dets.copy()
+    top[0, 0, 2] = np.inf                              # the best box itself
+    det = build_detector('onnx', model_file=_onnx_model(tmp_path / 'inf.onnx', {'dets': top}),
+                         score_thre=0.3)
+    boxes, _ = det(np.zeros((64, 64, 3), np.uint8))
+    np.testing.assert_allclose(boxes, [[40, 20, 20, 42]])
+    assert det.nonfinite == 3
+
+
 def test_check_detections_and_nms():
     with pytest.raises(InputError, match=r'boxes of shape \(2, 3\).*expected \(M, 4\)'):
         check_detections(np.zeros((2, 3)), np.zeros(2), 'x')
@@ -122,6 +152,62 @@ def test_hog_finds_a_person(fixtures):
     # People are taller than wide; boxes lie (mostly) in the image.
     assert (boxes[:, 3] > boxes[:, 2]).all() and (boxes[:, 3] >= 100).all()
     assert (boxes[:, 0] < width).all() and (boxes[:, 1] < height).all()
+
+
+# OpenCV's HOG segfaults (64x64) or corrupts the heap (1x1, 3000x20) on images smaller
+# than its 64x128 window (issue 27, item 1); (width, height).
+HOG_SIZES = [(1, 1), (10, 300), (64, 64), (3000, 20), (63, 127), (64, 128), (128, 64),
+             (300, 10), (20, 3000), (65, 129)]
+_HOG_GRID = """
+import sys
+import numpy as np
+from mipnet.apis.detectors import HOGDetector
+detector = HOGDetector()
+for size in sys.argv[1:]:
+    w, h = map(int, size.split('x'))
+    image = np.random.default_rng(w * h).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    boxes, scores = detector(image)
+    inside = (boxes[:, :2] >= 0).all() and (boxes[:, 0] + boxes[:, 2] <= w).all() and \\
+        (boxes[:, 1] + boxes[:, 3] <= h).all()
+    print(size, 'ok' if inside else 'outside', flush=True)
+"""
+
+
+def test_hog_never_crashes_on_small_or_narrow_images():
+    """Every size of the grid in a child process: a native crash kills the child, not the
+    tests, and shows as its exit status (139: SIGSEGV, 134: SIGABRT)."""
+    if not hasattr(cv2, 'HOGDescriptor'):
+        pytest.skip(f'OpenCV {cv2.__version__} has no HOGDescriptor (removed in OpenCV 5)')
+    sizes = [f'{w}x{h}' for w, h in HOG_SIZES]
+    proc = subprocess.run([sys.executable, '-c', _HOG_GRID, *sizes], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    done = proc.stdout.split()
+    assert proc.returncode == 0, (f'exit status {proc.returncode} after {done[-2:]}',
+                                  proc.stderr[-2000:])
+    assert proc.stdout.splitlines() == [f'{size} ok' for size in sizes]
+
+
+def test_hog_boxes_of_a_padded_image_are_clipped_to_it():
+    """A small image is padded for OpenCV; boxes come back clipped to the image, and boxes
+    that lie in the padding only are dropped."""
+    if not hasattr(cv2, 'HOGDescriptor'):
+        pytest.skip(f'OpenCV {cv2.__version__} has no HOGDescriptor (removed in OpenCV 5)')
+    seen = []
+
+    class FakeHOG:
+        def detectMultiScale(self, image, **kwargs):
+            seen.append(image.shape)
+            return (np.array([[10, 20, 64, 128], [50, 5, 64, 128], [0, 0, 30, 40]]),
+                    np.array([0.9, 0.8, 0.7]))
+    detector = HOGDetector(nms_thre=1.0)
+    detector.hog = FakeHOG()
+    boxes, scores = detector(np.zeros((100, 40, 3), np.uint8))
+    assert seen == [(128, 64, 3)]
+    np.testing.assert_allclose(boxes, [[10, 20, 30, 80], [0, 0, 30, 40]])
+    np.testing.assert_allclose(scores, [0.9, 0.7])
+    boxes, _ = detector(np.zeros((1000, 200, 3), np.uint8))     # big enough: not padded
+    assert seen[-1] == (800, 160, 3)
+    np.testing.assert_allclose(boxes[0], [12.5, 25, 80, 160])
 
 
 def test_hog_missing_in_opencv_is_one_clear_error(monkeypatch):

@@ -174,3 +174,92 @@ def test_draw_labels_every_pose(fixtures, tiny_checkpoint, monkeypatch):
     expected = [(f'b0 k={p["instance"]} {p["score"]:.2f}', p['instance'] >= 1)
                 for p in result['poses']]
     assert sorted(labels) == sorted(expected) and len(expected) == 2
+
+
+# ----------------------------------------------------------------- issue 27, items 6 and 10
+def test_boxes_are_cropped_and_run_in_bounded_batches(fixtures, tiny_checkpoint,
+                                                      monkeypatch):
+    """200,000 boxes grew memory past 9 GB: every crop was made before the first forward
+    pass. Now at most one batch of crops exists at a time."""
+    import mipnet.apis.inferencer as api
+    events = []
+    real_crop = api.make_crop
+
+    def make_crop(*args, **kwargs):
+        events.append(1)
+        return real_crop(*args, **kwargs)
+    monkeypatch.setattr(api, 'make_crop', make_crop)
+    boxes = [[10 + 7 * i, 20 + 5 * i, 80, 120] for i in range(30)]
+    inferencer = PoseInferencer(TINY, tiny_checkpoint, device='cpu', batch_size=8,
+                                detector='file', detector_options={'boxes': boxes})
+    real_predict = inferencer.predictor.__call__
+
+    class Spy:
+        instances = inferencer.predictor.instances
+        flip_index = inferencer.predictor.flip_index
+
+        def __call__(self, batch, centers, scales):
+            events.append(-len(batch))
+            return real_predict(batch, centers, scales)
+    inferencer.predictor = Spy()
+    (result,) = list(inferencer(str(fixtures / 'ochuman' / '000817.jpg')))
+    outstanding = np.cumsum(events)
+    assert outstanding.max() <= 8 and outstanding[-1] == 0
+    assert sorted(-e for e in events if e < 0) == [6, 8, 8, 8]
+    assert {p['box_index'] for p in result['poses']} <= set(range(30)) and result['poses']
+
+
+def test_absurd_box_counts_are_refused_with_the_limit(fixtures, tiny_checkpoint):
+    image = str(fixtures / 'ochuman' / '000817.jpg')
+    boxes = [[10, 20, 80, 120]] * 1001
+    inferencer = PoseInferencer(TINY, tiny_checkpoint, device='cpu', detector='file',
+                                detector_options={'boxes': boxes})
+    with pytest.raises(InputError, match=r'^1001 person boxes for image 000817.jpg: more '
+                                         r'than the 1000 one image may have \(max_boxes'):
+        list(inferencer(image))
+    few = PoseInferencer(TINY, tiny_checkpoint, device='cpu', detector='file', max_boxes=2,
+                         detector_options={'boxes': boxes[:3]})
+    with pytest.raises(InputError, match='3 person boxes for image 000817.jpg: more than '
+                                         'the 2'):
+        list(few(image))
+    with pytest.raises(InputError, match='max_boxes 0 must be an integer >= 1'):
+        PoseInferencer(TINY, tiny_checkpoint, device='cpu', max_boxes=0)
+
+
+@pytest.mark.parametrize('value, message', [
+    (None, r'input 0 is NoneType None; expected a BGR uint8 \(H, W, 3\) image array or the '
+           'path of an image'),
+    (7, 'input 0 is int 7; expected'),
+    ([np.zeros((4, 4, 3), np.uint8), 3.5], 'input 1 is float 3.5; expected'),
+    (np.zeros((0, 0, 3), np.uint8), r'image array 0 is empty \(shape \(0, 0, 3\)\)'),
+    (np.zeros((5, 0, 3), np.uint8), r'image array 0 is empty \(shape \(5, 0, 3\)\)'),
+])
+def test_inputs_of_the_wrong_kind_are_named(tiny_checkpoint, value, message):
+    """None or an int gave a bare TypeError; a 0x0 array an error naming a box."""
+    inferencer = PoseInferencer(TINY, tiny_checkpoint, device='cpu')
+    with pytest.raises(InputError, match=message):
+        list(inferencer(value))
+
+
+@pytest.mark.parametrize('value', [float('nan'), 1.5, -0.1, '0.5', True])
+def test_score_threshold_must_be_a_number_in_0_1(tiny_checkpoint, value):
+    with pytest.raises(InputError, match=r'score threshold .* must be a number in \[0, 1\]'):
+        PoseInferencer(TINY, tiny_checkpoint, device='cpu', score_thre=value)
+
+
+def test_folder_names_the_videos_it_does_not_read(fixtures, tiny_checkpoint, tmp_path,
+                                                   caplog):
+    """Issue 27, item 11: the videos of a folder were ignored silently."""
+    folder = tmp_path / 'mixed'
+    folder.mkdir()
+    (folder / 'a.jpg').write_bytes((fixtures / 'ochuman' / '000817.jpg').read_bytes())
+    write_random_video(folder / 'clip.mp4', frames=2)
+    inferencer = PoseInferencer(TINY, tiny_checkpoint, device='cpu')
+    with caplog.at_level('WARNING', logger='mipnet.apis'):
+        results = list(inferencer(str(folder)))
+    assert [r['name'] for r in results] == ['a.jpg']
+    assert f'folder {folder}: 1 video(s) not read (clip.mp4); a folder input reads its ' \
+        'images only, give each video as an input of its own' in caplog.text
+    (folder / 'a.jpg').unlink()
+    with pytest.raises(InputError, match=r'no images .* in folder .*mixed \(only videos'):
+        list(inferencer(str(folder)))

@@ -1,5 +1,6 @@
 """The tools' argument parsers: shared pieces defined once, each tool's flags parsed."""
 import argparse
+import re
 
 import pytest
 
@@ -59,3 +60,27 @@ def test_flag(text, value):
 def test_flag_rejects_other_values():
     with pytest.raises(argparse.ArgumentTypeError, match='expected 0 or 1'):
         flag('2')
+
+
+@pytest.mark.parametrize('option, value, why', [
+    ('--score-thre', 'nan', 'must be a finite number, got nan'),   # accepted, filtered nothing
+    ('--score-thre', '1.5', r'must be a number in \[0, 1\], got 1.5'),
+    ('--kpt-thre', 'inf', 'must be a finite number, got inf'),
+    ('--det-nms-thre', '-0.1', r'must be a number in \[0, 1\], got -0.1'),
+    ('--det-score-thre', 'nan', 'must be a finite number, got nan'),
+    ('--det-input-size', '0', 'must be >= 1, got 0'),
+])
+def test_demo_refuses_non_finite_and_out_of_range_numbers(option, value, why, capsys):
+    """Issue 27, item 2: the demo's ``--score-thre nan`` was accepted and filtered nothing."""
+    argv = ['--cfg', 'x', '--image', 'a.jpg', '--out', 'o', option, value]
+    if option == '--det-input-size':
+        argv.append('64')
+    with pytest.raises(SystemExit) as exit_info:
+        demo_parser().parse_intermixed_args(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len([line for line in err.splitlines() if 'error:' in line]) == 1
+    assert re.search(f'error: argument {option}: {why}$', err.strip()), err
+    good = ['64', '64'] if option == '--det-input-size' else ['0.5']
+    args = demo_parser().parse_intermixed_args(argv[:6] + [option, *good])
+    assert getattr(args, option[2:].replace('-', '_')) in (0.5, [64, 64])

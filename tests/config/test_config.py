@@ -177,3 +177,70 @@ def test_data_dir_prefixes_the_relative_data_paths(tiny_cfg_file):
             cfg.TEST.MODEL_FILE, cfg.TRAIN.INIT_CHECKPOINT) == (
         '/data/coco', '/data/coco_cache', '/data/w.pth', '/abs/m.pth', '/data/init.pth')
     assert load_config(tiny_cfg_file, ['DATASET.IMAGE_CACHE', 'c']).DATASET.IMAGE_CACHE == 'c'
+
+
+def _float_keys():
+    """Dotted names of every float key of the defaults (MODEL.EXTRA is free-form)."""
+    keys = []
+
+    def walk(node, prefix):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f'{prefix}{key}.')
+            elif isinstance(value, float):
+                keys.append(f'{prefix}{key}')
+    walk(get_cfg(), '')
+    return keys
+
+
+def _yaml_with(tmp_path, key, value):
+    """A config file setting ``key`` (dotted) to the YAML text ``value``."""
+    section, _, name = key.rpartition('.')
+    path = tmp_path / 'bad.yaml'
+    path.write_text(f'{section}:\n  {name}: {value}\n' if section else f'{name}: {value}\n')
+    return str(path)
+
+
+@pytest.mark.parametrize('key', _float_keys())
+def test_every_float_key_refuses_nan_and_infinity(tmp_path, key):
+    """A NaN threshold compares False with everything: TEST.OKS_THRE .nan gave AP 0.316
+    instead of 0.446 with exit status 0 (issue 27, item 2)."""
+    assert len(_float_keys()) >= 10
+    for value in ('.nan', '.inf', '-.inf'):
+        with pytest.raises(ConfigError, match=rf'^{key} = -?(nan|inf) must be a finite number'):
+            load_config(_yaml_with(tmp_path, key, value))
+
+
+@pytest.mark.parametrize('key, value, allowed', [
+    ('TEST.OKS_THRE', '1.5', 'in [0, 1]'),
+    ('TEST.IN_VIS_THRE', '-0.1', 'in [0, 1]'),
+    ('TEST.IMAGE_THRE', '2.0', 'in [0, 1]'),
+    ('TEST.DECAY_THRE', '-1.0', 'in [0, 1]'),
+    ('DATASET.PROB_HALF_BODY', '1.5', 'in [0, 1]'),
+    ('DATASET.SCALE_FACTOR', '1.0', 'in [0, 1)'),
+    ('DATASET.SCALE_FACTOR', '-0.25', 'in [0, 1)'),
+    ('DATASET.ROT_FACTOR', '-30', 'in [0, 180]'),
+    ('TRAIN.LR_FACTOR', '0.0', '> 0'),
+    ('TRAIN.LR', '0.0', '> 0'),
+    ('TRAIN.WD', '-0.0001', '>= 0'),
+    ('TRAIN.MOMENTUM', '1.5', 'in [0, 1]'),
+    ('TRAIN.CLIP_GRAD_NORM', '-1.0', '>= 0'),
+    ('MODEL.SIGMA', '0', '> 0'),
+    ('PRINT_FREQ', '0', '>= 1'),
+])
+def test_numbers_out_of_their_range_name_key_and_range(tmp_path, key, value, allowed):
+    with pytest.raises(ConfigError) as info:
+        load_config(_yaml_with(tmp_path, key, value))
+    assert str(info.value) == f'{key} = {value.lstrip("+")} must be a finite number {allowed}'
+    with pytest.raises(ConfigError, match=rf'^{key} = .* must be a finite number'):
+        load_config(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml', [key, value])
+
+
+def test_range_bounds_and_list_entries(tiny_cfg_file, tmp_path):
+    cfg = load_config(tiny_cfg_file, ['TEST.OKS_THRE', '1.0', 'TEST.IN_VIS_THRE', '0.0',
+                                      'DATASET.SCALE_FACTOR', '0.0', 'TRAIN.WD', '0.0'])
+    assert cfg.TEST.OKS_THRE == 1.0 and cfg.DATASET.SCALE_FACTOR == 0.0
+    path = _yaml_with(tmp_path, 'LOSS.INSTANCE_WEIGHTS', '[1.0, .nan]')
+    with pytest.raises(ConfigError, match=r'^LOSS.INSTANCE_WEIGHTS = \[1.0, nan\] must be a '
+                                          r'list of finite numbers >= 0$'):
+        load_config(path)

@@ -297,3 +297,65 @@ def test_demo_detector_options(tmp_path, fixtures, checkpoint, capsys):
     code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
                         '--detector', 'hog', '--boxes', '1,1,5,5', '--out', str(tmp_path))
     assert code == 1 and 'leave out --detector hog' in err
+
+
+# --------------------------------------------------------------------------- issue 27
+def test_demo_many_boxes_run_in_batches_and_absurd_counts_are_refused(tmp_path, fixtures,
+                                                                      checkpoint, capsys):
+    """Item 6: 200,000 boxes of a --boxes-file grew memory past 9 GB with no output. Boxes
+    now run batch by batch behind a progress bar; an image with more than --max-boxes is one
+    error naming the limit."""
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps([[20 + 9 * i, 30 + 11 * i, 150, 250] for i in range(12)]))
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--boxes-file', str(boxes), '--batch-size', '4', '--instances', '0',
+                        '--out', str(tmp_path / 'out'))
+    assert code == 0, err
+    assert 'poses:' in err and '/12 [' in err           # a bar over the 12 boxes
+    poses = json.loads((tmp_path / 'out' / '000817.json').read_text())
+    assert poses and {p['box_index'] for p in poses} <= set(range(12))
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--boxes-file', str(boxes), '--max-boxes', '10',
+                        '--out', str(tmp_path / 'out2'))
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith(
+        'error: 12 person boxes for image 000817.jpg: more than the 10 one image may have')
+    assert not (tmp_path / 'out2' / '000817.json').exists()
+    from mipnet.apis.inferencer import MAX_BOXES_PER_IMAGE
+    from mipnet.cli.parsers import demo_parser
+    assert demo_parser().get_default('max_boxes') == MAX_BOXES_PER_IMAGE
+
+
+def test_demo_onnx_detector_of_another_input_is_one_error(tmp_path, fixtures, checkpoint,
+                                                          capsys):
+    """Item 7: a 1-channel detector model gave an onnxruntime traceback."""
+    pytest.importorskip('onnx')
+    pytest.importorskip('onnxruntime')
+    from tests.apis._helpers import onnx_detector_model
+    model = onnx_detector_model(tmp_path / 'gray.onnx',
+                                {'dets': np.zeros((1, 2, 5), np.float32)},
+                                input_shape=(1, 1, 64, 64))
+    code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(fixtures / IMAGE),
+                        '--detector', 'onnx', '--det-model', model, '--out', str(tmp_path))
+    assert code == 1 and 'Traceback' not in err
+    lines = [line for line in err.splitlines() if line.startswith('error:')]
+    assert lines == [f'error: detector model {model} takes a tensor(float) input of shape '
+                     '[1, 1, 64, 64]; this detector feeds a float32 (1, 3, H, W) BGR image: '
+                     'use a 3-channel person detector export']
+
+
+def test_demo_folder_says_which_videos_it_skips(tmp_path, fixtures, checkpoint, capsys,
+                                                caplog):
+    """Item 11: a folder given to the demo ignored its videos silently."""
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    (folder / 'a.jpg').write_bytes((fixtures / IMAGE).read_bytes())
+    write_random_video(folder / 'walk.mp4', frames=2)
+    with caplog.at_level(logging.WARNING, logger='mipnet.apis'):
+        code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(folder),
+                            '--out', str(tmp_path / 'out'))
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['a.json', 'a.png']
+    warnings = [r.getMessage() for r in caplog.records if 'video' in r.getMessage()]
+    assert warnings == [f'folder {folder}: 1 video(s) not read (walk.mp4); a folder input '
+                        'reads its images only, give each video as an input of its own']

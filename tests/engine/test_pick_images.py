@@ -1,6 +1,8 @@
 """tools/pick_images.py: the demo pictures are the images where instance 1 finds people."""
 import json
 
+import pytest
+
 from mipnet.engine.pick_images import main, pick_images
 from mipnet.evaluation.subsets import occluded_ann_ids
 
@@ -37,3 +39,24 @@ def test_images_where_only_instance_1_finds_people_come_first(synthetic_root, tm
     assert sorted(p.name for p in out.iterdir()) == [name]
     assert f'{name}: people found only by instance 1: 1 (annotation ids {x})' in \
         capsys.readouterr().out
+
+
+def test_a_malformed_results_file_is_one_error(synthetic_root, tmp_path, capsys):
+    """A results record with "score": true was scored as 1.0 (issue 27, item 11)."""
+    gt_file = synthetic_root / 'annotations' / 'person_keypoints_val.json'
+    gt = json.loads(gt_file.read_text())
+    people = [a for a in gt['annotations'] if a['num_keypoints'] > 0]
+    results = tmp_path / 'results'
+    results.mkdir()
+    (results / 'keypoints_val_results_instance0.json').write_text(
+        json.dumps(_as_results(people)))
+    bad = _as_results(people[:2])
+    bad[1]['score'] = True
+    (results / 'keypoints_val_results_instance1.json').write_text(json.dumps(bad))
+    with pytest.raises(SystemExit) as info:
+        main(['--gt', str(gt_file), '--results-dir', str(results), '--images',
+              str(synthetic_root / 'images' / 'val'), '--out', str(tmp_path / 'picked')])
+    assert info.value.code == (f'error: results file '
+                               f'{results / "keypoints_val_results_instance1.json"}: result 1 '
+                               'has a boolean score (True); expected numbers')
+    assert not (tmp_path / 'picked').exists()

@@ -87,6 +87,24 @@ def test_malformed_results(coco_gt_file):
         keypoint_eval(coco_gt_file, [{'image_id': 785}], 'coco')
 
 
+@pytest.mark.parametrize('key, value', [('score', True), ('image_id', True),
+                                        ('category_id', True), ('keypoints', False)])
+def test_boolean_fields_of_results_are_refused(coco_gt_file, tmp_path, key, value):
+    """Issue 27, item 11: ``"score": true`` was scored as 1.0 (float(True)); ``"image_id":
+    true`` would have matched image 1."""
+    gt = load_json(coco_gt_file)
+    results = gt_as_results(gt)
+    results[3] = dict(results[3], **{key: value if key != 'keypoints' else
+                                     [value] + results[3]['keypoints'][1:]})
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps(results))
+    with pytest.raises(ValueError, match=f'^results file {path}: result 3 has a boolean '
+                                         f'{key} '):
+        keypoint_eval(coco_gt_file, str(path), 'coco')
+    with pytest.raises(ValueError, match=f'^result 3 has a boolean {key} '):
+        keypoint_eval(coco_gt_file, results, 'coco')
+
+
 def test_numpy_results_and_caller_records_untouched(coco_gt_file):
     gt = load_json(coco_gt_file)
     results = [dict(r, keypoints=np.asarray(r['keypoints'], np.float32),

@@ -23,6 +23,7 @@ variables (all optional; epochs are 0-based like the training log):
 """
 import io
 import os
+import signal
 import sys
 import time
 
@@ -115,6 +116,9 @@ def install(setattr=setattr):
 
 
 if __name__ == '__main__':
+    # Ctrl-C of a terminal even where the test process was started with SIGINT ignored
+    # (a background job of a non-interactive shell), which its children would inherit.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     command, argv = sys.argv[1], sys.argv[2:]
     install()
     from mipnet.engine import cli

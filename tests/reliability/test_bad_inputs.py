@@ -10,10 +10,12 @@ real COCO fixture and the command-line path.
 """
 import json
 import logging
+from pathlib import Path
 
 import cv2
 import pytest
 import torch
+import yaml
 
 from mipnet.config import load_config
 from mipnet.data import DataError, build_dataset
@@ -141,6 +143,47 @@ def test_annotation_of_image_id_not_in_images(tmp_path, data):
                      'refers to image_id 123456 that is not in "images"')
 
 
+def _duplicate_image(d):
+    """A second image record with the id of the first and another file (issue 27, item 3:
+    AP 0.398 instead of 0.446 with exit status 0)."""
+    d['images'].append(dict(d['images'][0], file_name=d['images'][1]['file_name']))
+
+
+def _duplicate_annotation(d):
+    d['annotations'].append(dict(d['annotations'][3]))      # AP 0.422 instead of 0.446
+
+
+@pytest.mark.parametrize('edit, message', [
+    (_duplicate_image, 'images[4] repeats image id {image} of images[0]'),
+    (_duplicate_annotation, 'annotations[14] repeats annotation id {ann} of annotations[3]'),
+])
+def test_duplicate_ids_are_refused_before_training_or_inference(tmp_path, data, model_file,
+                                                                edit, message):
+    image_dir, ann_file = data
+    original = json.loads(ann_file.read_text())
+    _edit(ann_file, edit)
+    message = f'annotation file {ann_file}: ' + message.format(
+        image=original['images'][0]['id'], ann=original['annotations'][3]['id'])
+    assert_one_error(_train(tmp_path, image_dir, ann_file), message, 'must be unique')
+    result = _test(tmp_path, image_dir, ann_file, 'TEST.MODEL_FILE', model_file)
+    assert_one_error(result, message)
+    assert 'merged' not in result.stdout
+
+
+def test_annotation_file_without_categories_is_refused_before_inference(tmp_path, data,
+                                                                        model_file):
+    """It was a pycocotools KeyError traceback after the whole inference; training does not
+    read the categories and still runs."""
+    image_dir, ann_file = data
+    _edit(ann_file, lambda d: d.pop('categories'))
+    result = _test(tmp_path, image_dir, ann_file, 'TEST.MODEL_FILE', model_file)
+    assert_one_error(result, f'annotation file {ann_file} has no "categories" list with the '
+                             'person category (id 1)')
+    assert 'merged' not in result.stdout
+    assert len(_dataset(image_dir, ann_file, True)) == \
+        len(_dataset(image_dir, FIXTURES / 'coco' / 'test_coco.json', True)) > 0
+
+
 def test_degenerate_boxes_and_invisible_people_are_skipped_and_counted(tmp_path, data, caplog):
     """Zero-area box, box outside the image, all joints invisible: dropped and counted;
     negative coordinates: clipped to the image, joints outside the crop get weight 0."""
@@ -244,6 +287,46 @@ def test_config_wrong_type_and_missing_file(tmp_path, data):
                      f'config file not found: {missing}')
 
 
+def _tiny_yaml_with(tmp_path, section, key, value):
+    """The tiny config as a file of its own, with ``section.key`` set to the YAML ``value``."""
+    data = yaml.safe_load(Path(TINY).read_text())
+    data.setdefault(section, {})[key] = yaml.safe_load(value)
+    path = tmp_path / 'edited.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize('section, key, allowed', [('TEST', 'OKS_THRE', 'in [0, 1]'),
+                                                   ('TEST', 'IN_VIS_THRE', 'in [0, 1]')])
+def test_nan_evaluation_setting_is_refused_before_inference(tmp_path, data, model_file,
+                                                            section, key, allowed):
+    """Issue 27, item 2: a NaN threshold gave a wrong AP with exit status 0."""
+    image_dir, ann_file = data
+    cfg = _tiny_yaml_with(tmp_path, section, key, '.nan')
+    result = run_in_process('test', ['--cfg', cfg, *coco_opts(tmp_path / 'out', image_dir,
+                                                               ann_file),
+                                     'TEST.MODEL_FILE', model_file])
+    assert_one_error(result, f'{section}.{key} = nan must be a finite number {allowed}')
+    assert 'merged' not in result.stdout
+
+
+@pytest.mark.parametrize('section, key, value, allowed', [
+    ('DATASET', 'SCALE_FACTOR', '.nan', 'in [0, 1)'),     # was an IndexError
+    ('TRAIN', 'LR_FACTOR', '.nan', '> 0'),                # trained an epoch, then "lower LR"
+    ('MODEL', 'SIGMA', '0', '> 0'),                        # the same misleading hint
+])
+def test_bad_training_number_is_refused_before_training(tmp_path, data, section, key, value,
+                                                         allowed):
+    image_dir, ann_file = data
+    cfg = _tiny_yaml_with(tmp_path, section, key, value)
+    result = run_in_process('train', ['--cfg', cfg, *coco_opts(tmp_path / 'out', image_dir,
+                                                                ann_file),
+                                      'TRAIN.END_EPOCH', 1])
+    assert_one_error(result, f'{section}.{key} = {yaml.safe_load(value)} must be a finite '
+                             f'number {allowed}')
+    assert 'Epoch: [0]' not in result.stdout
+
+
 def test_data_path_pointing_to_nothing(tmp_path):
     nowhere = tmp_path / 'no_such_dataset'
     result = run_in_process('train', ['--cfg', TINY, '--data_path', nowhere, 'OUTPUT_DIR',
@@ -287,6 +370,18 @@ def test_truncated_checkpoint(tmp_path, data, model_file):
     # ... and as the resume point of a training run.
     assert_one_error(_train(tmp_path, image_dir, ann_file, flags=['--check_point', model_file]),
                      f'checkpoint {model_file} is truncated or corrupt')
+
+
+def test_checkpoint_path_that_is_a_folder(tmp_path, data, model_file):
+    """Issue 27, item 10: --init_checkpoint pointing at a folder said "not found"."""
+    image_dir, ann_file = data
+    folder = tmp_path / 'run_folder'
+    folder.mkdir()
+    message = (f'checkpoint {folder} is a folder, not a file: give the checkpoint file in it '
+               '(e.g. model_best.pth or checkpoint.pth)')
+    assert_one_error(_train(tmp_path, image_dir, ann_file, flags=['--init_checkpoint', folder]),
+                     message)
+    assert_one_error(_test(tmp_path, image_dir, ann_file, 'TEST.MODEL_FILE', folder), message)
 
 
 def _oversized_png():

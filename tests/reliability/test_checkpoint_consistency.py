@@ -174,4 +174,4 @@ def test_resume_with_changed_lr_names_both_values(tmp_path, one_epoch):
 @pytest.mark.parametrize('value', ['-1.0', '0.0'])
 def test_non_positive_lr_is_one_config_error(tmp_path, value):
     result = run_in_process('train', _args(tmp_path, 1, 'TRAIN.LR', value))
-    assert_one_error(result, f'TRAIN.LR = {float(value)} must be a positive number')
+    assert_one_error(result, f'TRAIN.LR = {float(value)} must be a finite number > 0')

@@ -33,6 +33,7 @@ from mipnet.engine.train import train
 from mipnet.evaluation.metrics import load_coco
 from mipnet.evaluation.subsets import OCCLUDED_IOU, occluded_ann_ids, subset_keypoint_eval
 from mipnet.utils.checkpoint import CheckpointError, load_file
+from mipnet.utils.files import json_writer, write_files_atomic, write_json_atomic
 
 
 def prepare_data(data_dir, num_train, num_val, seed, workers, regenerate=False):
@@ -63,8 +64,8 @@ def prepare_data(data_dir, num_train, num_val, seed, workers, regenerate=False):
                             overlap_pair_fraction=overlap_pair_fraction(data))
         log(f'{split}: {stats[split]}')
     seconds = time.perf_counter() - start
-    with open(stamp_path, 'w') as f:
-        json.dump({'params': params, 'stats': stats, 'seconds': seconds}, f, indent=1)
+    write_json_atomic(stamp_path, {'params': params, 'stats': stats, 'seconds': seconds},
+                      indent=1)
     return stats, seconds
 
 
@@ -86,9 +87,8 @@ def prepare_ochuman_split(data_dir, num_val, seed, workers, regenerate=False):
                           OCHUMAN_LIKE)
     with open(path) as f:
         stats = crowd_statistics(json.load(f))
-    with open(stamp_path, 'w') as f:
-        json.dump({'params': params, 'stats': stats,
-                   'seconds': time.perf_counter() - start}, f, indent=1)
+    write_json_atomic(stamp_path, {'params': params, 'stats': stats,
+                                   'seconds': time.perf_counter() - start}, indent=1)
     return stats
 
 
@@ -319,10 +319,9 @@ def default_weights(args, out_dir):
 
 def write_summary_and_report(out_dir, summary, report):
     """``summary.json`` and ``results.md`` into ``out_dir``."""
-    with open(os.path.join(out_dir, 'summary.json'), 'w') as f:
-        json.dump(summary, f, indent=1, default=float)
-    with open(os.path.join(out_dir, 'results.md'), 'w') as f:
-        f.write(report)
+    write_files_atomic([(os.path.join(out_dir, 'summary.json'),
+                         json_writer(summary, indent=1, default=float)),
+                        (os.path.join(out_dir, 'results.md'), lambda f: f.write(report))])
 
 
 def compare_from_scratch(args, argv, data_dir, out_dir, start, load_start):

@@ -1,7 +1,6 @@
 """Evaluation of trained weights beyond validation's metrics: the occluded subset, each
 box's poses before rescoring and OKS-NMS (the crowd error), and crowd-merged boxes, for one
 checkpoint or for the HRNet / MIPNet pair of the comparison."""
-import json
 import os
 import time
 
@@ -17,6 +16,7 @@ from mipnet.evaluation.subsets import (box_outcomes, crowd_error_rate, crowd_mer
                                        occluded_ann_ids, subset_keypoint_eval)
 from mipnet.models import build_model, load_weights
 from mipnet.utils.checkpoint import file_sha256
+from mipnet.utils.files import write_json_atomic
 
 
 def annotation_file(cfg, test_set=None):
@@ -88,8 +88,7 @@ def crowd_box_metrics(cfg, weights, out_dir, gt, occluded_ids):
     os.makedirs(folder, exist_ok=True)
     boxes = crowd_merged_boxes(gt)
     box_file = os.path.join(folder, 'crowd_merged_boxes.json')
-    with open(box_file, 'w') as f:
-        json.dump(boxes, f)
+    write_json_atomic(box_file, boxes)
     cfg = cfg.clone()
     cfg.defrost()
     cfg.TEST.USE_GT_BBOX = False
@@ -162,7 +161,7 @@ def evaluate_runs(runs, opts, out_dir, splits):
             run = _cached_evaluation(cache, stamp)
             if run is None:
                 run = evaluate_weights(variant, run_opts, weights, split, folder)
-                write_json_atomic(cache, dict(stamp=stamp, run=run))
+                write_json_atomic(cache, dict(stamp=stamp, run=run), indent=1, default=float)
             else:
                 log(f'{variant.label} on {split}: reusing the evaluation in {cache}')
             evaluations[split].append(run)
@@ -178,14 +177,4 @@ def _cached_evaluation(path, stamp):
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
-
-def write_json_atomic(path, obj):
-    """``obj`` as JSON at ``path`` through a temporary file in the same folder and a rename,
-    so that an interrupted write never leaves a partial file."""
-    tmp = f'{path}.{os.getpid()}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1, default=float)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 

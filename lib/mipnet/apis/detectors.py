@@ -223,12 +223,21 @@ class FileDetector:
 
 
 # ----------------------------------------------------------------------------- hog
+#: (width, height) of the smallest image handed to OpenCV's HOG: its detection window.
+HOG_MIN_SIZE = (64, 128)
+
 class HOGDetector:
     """OpenCV's HOG + linear SVM people detector (Dalal and Triggs), the offline fallback.
 
     It is weak: it finds upright, mostly unoccluded people at least about 128 px tall (after
     ``max_side`` resizing) and misses most people of a crowd. Scores are the SVM margins
     clipped to [0, 1].
+
+    OpenCV's ``detectMultiScale`` corrupts the heap or crashes the process (a known OpenCV
+    bug) on images smaller than its 64x128 window, e.g. 64x64, 1x1 or 3000x20. Such an image
+    (after the ``max_side`` resizing) is padded at its right and bottom edges, by repeating
+    its border pixels, to at least :data:`HOG_MIN_SIZE`; boxes are clipped back to the image
+    and boxes lying only in the padding are dropped.
 
     Args:
         score_thre: SVM margin below which detections are dropped.
@@ -261,10 +270,24 @@ class HOGDetector:
         small = image if factor == 1.0 else cv2.resize(
             image, (max(1, round(width * factor)), max(1, round(height * factor))),
             interpolation=cv2.INTER_AREA)
+        small_h, small_w = small.shape[:2]
+        pad_w, pad_h = max(0, HOG_MIN_SIZE[0] - small_w), max(0, HOG_MIN_SIZE[1] - small_h)
+        if pad_w or pad_h:
+            small = cv2.copyMakeBorder(small, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
         rects, weights = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8),
                                                    scale=self.scale)
-        boxes = np.asarray(rects, dtype=np.float64).reshape(-1, 4) / factor
+        boxes = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if pad_w or pad_h:
+            # Back to the unpadded image: clip, and drop what lies in the padding only.
+            x1 = np.clip(boxes[:, 0], 0, small_w)
+            y1 = np.clip(boxes[:, 1], 0, small_h)
+            x2 = np.clip(boxes[:, 0] + boxes[:, 2], 0, small_w)
+            y2 = np.clip(boxes[:, 1] + boxes[:, 3], 0, small_h)
+            inside = (x2 > x1) & (y2 > y1)
+            boxes = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)[inside]
+            scores = scores[inside]
+        boxes = boxes / factor
         keep = scores >= self.score_thre
         boxes, scores = boxes[keep], scores[keep]
         keep = nms_boxes(boxes, scores, self.nms_thre)
@@ -300,8 +323,13 @@ class ONNXDetector:
         person_class: class id of people.
         providers: onnxruntime execution providers (default CPU).
 
+    Detections with a NaN or infinite box or score are skipped, counted in ``nonfinite``
+    and in a warning.
+
     Raises:
-        InputError: missing model file, onnxruntime not installed, unreadable model.
+        InputError: missing model file, onnxruntime not installed, unreadable model, an
+            input other than one float32 (1, 3, H, W) image; when called, a model that
+            onnxruntime cannot run on the image.
     """
 
     def __init__(self, model_file=None, score_thre=0.3, nms_thre=0.45, input_size=(640, 640),
@@ -326,6 +354,11 @@ class ONNXDetector:
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise InputError(f'detector model {model_file} must take one (1, 3, H, W) image '
                              f'input; it takes {[(i.name, i.shape) for i in inputs]}')
+        channels = inputs[0].shape[1]
+        if (isinstance(channels, int) and channels != 3) or inputs[0].type != 'tensor(float)':
+            raise InputError(f'detector model {model_file} takes a {inputs[0].type} input of '
+                             f'shape {inputs[0].shape}; this detector feeds a float32 '
+                             '(1, 3, H, W) BGR image: use a 3-channel person detector export')
         self.input_name = inputs[0].name
         h, w = inputs[0].shape[2:]
         self.input_hw = (h if isinstance(h, int) else int(input_size[1]),
@@ -337,6 +370,8 @@ class ONNXDetector:
         self.std = None if std is None else np.asarray(std, np.float32).reshape(3, 1, 1)
         self.person_class = int(person_class)
         self.description = f'ONNX detector {model_file}'
+        # Detections with a NaN or infinite box or score, skipped (all images so far).
+        self.nonfinite = 0
 
     def preprocess(self, image):
         """BGR (h, w, 3) -> ((1, 3, H, W) float32, resize ratio)."""
@@ -377,7 +412,12 @@ class ONNXDetector:
 
     def __call__(self, image, keys=()):
         blob, ratio = self.preprocess(image)
-        outputs = self.session.run(None, {self.input_name: blob})
+        try:
+            outputs = self.session.run(None, {self.input_name: blob})
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise InputError(f'detector model {self.model_file} failed on a {blob.shape} '
+                             f'input: {(str(exc).splitlines() or [type(exc).__name__])[0]}'
+                             ) from None
         first = np.asarray(outputs[0], dtype=np.float64)
         if first.ndim != 3 or first.shape[0] != 1 or first.shape[2] < 5:
             raise InputError(
@@ -395,6 +435,14 @@ class ONNXDetector:
                 xyxy, scores = xyxy[person], scores[person]
         else:
             xyxy, scores = self._decode_raw(first[0])
+        finite = np.isfinite(xyxy).all(axis=1) & np.isfinite(scores)
+        if not finite.all():
+            # Never scored, never compared in the NMS (a NaN IoU silently drops boxes).
+            bad = int((~finite).sum())
+            self.nonfinite += bad
+            logger.warning('%s: %d detection(s) with a non-finite box or score skipped '
+                           '(%d so far)', self.description, bad, self.nonfinite)
+            xyxy, scores = xyxy[finite], scores[finite]
         keep = scores >= self.score_thre
         xyxy, scores = xyxy[keep] / ratio, scores[keep]
         boxes = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)

@@ -15,6 +15,7 @@ import os
 import cv2
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from mipnet.apis.detectors import InputError, build_detector, check_detections
 from mipnet.config import ConfigError, load_config
@@ -27,13 +28,18 @@ from mipnet.utils.dist import resolve_device_type, setup_cpu_math
 logger = logging.getLogger(__name__)
 
 __all__ = ['PoseInferencer', 'make_crop', 'check_box', 'IMAGE_EXTS', 'VIDEO_EXTS',
-           'CLIP_TOLERANCE']
+           'CLIP_TOLERANCE', 'MAX_BOXES_PER_IMAGE']
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
 # Boxes reaching at most this many pixels past the image are clipped silently (a box drawn
 # to the last pixel column, or float round-off, is not a user mistake).
 CLIP_TOLERANCE = 0.5
+# Person boxes one image may have (PoseInferencer's ``max_boxes``). Crowded images hold
+# tens of people and COCO detection files at most 100 per image; the OKS-NMS over all
+# instances of all boxes of an image grows with the square of their number (about 2 s for
+# 1000 boxes of 2 instances on one CPU core).
+MAX_BOXES_PER_IMAGE = 1000
 
 
 def make_crop(image, box, image_size, color_rgb):
@@ -90,6 +96,11 @@ def check_box(box, width, height, image_name):
     return [x1, y1, x2 - x1, y2 - y1], changed
 
 
+def _is_real(value):
+    return isinstance(value, (int, float, np.floating, np.integer)) \
+        and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _numeric_stem(stem):
     return int(stem) if stem.isdigit() else None
 
@@ -118,11 +129,21 @@ def read_image(path):
 
 
 def list_images(folder):
-    """Sorted image files (by :data:`IMAGE_EXTS`) of a folder, not recursive."""
-    files = sorted(f for f in os.listdir(folder)
-                   if f.lower().endswith(IMAGE_EXTS) and os.path.isfile(os.path.join(folder, f)))
+    """Sorted image files (by :data:`IMAGE_EXTS`) of a folder, not recursive. Videos in
+    the folder are not read (a folder is a set of images): a warning names them."""
+    names = sorted(f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f)))
+    files = [f for f in names if f.lower().endswith(IMAGE_EXTS)]
+    videos = [f for f in names if f.lower().endswith(VIDEO_EXTS)]
+    if videos:
+        shown = ', '.join(videos[:5]) + (f' (+{len(videos) - 5} more)' if len(videos) > 5
+                                         else '')
+        logger.warning('folder %s: %d video(s) not read (%s); a folder input reads its '
+                       'images only, give each video as an input of its own', folder,
+                       len(videos), shown)
     if not files:
-        raise InputError(f'no images ({", ".join(IMAGE_EXTS)}) in folder {folder}')
+        raise InputError(f'no images ({", ".join(IMAGE_EXTS)}) in folder {folder}' +
+                         (' (only videos: give each video as an input of its own)'
+                          if videos else ''))
     return [os.path.join(folder, f) for f in files]
 
 
@@ -139,6 +160,9 @@ def _array_item(image, index):
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError(f'image array {index} has shape {image.shape} and dtype '
                          f'{image.dtype}; expected BGR uint8 (H, W, 3)')
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise InputError(f'image array {index} is empty (shape {image.shape}); expected '
+                         'BGR uint8 (H, W, 3) with H, W >= 1')
     name = f'image_{index:06d}'
     return {'name': name, 'stem': name, 'file': name, 'path': None, 'image_id': index,
             'keys': [], 'image': image}
@@ -196,9 +220,12 @@ class PoseInferencer:
             ``{'model_file': 'yolox.onnx', 'score_thre': 0.5}``).
         instances: instance indices to run (None: all of the model).
         flip: flip test (None: ``TEST.FLIP_TEST``).
-        batch_size: boxes per forward pass (None: ``TEST.BATCH_SIZE_PER_GPU``).
-        score_thre: poses scoring below it are left out of the results.
+        batch_size: boxes per forward pass (None: ``TEST.BATCH_SIZE_PER_GPU``); crops are
+            made batch by batch, so memory does not grow with the number of boxes.
+        score_thre: poses scoring below it are left out of the results (in [0, 1]).
         opts: extra config overrides (KEY VALUE list) when ``cfg`` is a path.
+        max_boxes: an image with more person boxes than this is refused (InputError).
+        progress: show a progress bar over the boxes when there are more than a batch.
 
     Calling it with an image array (BGR uint8), a path of an image, folder or video, or a list
     of these yields one result per image or frame, in input order (see :meth:`__call__`).
@@ -206,7 +233,7 @@ class PoseInferencer:
 
     def __init__(self, cfg, checkpoint=None, device=None, detector='none',
                  detector_options=None, instances=None, flip=None, batch_size=None,
-                 score_thre=0.0, opts=None):
+                 score_thre=0.0, opts=None, max_boxes=MAX_BOXES_PER_IMAGE, progress=False):
         from mipnet.evaluation.inference import predictor_from_cfg
         from mipnet.evaluation.postprocess import postprocess_options_from_cfg
         overrides = list(opts or [])
@@ -235,7 +262,14 @@ class PoseInferencer:
         self.batch_size = int(batch_size or cfg.TEST.BATCH_SIZE_PER_GPU)
         if self.batch_size <= 0:
             raise InputError(f'batch size {self.batch_size} must be positive')
+        if not (_is_real(score_thre) and 0.0 <= score_thre <= 1.0):
+            raise InputError(f'score threshold {score_thre!r} must be a number in [0, 1]')
         self.score_thre = float(score_thre)
+        if not (isinstance(max_boxes, int) and not isinstance(max_boxes, bool)
+                and max_boxes >= 1):
+            raise InputError(f'max_boxes {max_boxes!r} must be an integer >= 1')
+        self.max_boxes = max_boxes
+        self.progress = bool(progress)
         self.detector = build_detector(detector, **(detector_options or {}))
         self.device = torch.device(resolve_device_type(cfg.DEVICE))
         setup_cpu_math()
@@ -280,6 +314,10 @@ class PoseInferencer:
             if isinstance(src, np.ndarray):
                 yield _array_item(src, index)
                 continue
+            if not isinstance(src, (str, os.PathLike)):
+                raise InputError(f'input {index} is {type(src).__name__} {str(src)[:50]}; '
+                                 'expected a BGR uint8 (H, W, 3) image array or the path of '
+                                 'an image, a folder of images or a video')
             path = os.fspath(src)
             if os.path.isdir(path):
                 for file in list_images(path):
@@ -302,8 +340,12 @@ class PoseInferencer:
 
     # ------------------------------------------------------------------ one image
     def _prepare(self, item):
-        """Detect, check and crop: adds 'boxes' (M, 4), 'box_scores' (M,), 'crops'
-        (M, 3, H, W), 'centers' and 'scales' (M, 2)."""
+        """Detect and check the boxes: adds 'boxes' (M, 4) (clipped to the image) and
+        'box_scores' (M,).
+
+        Raises:
+            InputError: bad boxes, or more than ``max_boxes`` of them.
+        """
         img = item['image']
         height, width = img.shape[:2]
         found = self.detector(img, item['keys'])
@@ -312,44 +354,52 @@ class PoseInferencer:
                            item['name'], getattr(self.detector, 'description', 'detector'))
             found = (np.zeros((0, 4)), np.zeros(0))
         boxes_in, scores_in = check_detections(*found, backend=type(self.detector).__name__)
-        boxes, scores, crops, centers, scales = [], [], [], [], []
-        for bbox, score in zip(boxes_in, scores_in):
+        if len(boxes_in) > self.max_boxes:
+            raise InputError(f'{len(boxes_in)} person boxes for image {item["name"]}: more '
+                             f'than the {self.max_boxes} one image may have (max_boxes; the '
+                             "demo's --max-boxes). Are they the boxes of this image, and "
+                             'were they filtered (score threshold, NMS)?')
+        boxes = []
+        for bbox in boxes_in:
             box, changed = check_box(bbox, width, height, item['name'])
             if changed:
                 logger.info('box %s of %s extends past the image (%dx%d): clipped (%s)',
                             [round(float(v), 1) for v in bbox], item['name'], width, height,
                             ', '.join(changed))
-            crop, center, scale = make_crop(img, box, self.image_size, self.color_rgb)
             boxes.append(box)
-            scores.append(score)
-            crops.append(crop)
-            centers.append(center)
-            scales.append(scale)
-        h, w = int(self.image_size[1]), int(self.image_size[0])
         item['boxes'] = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        item['box_scores'] = np.asarray(scores, dtype=np.float64)
-        item['crops'] = np.stack(crops) if crops else np.zeros((0, 3, h, w), np.float32)
-        item['centers'] = np.asarray(centers, dtype=np.float32).reshape(-1, 2)
-        item['scales'] = np.asarray(scales, dtype=np.float32).reshape(-1, 2)
+        item['box_scores'] = np.asarray(scores_in, dtype=np.float64).reshape(-1)
         return item
 
     def _predict(self, items):
-        """Keypoints of all boxes of ``items`` in batches: sets 'keypoints' (M, K, J, 3)."""
-        crops = np.concatenate([it['crops'] for it in items])
-        centers = np.concatenate([it['centers'] for it in items])
-        scales = np.concatenate([it['scales'] for it in items])
-        parts = []
-        for start in range(0, len(crops), self.batch_size):
-            stop = start + self.batch_size
-            batch = torch.from_numpy(crops[start:stop]).to(self.device)
-            parts.append(self.predictor(batch, centers[start:stop], scales[start:stop]))
+        """Keypoints of all boxes of ``items``, cropped and run ``batch_size`` boxes at a
+        time: sets 'keypoints' (M, K, J, 3), 'centers' and 'scales' (M, 2) of every item."""
         k, j = len(self.predictor.instances), self.meta.num_joints
-        kpts = np.concatenate(parts) if parts else np.zeros((0, k, j, 3), np.float32)
-        offset = 0
+        jobs = [(it, i) for it in items for i in range(len(it['boxes']))]
         for it in items:
-            m = len(it['crops'])
-            it['keypoints'] = kpts[offset:offset + m]
-            offset += m
+            m = len(it['boxes'])
+            it['keypoints'] = np.zeros((m, k, j, 3), np.float32)
+            it['centers'] = np.zeros((m, 2), np.float32)
+            it['scales'] = np.zeros((m, 2), np.float32)
+        bar = tqdm(total=len(jobs), desc='poses', unit='box', leave=False, dynamic_ncols=True,
+                   disable=not self.progress or len(jobs) <= self.batch_size)
+        try:
+            for start in range(0, len(jobs), self.batch_size):
+                chunk = jobs[start:start + self.batch_size]
+                crops, centers, scales = zip(*(make_crop(it['image'], it['boxes'][i],
+                                                         self.image_size, self.color_rgb)
+                                               for it, i in chunk))
+                centers = np.asarray(centers, dtype=np.float32)
+                scales = np.asarray(scales, dtype=np.float32)
+                batch = torch.from_numpy(np.stack(crops)).to(self.device)
+                kpts = self.predictor(batch, centers, scales)
+                for row, (it, i) in enumerate(chunk):
+                    it['keypoints'][i] = kpts[row]
+                    it['centers'][i] = centers[row]
+                    it['scales'][i] = scales[row]
+                bar.update(len(chunk))
+        finally:
+            bar.close()
 
     def _merge(self, item):
         """COCO-style records of one image after rescoring and OKS-NMS, best first."""
@@ -422,7 +472,7 @@ class PoseInferencer:
                 pending.append(item)
                 continue
             pending.append(self._prepare(item))
-            count += len(item['crops'])
+            count += len(item['boxes'])
             if count >= self.batch_size:
                 yield from self._flush(pending)
                 pending, count = [], 0

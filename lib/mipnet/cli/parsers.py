@@ -6,9 +6,11 @@ overrides and run (:mod:`mipnet.engine.cli` for train/test, :mod:`mipnet.engine.
 :mod:`mipnet.engine.export`, :mod:`mipnet.engine.pick_images`, :mod:`mipnet.models.summary`,
 :mod:`mipnet.engine.make_synthetic`, :mod:`mipnet.engine.cache_images`).
 
-Only argparse is imported: every layer of the package may build its parser from here.
+Only the standard library (argparse, math) is imported: every layer of the package may build
+its parser from here.
 """
 import argparse
+import math
 
 __all__ = ['flag', 'ACCEPTED_ONLY', 'add_cfg', 'add_device', 'add_overrides', 'train_parser',
            'eval_parser', 'demo_parser', 'export_parser', 'pick_images_parser',
@@ -131,12 +133,13 @@ def demo_parser():
                         'given, else none')
     p.add_argument('--det-model', default=None, help='ONNX person detector file (--detector '
                    'onnx)')
-    p.add_argument('--det-score-thre', type=float, default=None,
+    p.add_argument('--det-score-thre', type=_finite, default=None,
                    help='detections scoring below this are dropped (default: onnx 0.3, hog '
                         'SVM margin 0)')
-    p.add_argument('--det-nms-thre', type=float, default=None,
+    p.add_argument('--det-nms-thre', type=_fraction, default=None,
                    help='IoU NMS threshold of the detector (default 0.45)')
-    p.add_argument('--det-input-size', type=int, nargs=2, default=None, metavar=('W', 'H'),
+    p.add_argument('--det-input-size', type=_positive, nargs=2, default=None,
+                   metavar=('W', 'H'),
                    help='input size of an ONNX detector with dynamic input (default 640 640)')
     p.add_argument('--boxes-file', default=None,
                    help='person boxes: COCO annotation file, COCO results list, list of '
@@ -149,10 +152,13 @@ def demo_parser():
     add_device(p)
     p.add_argument('--batch-size', type=int, default=0,
                    help='boxes per forward pass (default TEST.BATCH_SIZE_PER_GPU)')
-    p.add_argument('--kpt-thre', type=float, default=None,
+    p.add_argument('--kpt-thre', type=_fraction, default=None,
                    help='joints drawn above this confidence (default TEST.IN_VIS_THRE)')
-    p.add_argument('--score-thre', type=float, default=0.0,
+    p.add_argument('--score-thre', type=_fraction, default=0.0,
                    help='poses scoring below this are left out of the JSON and the drawing')
+    p.add_argument('--max-boxes', type=_positive, default=1000,
+                   help='an image with more person boxes than this is an error (default '
+                        '1000)')
     add_overrides(p, intermixed=True, help='config overrides')
     return p
 
@@ -187,7 +193,7 @@ def pick_images_parser():
     p.add_argument('--out', required=True, help='folder the picked images are copied to '
                    '(emptied first)')
     p.add_argument('--num', type=int, default=4, help='number of images (default 4)')
-    p.add_argument('--score-thre', type=float, default=0.2,
+    p.add_argument('--score-thre', type=_fraction, default=0.2,
                    help='poses scoring below it do not count (default 0.2)')
     return p
 
@@ -216,6 +222,25 @@ def _positive(text):
     value = _count(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    return value
+
+
+def _finite(text):
+    """A finite number (no nan, no inf: a NaN threshold compares False with everything)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f'must be a finite number, got {text}')
+    return value
+
+
+def _fraction(text):
+    """A finite number in [0, 1] (thresholds of scores and confidences)."""
+    value = _finite(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f'must be a number in [0, 1], got {text}')
     return value
 
 

@@ -4,7 +4,9 @@ Public API: :func:`get_cfg`, :func:`load_config`, :class:`ConfigError`.
 """
 import ast
 import logging
+import math
 import os
+from typing import NamedTuple, Optional
 
 import yaml
 from yacs.config import CfgNode
@@ -42,6 +44,83 @@ class ConfigError(ValueError):
     """A configuration file or override is invalid; the message names the file or key."""
 
 
+class _Range(NamedTuple):
+    """Allowed values of a numeric key: ``low``/``high`` bounds (None: unbounded), each
+    inclusive or not."""
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+
+    def __contains__(self, value):
+        if self.low is not None and not (value >= self.low if self.low_inclusive
+                                         else value > self.low):
+            return False
+        return self.high is None or (value <= self.high if self.high_inclusive
+                                     else value < self.high)
+
+    def __str__(self):
+        if self.low is not None and self.high is not None:
+            return (f'in {"[" if self.low_inclusive else "("}{self.low:g}, {self.high:g}'
+                    f'{"]" if self.high_inclusive else ")"}')
+        if self.low is not None:
+            return f'{">=" if self.low_inclusive else ">"} {self.low:g}'
+        return f'{"<=" if self.high_inclusive else "<"} {self.high:g}'
+
+
+_FRACTION = _Range(0, 1)
+_POSITIVE = _Range(0, low_inclusive=False)
+_NON_NEGATIVE = _Range(0)
+# Every float key (and the integer keys a wrong value of breaks a run) with its range. NaN
+# and infinities are refused everywhere: a NaN threshold compares False with everything and
+# silently changes what is kept (a wrong AP with exit status 0).
+_RANGES = {
+    'PRINT_FREQ': _Range(1),
+    'DIST_TIMEOUT': _POSITIVE,
+    'MODEL.SIGMA': _POSITIVE,
+    'LOSS.TOPK': _Range(1),
+    'LOSS.INSTANCE_WEIGHTS': _NON_NEGATIVE,
+    'DATASET.SCALE_FACTOR': _Range(0, 1, high_inclusive=False),
+    'DATASET.ROT_FACTOR': _Range(0, 180),
+    'DATASET.PROB_HALF_BODY': _FRACTION,
+    'DATASET.NUM_JOINTS_HALF_BODY': _NON_NEGATIVE,
+    'TRAIN.LR': _POSITIVE,
+    'TRAIN.LR_FACTOR': _POSITIVE,
+    'TRAIN.MOMENTUM': _FRACTION,
+    'TRAIN.WD': _NON_NEGATIVE,
+    'TRAIN.MAX_STEPS': _NON_NEGATIVE,
+    'TRAIN.CLIP_GRAD_NORM': _NON_NEGATIVE,
+    'TEST.IMAGE_THRE': _FRACTION,
+    'TEST.OKS_THRE': _FRACTION,
+    'TEST.IN_VIS_THRE': _FRACTION,
+    'TEST.DECAY_THRE': _FRACTION,
+}
+# Free-form sections whose numbers nothing here interprets as a whole.
+_UNCHECKED = ('MODEL.EXTRA',)
+
+
+def _numbers(value):
+    """The numbers of a config value: itself, or the items of a list; [] for others."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def _check_numbers(cfg):
+    """Every number of the config is finite, and in its range where :data:`_RANGES` has
+    one."""
+    for key, value in _flat(cfg).items():
+        if key.startswith(_UNCHECKED):
+            continue
+        allowed = _RANGES.get(key)
+        for number in _numbers(value):
+            if not math.isfinite(number) or (allowed is not None and number not in allowed):
+                many = isinstance(value, (list, tuple))
+                want = ('finite numbers' if many else 'a finite number') + \
+                    (f' {allowed}' if allowed is not None else '')
+                raise ConfigError(f'{key} = {list(value) if many else value} must be '
+                                  f'{"a list of " if many else ""}{want}')
+
+
 def get_cfg():
     """Return a mutable copy of the default configuration."""
     return default_config()
@@ -55,6 +134,7 @@ def _get(cfg, dotted):
 
 
 def _validate(cfg):
+    _check_numbers(cfg)
     for key, choices in _CHOICES.items():
         value = _get(cfg, key)
         if str(value).lower() not in choices:
@@ -87,8 +167,6 @@ def _validate(cfg):
             raise ConfigError(f'{key} = {_get(cfg, key)} must be positive')
     if cfg.TRAIN.END_EPOCH < cfg.TRAIN.BEGIN_EPOCH:
         raise ConfigError('TRAIN.END_EPOCH must not be smaller than TRAIN.BEGIN_EPOCH')
-    if not cfg.TRAIN.LR > 0 or cfg.TRAIN.LR == float('inf'):
-        raise ConfigError(f'TRAIN.LR = {cfg.TRAIN.LR} must be a positive number')
     if cfg.WORKERS < 0:
         raise ConfigError(f'WORKERS = {cfg.WORKERS} must be >= 0')
 

@@ -160,7 +160,8 @@ class COCOStyleDataset(Dataset):
             raise DataError(f'image folder not found: {image_dir}. Set DATASET.ROOT (images '
                             'under images/<set>/ or <set>/) or the explicit '
                             'DATASET.TRAIN_IMAGE_DIR / TEST_IMAGE_DIR.')
-        images, anns_by_image = load_annotations(annotation_file)
+        images, anns_by_image = load_annotations(annotation_file,
+                                                 for_evaluation=not self.is_train)
         self.images = images
         self.records = RecordBuilder(self.name, self.num_joints, self.num_instances,
                                      self.aspect_ratio, annotation_file, image_dir,

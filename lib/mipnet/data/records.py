@@ -92,25 +92,65 @@ def resolve_paths(cfg, is_train, root=None, name='coco',
     return image_dir, ann_file
 
 
-def load_annotations(path):
+def _first_duplicate(entries, key):
+    """(index, value, index of its first occurrence) of the first entry whose ``key`` value
+    was seen before, or None. Entries without the key are not compared."""
+    seen = {}
+    for i, entry in enumerate(entries):
+        value = entry.get(key) if isinstance(entry, dict) else None
+        if value is None or isinstance(value, (dict, list)):
+            continue
+        if value in seen:
+            return i, value, seen[value]
+        seen[value] = i
+    return None
+
+
+def load_annotations(path, for_evaluation=False):
     """Parse and validate the annotation file.
+
+    Image ids and annotation ids must be unique: a second image record with the same id (and
+    another file), or a repeated annotation record, would silently change the training data
+    and the AP. With ``for_evaluation``, the file must also hold the ``categories`` list the
+    COCO evaluation reads (checked here, before any inference).
 
     Returns:
         (images: dict image_id -> image entry in file order,
          anns_by_image: dict image_id -> list of annotations in file order)
+
+    Raises:
+        DataError: naming the file and the first offending record.
     """
     data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get('images'), list) \
             or not isinstance(data.get('annotations'), list):
         raise DataError(f'annotation file {path} is not in COCO format: expected a JSON '
                         'object with "images" and "annotations" lists.')
+    if for_evaluation and not (isinstance(data.get('categories'), list) and any(
+            isinstance(c, dict) and c.get('id') == 1 for c in data['categories'])):
+        raise DataError(f'annotation file {path} has no "categories" list with the person '
+                        'category (id 1), which the COCO keypoint evaluation needs: add '
+                        '"categories": [{"id": 1, "name": "person", "keypoints": [...], '
+                        '"skeleton": [...]}] as in the COCO files.')
     images = {}
     for i, im in enumerate(data['images']):
         if not isinstance(im, dict) or not _is_int(im.get('id')) \
                 or not _is_number(im.get('width')) or not _is_number(im.get('height')):
             raise DataError(f'annotation file {path}: images[{i}] needs an integer "id" and '
                             'numeric "width" and "height".')
-        images[im['id']] = im
+        images.setdefault(im['id'], im)
+    duplicate = _first_duplicate(data['images'], 'id')
+    if duplicate is not None:
+        i, image_id, first = duplicate
+        raise DataError(f'annotation file {path}: images[{i}] repeats image id {image_id} of '
+                        f'images[{first}] ({data["images"][first].get("file_name")!r}, then '
+                        f'{data["images"][i].get("file_name")!r}); image ids must be unique.')
+    duplicate = _first_duplicate(data['annotations'], 'id')
+    if duplicate is not None:
+        i, ann_id, first = duplicate
+        raise DataError(f'annotation file {path}: annotations[{i}] repeats annotation id '
+                        f'{ann_id!r} of annotations[{first}]; annotation ids must be unique '
+                        '(a repeated record counts one person twice).')
     anns_by_image = {}
     for i, ann in enumerate(data['annotations']):
         if not isinstance(ann, dict) or 'image_id' not in ann:

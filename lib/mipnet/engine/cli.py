@@ -6,18 +6,21 @@ Ascend model-zoo port's README and launchers (``--data_path``, ``--workers``, ``
 ``--amp``, ``--batch_size``, ``--epochs``, ``--lr`` and the distributed/apex options that
 torchrun and native AMP make moot); the parsers are in :mod:`mipnet.cli.parsers`. Expected
 failures (bad config, data, checkpoint, non-finite loss) end with one ``error:`` line and
-exit status 1 instead of a traceback.
+exit status 1 instead of a traceback; Ctrl-C ends with one line (for training: where the
+last checkpoint is) and exit status 130.
 """
 import errno
+import os
 import sys
 
 import torch.distributed
 
 from mipnet.cli.parsers import eval_parser, train_parser
-from mipnet.config import ConfigError, load_config
+from mipnet.config import ConfigError, load_config, run_output_dir
 from mipnet.data import DataError
 from mipnet.utils.checkpoint import CheckpointError
 from mipnet.utils.dist import DeviceError
+from mipnet.utils.files import FileWriteError
 
 
 def _load(args, extra=()):
@@ -44,13 +47,21 @@ def _one_line(exc):
     return ' '.join(line.strip() for line in text.splitlines() if line.strip())
 
 
-def _run(fn):
+def _run(fn, interrupted):
+    """``fn()``, with its expected failures as one ``error:`` line and exit status 1, and
+    Ctrl-C as one line from ``interrupted()`` and exit status 130 (128 + SIGINT, as a
+    shell reports it), never a traceback."""
     from mipnet.engine.preflight import PreflightError
     from mipnet.engine.train import NonFiniteLossError
     try:
         return fn()
+    except KeyboardInterrupt:
+        # Every rank of a torchrun job gets the terminal's SIGINT; rank 0 speaks for them.
+        if os.environ.get('RANK', '0') == '0':
+            print(f'error: {interrupted()}', file=sys.stderr)
+        sys.exit(130)
     except (ConfigError, DataError, CheckpointError, NonFiniteLossError, DeviceError,
-            PreflightError, FileNotFoundError) as exc:
+            PreflightError, FileNotFoundError, FileWriteError) as exc:
         print(f'error: {_one_line(exc)}', file=sys.stderr)
         sys.exit(1)
     except OSError as exc:
@@ -86,16 +97,32 @@ def train_options(argv=None):
     return args, extra
 
 
+def _training_interrupted(cfg, cfg_file):
+    """The line of a training run stopped by Ctrl-C: where its last checkpoint is."""
+    if cfg is None:
+        return 'interrupted (Ctrl-C) before training started'
+    try:
+        checkpoint = os.path.join(run_output_dir(cfg, cfg_file), 'checkpoint.pth')
+    except ConfigError:
+        return 'training interrupted (Ctrl-C)'
+    if not os.path.isfile(checkpoint):
+        return (f'training interrupted (Ctrl-C) before its first checkpoint; nothing was '
+                f'saved to {checkpoint}')
+    return (f'training interrupted (Ctrl-C); the last checkpoint is {checkpoint}: resume '
+            f'from it with AUTO_RESUME True (or --check_point {checkpoint})')
+
+
 def train_main(argv=None):
     """Entry point of tools/train.py."""
     args, extra = train_options(argv)
+    loaded = {}
 
     def run():
         from mipnet.engine.train import train
-        cfg = _load(args, extra)
+        cfg = loaded['cfg'] = _load(args, extra)
         return train(cfg, args.cfg, resume_file=args.check_point or None,
                      finetune_file=args.pth_path or None, local_rank=args.local_rank)
-    return _run(run)
+    return _run(run, lambda: _training_interrupted(loaded.get('cfg'), args.cfg))
 
 
 def eval_main(argv=None):
@@ -107,4 +134,4 @@ def eval_main(argv=None):
         extra = ['TEST.MODEL_FILE', args.model_file] if args.model_file else []
         cfg = _load(args, extra)
         return evaluate_checkpoint(cfg, args.cfg, local_rank=args.local_rank)
-    return _run(run)
+    return _run(run, lambda: 'evaluation interrupted (Ctrl-C); no metrics were written')

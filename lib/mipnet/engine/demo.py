@@ -10,7 +10,6 @@ output name that would be an input file is refused. Images of one folder that sh
 (``x.jpg``, ``x.png``) are written as ``x_jpg.*`` and ``x_png.*``. A folder goes on past
 files that cannot be read and lists them at the end (exit status 1).
 """
-import json
 import logging
 import os
 import sys
@@ -20,13 +19,14 @@ import cv2
 from tqdm import tqdm
 
 from mipnet.apis.detectors import FileDetector, InputError
-from mipnet.apis.inferencer import (PoseInferencer, check_box, is_video, list_images,
-                                    make_crop, video_fps)
+from mipnet.apis.inferencer import (MAX_BOXES_PER_IMAGE, PoseInferencer, check_box, is_video,
+                                    list_images, make_crop, video_fps)
 from mipnet.cli.parsers import demo_parser
 from mipnet.config import ConfigError, load_config
 from mipnet.data import DataError
 from mipnet.utils.checkpoint import CheckpointError
 from mipnet.utils.dist import DeviceError
+from mipnet.utils.files import write_atomic, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -96,17 +96,19 @@ def output_names(paths, out, folder=None):
 
 
 def _write_json(path, poses):
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(poses, f)
+    write_json_atomic(path, poses)
 
 
 def _imwrite(path, img):
-    if not cv2.imwrite(path, img):
-        raise DemoError(f'could not write {path}')
+    ok, data = cv2.imencode(os.path.splitext(path)[1], img)
+    if not ok:
+        raise DemoError(f'could not encode {path}')
+    write_atomic(path, lambda f: f.write(data.tobytes()), binary=True)
 
 
 def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch_size=None,
-             kpt_thre=None, score_thre=0.0, detector=None, detector_options=None):
+             kpt_thre=None, score_thre=0.0, detector=None, detector_options=None,
+             max_boxes=MAX_BOXES_PER_IMAGE):
     """Run the inferencer on an image, a folder of images or a video and save its outputs.
 
     Args:
@@ -123,6 +125,7 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
         detector: 'none', 'file', 'hog' or 'onnx'; None picks 'file' when boxes are given,
             else 'none'.
         detector_options: constructor arguments of the detector (hog, onnx).
+        max_boxes: an image with more person boxes than this is an error.
 
     Returns:
         (dict output path -> number of poses (frames for a video), list of
@@ -146,7 +149,7 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
 
     inferencer = PoseInferencer(cfg, detector=detector, detector_options=options,
                                 instances=_parse_instances(instances), batch_size=batch_size,
-                                score_thre=score_thre)
+                                score_thre=score_thre, max_boxes=max_boxes, progress=True)
     meta = inferencer.meta
     logger.info('%s (%s layout, %d joints) on %s | instances %s | flip test %s | boxes: %s',
                 cfg.MODEL.NAME, meta.name, meta.num_joints, inferencer.device,
@@ -160,14 +163,24 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
         logger.info('%d detections below TEST.IMAGE_THRE %.2f dropped', dropped,
                     cfg.TEST.IMAGE_THRE)
     os.makedirs(out, exist_ok=True)
-    if video:
-        return _run_video(inferencer, image, bases[image], kpt_thre), []
+    try:
+        if video:
+            return _run_video(inferencer, image, bases[image], kpt_thre), []
+        return _run_images(inferencer, image, paths, bases, kpt_thre)
+    finally:
+        nonfinite = getattr(inferencer.detector, 'nonfinite', 0)
+        if nonfinite:
+            logger.warning('%d detection(s) with a non-finite box or score were skipped',
+                           nonfinite)
 
+
+def _run_images(inferencer, image, paths, bases, kpt_thre):
     written, failed = {}, []
     bar = tqdm(total=len(paths), desc='demo', unit='img', disable=len(paths) == 1,
                dynamic_ncols=True)
     try:
-        for result in inferencer(paths if len(paths) > 1 else image):
+        # A folder's images as listed above (its videos are named in a warning there).
+        for result in inferencer(paths if os.path.isdir(image) else image):
             bar.update(1)
             if result['error']:
                 failed.append(result['error'])
@@ -243,7 +256,7 @@ def main(argv=None):
             cfg, args.image, args.out, boxes=args.boxes, boxes_file=args.boxes_file,
             instances=args.instances, batch_size=args.batch_size or None,
             kpt_thre=args.kpt_thre, score_thre=args.score_thre, detector=args.detector,
-            detector_options=_detector_options(args))
+            detector_options=_detector_options(args), max_boxes=args.max_boxes)
     except (ConfigError, DataError, CheckpointError, DeviceError, InputError, OSError) as exc:
         print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
         return 1

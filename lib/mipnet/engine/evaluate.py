@@ -4,7 +4,6 @@ OKS-NMS, COCO / CrowdPose metrics for every instance alone and for all merged.
 Only decoded keypoints are kept per box (K x J x 3 floats), never heatmaps, so memory grows
 with the number of boxes, not with heatmap size.
 """
-import json
 import logging
 import os
 from collections import OrderedDict
@@ -18,6 +17,7 @@ from mipnet.evaluation import format_metrics_table, keypoint_eval
 from mipnet.evaluation.inference import predictor_from_cfg
 from mipnet.evaluation.postprocess import postprocess_options_from_cfg, rescore_and_merge
 from mipnet.utils import dist
+from mipnet.utils.files import AtomicFiles, json_writer
 
 logger = logging.getLogger(__name__)
 
@@ -134,9 +134,16 @@ def gather_predictions(local):
 def evaluate_predictions(predictions, dataset, cfg, output_dir=None):
     """Metrics of merged instances and of each instance alone.
 
+    With ``output_dir``, the results of every mode are written to :func:`results_file`
+    (all replaced together, atomically).
+
     Returns:
         OrderedDict mode -> OrderedDict metric -> float, modes 'merged' (first) and
         'instance 0', 'instance 1', ... for λ models.
+
+    Raises:
+        FileWriteError: a results file could not be written (named in the message); the
+            previous results files are left as they were.
     """
     kpts = predictions['keypoints']
     m, k, j = kpts.shape[:3]
@@ -153,15 +160,16 @@ def evaluate_predictions(predictions, dataset, cfg, output_dir=None):
     # detections"); TEST.CROWDPOSE_NMS runs OKS-NMS there as on COCO.
     options['nms'] = dataset.meta.evaluator != 'crowdpose' or bool(cfg.TEST.CROWDPOSE_NMS)
     metrics = OrderedDict()
-    for mode in instance_modes(k):
-        results = rescore_and_merge(**flat, **options, sigmas=dataset.meta.sigmas_array,
-                                    instances=mode.instances)
-        if output_dir:
-            path = results_file(output_dir, cfg.DATASET.TEST_SET, mode)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, 'w') as f:
-                json.dump(results, f)
-        metrics[mode.key] = keypoint_eval(dataset.annotation_file, results, dataset.meta)
+    # The results files of one evaluation are replaced together, each written atomically:
+    # a full disk leaves the previous evaluation's files, all of them, as they were.
+    with AtomicFiles() as files:
+        for mode in instance_modes(k):
+            results = rescore_and_merge(**flat, **options, sigmas=dataset.meta.sigmas_array,
+                                        instances=mode.instances)
+            if output_dir:
+                files.write(results_file(output_dir, cfg.DATASET.TEST_SET, mode),
+                            json_writer(results))
+            metrics[mode.key] = keypoint_eval(dataset.annotation_file, results, dataset.meta)
     return metrics
 
 

@@ -48,8 +48,11 @@ def main(argv=None):
         if not os.path.isfile(path):
             sys.exit(f'error: {path} not found (run tools/test.py with a 2-instance model '
                      f'first; it writes the per-instance result files)')
-    coco = load_coco(args.gt)
-    picked = pick_images(coco, *files, args.num, score_thre=args.score_thre)
+    try:
+        coco = load_coco(args.gt)
+        picked = pick_images(coco, *files, args.num, score_thre=args.score_thre)
+    except ValueError as exc:       # a malformed ground-truth or results file, named
+        sys.exit(f'error: {" ".join(str(exc).split())}')
     if os.path.isdir(args.out):
         shutil.rmtree(args.out)
     os.makedirs(args.out)

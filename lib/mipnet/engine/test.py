@@ -1,5 +1,4 @@
 """Evaluate a checkpoint: the weights of ``TEST.MODEL_FILE`` on the configured test set."""
-import json
 import logging
 import os
 
@@ -9,6 +8,7 @@ from mipnet.engine.evaluate import validate
 from mipnet.engine.preflight import prepare_evaluation
 from mipnet.models import build_model, load_weights
 from mipnet.utils import dist
+from mipnet.utils.files import write_json_atomic
 from mipnet.utils.logging import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -33,8 +33,7 @@ def evaluate_checkpoint(cfg, cfg_file, local_rank=None):
         metrics = validate(cfg, model, loader, device, output_dir)
         if metrics is not None:
             path = os.path.join(output_dir, f'metrics_{cfg.DATASET.TEST_SET}.json')
-            with open(path, 'w') as f:
-                json.dump(metrics, f, indent=2)
+            write_json_atomic(path, metrics, indent=2)
             logger.info('metrics written to %s', path)
         return metrics
     finally:

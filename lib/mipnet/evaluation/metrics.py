@@ -150,8 +150,16 @@ def _finite_ground_truth(coco_gt):
 
 def load_results(results, coco_gt, num_joints):
     """Validated copies of the result records (image_id, category_id, keypoints, score);
-    records with a non-finite keypoint value or score are left out (counted in a warning)."""
+    records with a non-finite keypoint value or score are left out (counted in a warning).
+
+    Raises:
+        ValueError: a malformed record (missing keys, booleans where numbers belong, a wrong
+            number of keypoint values) or image ids not in ``coco_gt``; the message names
+            the file when ``results`` is a path.
+    """
+    where = ''
     if isinstance(results, (str, Path)):
+        where = f'results file {results}: '
         with open(results) as f:
             results = json.load(f)
     if not isinstance(results, (list, tuple)):
@@ -159,17 +167,26 @@ def load_results(results, coco_gt, num_joints):
     clean = []
     nonfinite = 0
     for i, r in enumerate(results):
+        # json.load reads true / false as Python booleans, which float() takes for 1 / 0.
+        booleans = [key for key in ('image_id', 'category_id', 'score')
+                    if isinstance(r, dict) and isinstance(r.get(key), bool)]
+        if isinstance(r, dict) and isinstance(r.get('keypoints'), (list, tuple)) and \
+                any(isinstance(v, bool) for v in r['keypoints']):
+            booleans.append('keypoints')
+        if booleans:
+            raise ValueError(f'{where}result {i} has a boolean {booleans[0]} '
+                             f'({str(r[booleans[0]])[:60]}); expected numbers')
         try:
             kpts = np.asarray(r['keypoints'], dtype=np.float64).reshape(-1)
             rec = {'image_id': r['image_id'], 'category_id': int(r.get('category_id', 1)),
                    'keypoints': kpts.tolist(), 'score': float(r['score'])}
         except (KeyError, TypeError) as err:
-            raise ValueError(f'result {i} is not a keypoint result record '
+            raise ValueError(f'{where}result {i} is not a keypoint result record '
                              f'(image_id, keypoints, score): {err}') from None
         if isinstance(rec['image_id'], np.generic):
             rec['image_id'] = rec['image_id'].item()
         if len(kpts) != 3 * num_joints:
-            raise ValueError(f'result {i} has {len(kpts)} keypoint values, expected '
+            raise ValueError(f'{where}result {i} has {len(kpts)} keypoint values, expected '
                              f'{3 * num_joints} ({num_joints} joints x 3)')
         if not (np.isfinite(kpts).all() and np.isfinite(rec['score'])):
             nonfinite += 1
@@ -182,7 +199,7 @@ def load_results(results, coco_gt, num_joints):
     if unknown:
         shown = ', '.join(map(str, unknown[:20]))
         more = f' (and {len(unknown) - 20} more)' if len(unknown) > 20 else ''
-        raise ValueError(f'{len(unknown)} result image ids are not in the ground truth: '
+        raise ValueError(f'{where}{len(unknown)} result image ids are not in the ground truth: '
                          f'{shown}{more}')
     return clean
 

@@ -116,6 +116,9 @@ def load_file(path, map_location='cpu'):
     """
     if not path:
         raise CheckpointError('no checkpoint path given')
+    if os.path.isdir(path):
+        raise CheckpointError(f'checkpoint {path} is a folder, not a file: give the checkpoint '
+                              'file in it (e.g. model_best.pth or checkpoint.pth)')
     if not os.path.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
     if os.path.getsize(path) == 0:

@@ -9,6 +9,7 @@ import time
 import cv2
 import numpy as np
 
+from ...utils.files import write_json_atomic
 from ..metadata import COCO
 from .config import DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, SyntheticConfig
 from .scene import render_image
@@ -91,8 +92,7 @@ def generate_split(out_dir, split, num_images, seed=0, image_size=DEFAULT_IMAGE_
                           image_size=list(image_size)),
                 licenses=[], images=images, annotations=annotations, categories=_categories())
     path = os.path.join(ann_dir, f'person_keypoints_{split}.json')
-    with open(path, 'w') as f:
-        json.dump(data, f, separators=(',', ':'))
+    write_json_atomic(path, data, separators=(',', ':'))
     return path
 
 
