@@ -1,6 +1,7 @@
 """Evaluation of trained weights beyond validation's metrics: the occluded subset, each
 box's poses before rescoring and OKS-NMS (the crowd error), and crowd-merged boxes, for one
 checkpoint or for the HRNet / MIPNet pair of the comparison."""
+import json
 import os
 import time
 
