@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from mipnet.data.targets import normalize_crops
 from mipnet.evaluation import format_metrics_table, keypoint_eval
+from mipnet.evaluation.metrics import metrics_table_note
 from mipnet.evaluation.inference import predictor_from_cfg
 from mipnet.evaluation.postprocess import postprocess_options_from_cfg, rescore_and_merge
 from mipnet.utils import dist
@@ -167,10 +168,13 @@ def evaluate_predictions(predictions, dataset, cfg, output_dir=None):
 
 def log_metrics(metrics, dataset, model_name):
     """Log one Markdown table, a row per instance mode, under a line that states the model,
-    the ground truth and the box source of the numbers."""
-    logger.info('%s on %s %s, boxes: %s\n%s', model_name, dataset.meta.name,
+    the ground truth and the box source of the numbers; metrics with nothing to score read
+    'n/a', explained in a line under the table."""
+    note = metrics_table_note(metrics, dataset.meta.evaluator)
+    logger.info('%s on %s %s, boxes: %s\n%s%s', model_name, dataset.meta.name,
                 os.path.basename(dataset.annotation_file), dataset.box_source,
-                format_metrics_table(metrics, first_column='Instances'))
+                format_metrics_table(metrics, first_column='Instances'),
+                '\n' + note if note else '')
 
 
 def validate(cfg, model, loader, device, output_dir=None, progress=True):

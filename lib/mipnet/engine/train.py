@@ -435,10 +435,10 @@ class Trainer:
         if cfg.TRAIN.MAX_STEPS > 0 and dist.is_main_process():
             steps = self.global_step - self.start_step
             if math.isnan(summary['steady_samples_per_s']):
-                # Each epoch's first step (worker start-up) is left out of the speed.
-                logger.info('Performance mode: %d steps, no steady-state speed: every step was '
-                            'the first of its epoch (give more steps or a larger dataset)',
-                            steps)
+                # The run's first WARMUP_STEPS steps (start-up, allocator) are left out.
+                logger.info('Performance mode: %d steps, no steady-state speed: the first %d '
+                            'steps of a run are warm-up and left out of the speed (give '
+                            '--max_steps %d or more)', steps, WARMUP_STEPS, WARMUP_STEPS + 1)
             else:
                 logger.info('Performance mode: %d steps, steady-state speed %.1f samples/s',
                             steps, summary['steady_samples_per_s'])
