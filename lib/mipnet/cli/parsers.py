@@ -115,6 +115,11 @@ def eval_parser():
     parser = _run_parser('Evaluate a MIPNet / HRNet checkpoint (TEST.MODEL_FILE).')
     parser.add_argument('--model_file', '--pth_path', default='',
                         help='checkpoint to evaluate (sets TEST.MODEL_FILE)')
+    parser.add_argument('--crowd-report', '--crowd_report', action='store_true',
+                        help='after the AP table, the crowd report: occluded subset, '
+                             'crowd-merged boxes, crowd-error rate, people found per instance; '
+                             'crowd_report.json and .png in the run folder (sets '
+                             'TEST.CROWD_REPORT true)')
     return parser
 
 

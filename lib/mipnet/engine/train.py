@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from mipnet.config import run_output_dir
 from mipnet.data import BatchMaker, build_dataset, build_loader
@@ -31,6 +30,7 @@ from mipnet.utils.checkpoint import (CheckpointError, check_compatible, extract_
                                      load_file, load_model_weights, reconcile_best,
                                      remove_partial_saves, save_atomic, state_dict_digest)
 from mipnet.utils.logging import AverageMeter, setup_logging
+from mipnet.utils.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -300,8 +300,8 @@ class Trainer:
         batch_time, data_time, losses, accs = (AverageMeter() for _ in range(4))
         steady_time, steady_samples = 0.0, 0
         n = len(loader)
-        show_bar = dist.is_main_process() and os.isatty(1)
-        bar = tqdm(total=n, desc=f'epoch {epoch}', disable=not show_bar, leave=False)
+        bar = Progress(n, f'epoch {epoch}', unit='steps', enabled=dist.is_main_process(),
+                       logger=logger)
         end = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         seen = 0
