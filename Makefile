@@ -102,17 +102,19 @@ demo: demo-pictures demo-finetune
 	@echo "    next:        README, 'After make demo' ($(PY) tools/<tool>.py, no activation)"
 
 demo-data: $(DEMO_DATA)/.complete
+	@if [ -f $(DEMO_DATA)/.complete.new ]; then rm -f $(DEMO_DATA)/.complete.new; else \
+		echo "==> [1/4] synthetic data already made: $(DEMO_DATA)"; fi
 
 $(DEMO_DATA)/.complete: | $(STAMP)
 	@echo "==> [1/4] synthetic crowded dataset: $(DEMO_TRAIN) train + $(DEMO_VAL) val images -> $(DEMO_DATA)"
 	@mkdir -p $(DEMO_OUT)
 	$(PY) tools/make_synthetic.py --out $(DEMO_DATA) --num-train $(DEMO_TRAIN) \
 		--num-val $(DEMO_VAL) --seed 0 --workers 2 --preview $(DEMO_OUT)/synthetic_example.png
-	@touch $@
+	@touch $@ $@.new
 
 # Steps 2 and 3 are files made from their inputs: a second `make demo` skips them (and says
 # so) unless an input is newer.
-demo-eval: $(EVAL_STAMP)
+demo-eval: demo-data $(EVAL_STAMP)
 	@if [ -f $(EVAL_STAMP).new ]; then rm -f $(EVAL_STAMP).new; else \
 		echo "==> [2/4] already evaluated, inputs unchanged: $(call run_dir,$(DEMO_OUT)/shipped)"; \
 		$(call ap_line,$(DEMO_OUT)/shipped); \
@@ -125,7 +127,7 @@ $(EVAL_STAMP): $(DEMO_DATA)/.complete $(DEMO_CKPT) $(DEMO_CFG) $(DEMO_CODE) $(DE
 	@$(call evaluate,$(DEMO_CKPT),$(DEMO_OUT)/shipped)
 	@touch $@ $@.new
 
-demo-pictures: $(PICTURES_STAMP)
+demo-pictures: demo-eval $(PICTURES_STAMP)
 	@if [ -f $(PICTURES_STAMP).new ]; then rm -f $(PICTURES_STAMP).new; else \
 		echo "==> [3/4] pictures already drawn, inputs unchanged: $(DEMO_OUT)/pictures/"; \
 	fi
