@@ -158,6 +158,10 @@ def demo_parser():
                    help='joints drawn above this confidence (default TEST.IN_VIS_THRE)')
     p.add_argument('--score-thre', type=float, default=0.0,
                    help='poses scoring below this are left out of the JSON and the drawing')
+    p.add_argument('--draw-scale', type=float, default=None, metavar='S',
+                   help='draw the pictures S times the input size (default: small images '
+                        'upscaled so that the shorter side is at least 512 px); the JSON '
+                        'stays in image pixels')
     add_overrides(p, intermixed=True, help='config overrides')
     return p
 
