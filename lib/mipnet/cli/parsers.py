@@ -244,8 +244,9 @@ def make_synthetic_parser():
     parser.add_argument('--jpeg-quality', type=_positive, default=90, help='(default 90)')
     parser.add_argument('--preview', metavar='PNG',
                         help='also draw one val image with its keypoints into PNG')
-    parser.add_argument('--preview-index', type=_count, default=0,
-                        help='which val image --preview draws (default 0, the first)')
+    parser.add_argument('--preview-index', type=_count, default=None,
+                        help='which val image --preview draws (default: the most crowded, '
+                             'the largest people in overlapping boxes)')
     parser.add_argument('--num-val-ochuman', type=_count, default=0,
                         help='also write this many images of the OCHuman-like split '
                              'val_ochuman (default 0)')
