@@ -30,8 +30,8 @@ def crowd_report_figure(report, path):
     labels = ['instance 0\n(the only one)' if single else _NAMES.get(r, r.replace('instance ',
                                                                                   'k = '))
               for r in rows]
-    groups = (('all', f'all people ({people["all"]})', 'tab:blue'),
-              ('occluded', f'occluded people ({people["occluded"]})', 'tab:orange'))
+    groups = (('all', f'all people ({people["all"]}, dashed)', 'tab:blue'),
+              ('occluded', f'occluded people ({people["occluded"]}, dashed)', 'tab:orange'))
     width = 0.38
     fig, ax = plt.subplots(figsize=(max(4.5, 1.25 * len(rows) + 1.5), 3.6), dpi=110)
     for g, (key, name, color) in enumerate(groups):
@@ -42,7 +42,7 @@ def crowd_report_figure(report, path):
         ax.axhline(people[key], color=color, lw=1, ls='--', alpha=0.7)
     ax.set_xticks(range(len(rows)), labels, fontsize=9)
     ax.set_ylabel(f'people found (OKS ≥ {report["found_oks"]})')
-    ax.set_ylim(0, max(people.values()) * 1.12 + 1)
+    ax.set_ylim(0, max(people.values()) * 1.25 + 1)
     ax.set_title(f'{report["model"]} on {os.path.basename(report["annotation_file"])}: '
                  'people found per instance mode', fontsize=9)
     ax.legend(fontsize=8, loc='upper right', framealpha=0.9)
