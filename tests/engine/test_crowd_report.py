@@ -195,3 +195,32 @@ def test_crowdpose_and_detected_boxes(tmp_path, name, folder, ann, det):
         text = format_crowd_report(report)
         assert 'Crowd-merged boxes' not in text and 'Crowd-error rate' not in text
         assert 'Not shown: crowd_error_rate: a detected box has no own person' in text
+
+
+def test_two_gloo_processes_give_the_single_process_report(demo_data, demo_report, tmp_path):
+    """Under torchrun the crowd-merged inference is sharded like the main evaluation and
+    rank 0 alone writes the report: the same numbers as one process."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+         '--master_port', str(port), str(REPO / 'tools' / 'test.py'), '--cfg', DEMO_CFG,
+         '--data_path', str(demo_data), '--crowd-report', 'TEST.MODEL_FILE', DEMO_CKPT,
+         'OUTPUT_DIR', str(tmp_path), 'LOG_DIR', str(tmp_path / 'log'), 'DEVICE', 'cpu',
+         'DIST_TIMEOUT', '60', 'TEST.BATCH_SIZE_PER_GPU', '4'],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (path,) = tmp_path.rglob('crowd_report.json')
+    report, single = json.loads(path.read_text()), demo_report[1]
+    assert report['people_found'] == single['people_found']
+    assert report['crowd_error_rate'] == single['crowd_error_rate']
+
+    def flat(tree, prefix=''):
+        if isinstance(tree, dict):
+            return {k: v for key, sub in tree.items() for k, v in flat(sub, f'{prefix}/{key}').items()}
+        return {prefix: tree}
+
+    for key in ('occluded_subset', 'crowd_merged_boxes'):
+        assert flat(report[key]) == pytest.approx(flat(single[key]), abs=2e-3), key
