@@ -20,6 +20,7 @@ def crowd_report_figure(report, path):
         ImportError: matplotlib is not installed.
     """
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
@@ -33,7 +34,7 @@ def crowd_report_figure(report, path):
     groups = (('all', f'all people ({people["all"]}, dashed)', 'tab:blue'),
               ('occluded', f'occluded people ({people["occluded"]}, dashed)', 'tab:orange'))
     width = 0.38
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.25 * len(rows) + 1.5), 3.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.25 * len(rows) + 1.5), 3.8), dpi=110)
     for g, (key, name, color) in enumerate(groups):
         xs = [i + (g - 0.5) * width for i in range(len(rows))]
         values = [found['found'][r][key] for r in rows]
@@ -43,8 +44,9 @@ def crowd_report_figure(report, path):
     ax.set_xticks(range(len(rows)), labels, fontsize=9)
     ax.set_ylabel(f'people found (OKS ≥ {report["found_oks"]})')
     ax.set_ylim(0, max(people.values()) * 1.25 + 1)
-    ax.set_title(f'{report["model"]} on {os.path.basename(report["annotation_file"])}: '
+    ax.set_title(f'{report["model"]} on {os.path.basename(report["annotation_file"])}\n'
                  'people found per instance mode', fontsize=9)
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.legend(fontsize=8, loc='upper right', framealpha=0.9)
     ax.grid(axis='y', alpha=0.3)
     fig.tight_layout()
