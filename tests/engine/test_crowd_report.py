@@ -157,10 +157,11 @@ def test_hrnet_checkpoint_shows_only_the_rows_that_apply(synthetic_root, tmp_pat
 
 @pytest.mark.parametrize('name, folder, ann, det', [
     ('crowdpose', 'crowdpose', 'test_crowdpose.json', None),
+    ('ochuman', 'ochuman', 'test_ochuman.json', None),
     ('coco', 'coco', 'test_coco.json', 'test_coco_det_AP_H_56.json')])
 def test_crowdpose_and_detected_boxes(tmp_path, name, folder, ann, det):
-    """CrowdPose (14 joints, no 'area' in its annotations) with ground-truth boxes, and COCO
-    on detections: there a box has no own person and cannot be merged."""
+    """CrowdPose (14 joints, no 'area' in its annotations) and OCHuman with ground-truth
+    boxes, and COCO on detections: there a box has no own person and cannot be merged."""
     joints = 14 if name == 'crowdpose' else 17
     opts = ['DATASET.TEST_DATASET', name, 'DATASET.TRAIN_DATASET', name,
             'MODEL.NUM_JOINTS', str(joints),
@@ -188,6 +189,10 @@ def test_crowdpose_and_detected_boxes(tmp_path, name, folder, ann, det):
         assert report['not_applicable'] == {}
         assert all(a['area'] == pytest.approx(a['bbox'][2] * a['bbox'][3] * 0.53)
                    for a in gt.dataset['annotations'])
+    elif name == 'ochuman':
+        assert 'crowd_index_ap' not in report and report['not_applicable'] == {}
+        assert report['crowd_merged_boxes']['boxes'] < len(evaluable)  # overlapping people
+        assert report['occluded_subset']['people'] > 0
     else:
         assert 'crowd_index_ap' not in report
         assert set(report['not_applicable']) == {'crowd_merged_boxes', 'crowd_error_rate'}
