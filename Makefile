@@ -3,11 +3,13 @@
 #   make demo   # .venv + install, synthetic data, the shipped demo checkpoint evaluated
 #               # (AP of every instance and merged) and drawn on the validation images where
 #               # its second instance finds people, then a short fine-tuning run from it
-#   make test   # .venv + install, then the whole test suite (pytest -q tests) and its
-#               # skip count
+#   make test   # .venv + install, then the whole test suite (pytest -q --durations=10
+#               # tests: its 10 slowest tests) and its skip count
 #
-# Both are idempotent: finished steps are skipped on the next run (the venv is reinstalled
-# when pyproject.toml changes; `make clean-demo` forgets the demo's data and runs).
+# Both are idempotent: finished steps are skipped on the next run. The venv is reinstalled
+# when pyproject.toml changes; the evaluation and the pictures are made again when their
+# inputs change (checkpoint, config, data, DEMO_IMAGES / DEMO_DEVICE, the package's or the
+# tools' code); `make clean-demo` forgets the demo's data and runs.
 # `make demo-train` trains the demo model from scratch for DEMO_EPOCHS epochs instead.
 # No step needs an activated venv: every tool runs as $(VENV)/bin/python tools/<tool>.py.
 # Variables (make VAR=value): BOOT_PYTHON, VENV, TORCH_VERSION, PIP_TORCH_ARGS, PYTEST_ARGS,
@@ -25,7 +27,7 @@ STAMP := $(VENV)/.mipnet-installed
 TORCH_VERSION ?= 2.13.0
 # Extra pip arguments for torch, e.g. --index-url https://download.pytorch.org/whl/cpu
 PIP_TORCH_ARGS ?=
-PYTEST_ARGS ?= -q
+PYTEST_ARGS ?= -q --durations=10
 
 DEMO_DATA ?= data/synthetic
 DEMO_TRAIN ?= 600
@@ -49,12 +51,19 @@ run_dir = $$($(PY) -c 'import sys; from mipnet.config import load_config, run_ou
 # Prints the AP table and one line with the AP of every instance mode.
 evaluate = $(PY) tools/test.py --cfg $(DEMO_CFG) --data_path $(DEMO_DATA) --device $(DEMO_DEVICE) \
 	TEST.MODEL_FILE $(1) OUTPUT_DIR $(2) LOG_DIR $(2)/log; \
-	$(PY) -c 'import json, sys; m = json.load(open(sys.argv[1])); \
+	$(call ap_line,$(2))
+# The AP of every instance mode of the evaluation under OUTPUT_DIR $(1), on one line.
+ap_line = $(PY) -c 'import json, sys; m = json.load(open(sys.argv[1])); \
 		print("    " + "   ".join("AP {}: {:.3f}".format(k, v["AP"]) for k, v in m.items()))' \
-		$(call run_dir,$(2))/metrics_val.json
+		$(call run_dir,$(1))/metrics_val.json
+# What the evaluation and the pictures are made from besides the data: re-made when one of
+# these changes (a missing lib/ or tools/ folder, as in an installed copy, adds nothing).
+DEMO_CODE := $(shell find lib/mipnet tools -name '*.py' 2>/dev/null)
+EVAL_STAMP := $(DEMO_OUT)/shipped/.complete
+PICTURES_STAMP := $(DEMO_OUT)/pictures/.complete
 
 .PHONY: help install demo demo-data demo-eval demo-pictures demo-finetune demo-train test \
-	clean-demo
+	clean-demo FORCE
 
 help:
 	@echo "make demo        set up .venv, make synthetic data, evaluate and draw the shipped demo"
@@ -93,20 +102,37 @@ demo: demo-pictures demo-finetune
 	@echo "    next:        README, 'After make demo' ($(PY) tools/<tool>.py, no activation)"
 
 demo-data: $(DEMO_DATA)/.complete
+	@if [ -f $(DEMO_DATA)/.complete.new ]; then rm -f $(DEMO_DATA)/.complete.new; else \
+		echo "==> [1/4] synthetic data already made: $(DEMO_DATA)"; fi
 
 $(DEMO_DATA)/.complete: | $(STAMP)
 	@echo "==> [1/4] synthetic crowded dataset: $(DEMO_TRAIN) train + $(DEMO_VAL) val images -> $(DEMO_DATA)"
 	@mkdir -p $(DEMO_OUT)
 	$(PY) tools/make_synthetic.py --out $(DEMO_DATA) --num-train $(DEMO_TRAIN) \
 		--num-val $(DEMO_VAL) --seed 0 --workers 2 --preview $(DEMO_OUT)/synthetic_example.png
-	@touch $@
+	@touch $@ $@.new
 
-demo-eval: demo-data
+# Steps 2 and 3 are files made from their inputs: a second `make demo` skips them (and says
+# so) unless an input is newer.
+demo-eval: demo-data $(EVAL_STAMP)
+	@if [ -f $(EVAL_STAMP).new ]; then rm -f $(EVAL_STAMP).new; else \
+		echo "==> [2/4] already evaluated, inputs unchanged: $(call run_dir,$(DEMO_OUT)/shipped)"; \
+		$(call ap_line,$(DEMO_OUT)/shipped); \
+	fi
+
+$(EVAL_STAMP): $(DEMO_DATA)/.complete $(DEMO_CKPT) $(DEMO_CFG) $(DEMO_CODE) $(DEMO_OUT)/.eval-vars
 	@echo "==> [2/4] evaluating the shipped $(DEMO_CKPT) on the $(DEMO_VAL) validation images" \
 	     "(ground-truth boxes)"
+	@rm -f $@
 	@$(call evaluate,$(DEMO_CKPT),$(DEMO_OUT)/shipped)
+	@touch $@ $@.new
 
-demo-pictures: demo-eval
+demo-pictures: demo-eval $(PICTURES_STAMP)
+	@if [ -f $(PICTURES_STAMP).new ]; then rm -f $(PICTURES_STAMP).new; else \
+		echo "==> [3/4] pictures already drawn, inputs unchanged: $(DEMO_OUT)/pictures/"; \
+	fi
+
+$(PICTURES_STAMP): $(EVAL_STAMP) $(DEMO_OUT)/.pictures-vars
 	@echo "==> [3/4] poses of all instances on the $(DEMO_IMAGES) validation images with the most" \
 	     "people found only by instance 1 -> $(DEMO_OUT)/pictures/"
 	@$(PY) tools/pick_images.py --gt $(DEMO_DATA)/annotations/person_keypoints_val.json \
@@ -117,6 +143,19 @@ demo-pictures: demo-eval
 		--out $(DEMO_OUT)/pictures --device $(DEMO_DEVICE) \
 		--boxes-file $(DEMO_DATA)/annotations/person_keypoints_val.json \
 		TEST.MODEL_FILE $(DEMO_CKPT)
+	@touch $@ $@.new
+
+# The make variables a step reads, one file each, rewritten only when they change (so a
+# changed DEMO_IMAGES re-draws the pictures and nothing else).
+$(DEMO_OUT)/.eval-vars: FORCE
+	@mkdir -p $(@D)
+	@echo '$(DEMO_DEVICE)' | cmp -s - $@ || echo '$(DEMO_DEVICE)' > $@
+
+$(DEMO_OUT)/.pictures-vars: FORCE
+	@mkdir -p $(@D)
+	@echo '$(DEMO_IMAGES) $(DEMO_DEVICE)' | cmp -s - $@ || echo '$(DEMO_IMAGES) $(DEMO_DEVICE)' > $@
+
+FORCE:
 
 demo-finetune: demo-data
 	@run_dir=$(call run_dir,$(DEMO_OUT)/finetune); \

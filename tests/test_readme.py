@@ -97,3 +97,10 @@ def test_readme_commands_run_as_written(tmp_path):
         ignored = subprocess.run(['git', '-C', str(REPO), 'check-ignore', 'output/x.onnx',
                                   'data/synthetic/x.jpg'], capture_output=True, text=True)
         assert ignored.stdout.split() == ['output/x.onnx', 'data/synthetic/x.jpg']
+
+
+def test_config_table_names_the_config_make_demo_uses():
+    demo_cfg = re.search(r'^DEMO_CFG \?= (\S+)', (REPO / 'Makefile').read_text(), re.M).group(1)
+    rows = [line for line in README.read_text().splitlines()
+            if line.startswith('| `experiments/synthetic/') and '`make demo`' in line]
+    assert rows and all(f'`{demo_cfg}`' in row for row in rows), rows

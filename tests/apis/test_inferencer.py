@@ -153,27 +153,37 @@ def test_video_in_results_out(tiny_checkpoint, tmp_path):
     results = list(inferencer(str(video)))
     assert [r['frame'] for r in results] == [0, 1, 2]
     assert all(p['frame'] == r['frame'] for r in results for p in r['poses'])
-    assert inferencer.draw(results[0]).shape == (80, 96, 3)
+    drawn = inferencer.draw(results[0], scale=1.0)  # a legend strip under the 96x80 frame
+    assert drawn.shape[1] == 96 and drawn.shape[0] > 80
+    assert inferencer.draw(results[0]).shape[1] == round(96 * 512 / 80)  # upscaled by default
 
 
 def test_draw_labels_every_pose(fixtures, tiny_checkpoint, monkeypatch):
     from mipnet.vis import draw as vis
-    labels = []
-    real = vis.draw_box
+    labels, boxes = [], []
+    real_label, real_box = vis._draw_label, vis.draw_box
 
-    def spy(img, box, color, dashed=False, label=None, thickness=None):
-        if label is not None:
-            labels.append((label, dashed))
-        return real(img, box, color, dashed=dashed, label=label, thickness=thickness)
+    def label_spy(img, text, rect, color, scale):
+        labels.append((text, color))
+        return real_label(img, text, rect, color, scale)
 
-    monkeypatch.setattr(vis, 'draw_box', spy)
+    def box_spy(img, box, color, dashed=False, label=None, thickness=None):
+        boxes.append((color, dashed))
+        return real_box(img, box, color, dashed=dashed, label=label, thickness=thickness)
+
+    monkeypatch.setattr(vis, '_draw_label', label_spy)
+    monkeypatch.setattr(vis, 'draw_box', box_spy)
     inferencer = PoseInferencer(TINY, tiny_checkpoint, device='cpu', detector='file',
                                 detector_options={'boxes': [[200, 300, 200, 300]]})
     (result,) = list(inferencer(str(fixtures / 'ochuman' / '000817.jpg')))
     inferencer.draw(result)
-    expected = [(f'b0 k={p["instance"]} {p["score"]:.2f}', p['instance'] >= 1)
-                for p in result['poses']]
+    expected = [(f'b0 k={p["instance"]} {p["score"]:.2f}', vis.pose_color(i))
+                for i, p in enumerate(result['poses'])]
     assert sorted(labels) == sorted(expected) and len(expected) == 2
+    # each pose's box in its colour, dashed for instance k >= 1
+    assert sorted((vis.pose_color(i), p['instance'] >= 1)
+                  for i, p in enumerate(result['poses'])) == sorted(
+        b for b in boxes if b[0] != (160, 160, 160))
 
 
 # ----------------------------------------------------------------- issue 27, items 6 and 10

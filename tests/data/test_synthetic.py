@@ -162,6 +162,27 @@ def test_cli_with_workers_writes_same_dataset_and_preview(tiny, tmp_path):
     assert _tree_bytes(out) == _tree_bytes(cli_out)
     image = cv2.imread(str(preview))
     assert image is not None and image.shape[:2] == (2 * SIZE[1], 2 * SIZE[0])
+    # By default the preview is the most crowded val image: the largest occluded people.
+    data = json.loads((cli_out / 'annotations' / 'person_keypoints_val.json').read_text())
+    index = make_synthetic.most_crowded_index(data)
+    assert f'preview (val image {index}) -> {preview}' in res.stdout
+
+
+def test_most_crowded_index_prefers_large_overlapping_people():
+    def ann(i, image, x, area=100.0):
+        return {'id': i, 'image_id': image, 'category_id': 1, 'bbox': [x, 0, 10, 20],
+                'area': area}
+    images = [{'id': i} for i in (1, 2, 3, 4)]
+    anns = [ann(1, 1, 0),                                        # one person
+            ann(2, 2, 0), ann(3, 2, 50), ann(4, 2, 100),          # three apart
+            ann(5, 3, 0, 30), ann(6, 3, 1, 30),                   # a small occluded pair
+            ann(7, 4, 0), ann(8, 4, 1), ann(9, 4, 60)]            # a large pair, one more
+    data = {'images': images, 'annotations': anns}
+    assert make_synthetic.most_crowded_index(data) == 3
+    data['annotations'] = anns[:6]
+    assert make_synthetic.most_crowded_index(data) == 2  # a pair beats three apart
+    data['annotations'] = anns[:4]
+    assert make_synthetic.most_crowded_index(data) == 1  # no pair: the most people
 
 
 @pytest.mark.parametrize('args, message', [

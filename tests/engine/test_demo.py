@@ -59,7 +59,10 @@ def test_demo_image_with_boxes(tmp_path, fixtures, checkpoint, capsys):
         sorted(map(str, boxes))
 
     drawn = cv2.imread(str(out / '000817.png'))
-    assert drawn.shape == image.shape
+    # At least 512 px already: drawn at scale 1, with the legend strip under the picture.
+    assert drawn.shape[1:] == image.shape[1:] and 1000 < drawn.shape[0] < 1200
+    assert (drawn[1001:] > 200).mean() > 0.8  # the legend: dark text on white
+    drawn = drawn[:1000]
     changed = np.abs(drawn.astype(int) - image.astype(int)).sum(axis=2) > 30
     for r in results:
         if r['instance'] == 0:
@@ -67,6 +70,34 @@ def test_demo_image_with_boxes(tmp_path, fixtures, checkpoint, capsys):
             xs, ys = np.round(kpts[:, 0]).astype(int), np.round(kpts[:, 1]).astype(int)
             assert changed[ys, xs].all(), 'joint markers missing in the drawing'
     assert changed.mean() < 0.5
+
+
+def test_demo_draws_small_images_upscaled(tmp_path, checkpoint, capsys):
+    """A 200x150 image is drawn with its shorter side at 512 px by default (labels and
+    markers legible), or ``--draw-scale`` times its size; the JSON stays in image pixels."""
+    image = np.random.default_rng(0).integers(0, 255, (150, 200, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / 'small.png'), image)
+    args = ['TEST.MODEL_FILE', checkpoint, '--image', str(tmp_path / 'small.png'), '--boxes',
+            '20,10,80,120', '100,20,90,120']
+    poses = {}
+    for draw_scale, factor in ((None, 512 / 150), ('1', 1.0), ('2.5', 2.5)):
+        out = tmp_path / f'out{draw_scale}'
+        extra = ['--draw-scale', draw_scale] if draw_scale else []
+        code, _, err = _run(capsys, *args, '--out', str(out), *extra)
+        assert code == 0, err
+        drawn = cv2.imread(str(out / 'small.png'))
+        w, h = round(200 * factor), round(150 * factor)
+        assert drawn.shape[1] == w and drawn.shape[0] > h  # the legend under the picture
+        poses[draw_scale] = json.loads((out / 'small.json').read_text())
+        kpts = np.concatenate([np.asarray(p['keypoints']).reshape(17, 3) for p in poses[draw_scale]])
+        x, y = next(k[:2] for k in kpts if 0 <= k[0] < 200 and 0 <= k[1] < 150)
+        background = cv2.resize(image, (w, h), interpolation=cv2.INTER_CUBIC) \
+            if factor != 1 else image
+        changed = np.abs(drawn[:h].astype(int) - background.astype(int)).sum(axis=2) > 30
+        assert changed[int(round((y + 0.5) * factor - 0.5)), int(round((x + 0.5) * factor - 0.5))]
+    assert poses[None] == poses['1'] == poses['2.5']  # image pixels, whatever the drawing
+    code, _, err = _run(capsys, *args, '--out', str(tmp_path / 'bad'), '--draw-scale', '0')
+    assert code == 1 and 'error: --draw-scale 0.0: must be a positive factor' in err
 
 
 def test_demo_cli_folder_with_coco_annotation_boxes(tmp_path, fixtures, checkpoint):
@@ -242,7 +273,8 @@ def test_demo_outputs_never_overwrite_inputs(tmp_path, fixtures, checkpoint, cap
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ['x_jpg.json', 'x_jpg.png', 'x_png.json',
                                                      'x_png.png']
-    assert cv2.imread(str(out / 'x_png.png')).shape == (400, 300, 3)
+    drawn = cv2.imread(str(out / 'x_png.png'))  # the 300x400 image, drawn 512 px wide
+    assert drawn.shape[1] == 512 and drawn.shape[0] > 683
     assert json.loads((out / 'x_jpg.json').read_text())[0]['image'] == 'x.jpg'
 
 
@@ -261,7 +293,7 @@ def test_demo_score_threshold_hides_poses(tmp_path, fixtures, checkpoint, capsys
                             '--out', str(out), '--score-thre', thre)
         assert code == 0, err
         runs[thre] = (json.loads((out / '000817.json').read_text()),
-                      cv2.imread(str(out / '000817.png')))
+                      cv2.imread(str(out / '000817.png'))[:image.shape[0]])  # not the legend
     (all_poses, all_drawn), (kept, drawn) = runs['0'], runs[thre]
     low = min(all_poses, key=lambda r: r['score'])
     assert kept == [r for r in all_poses if r is not low and r['score'] >= float(thre)]

@@ -24,12 +24,15 @@ def test_perf_run_after_resume(synthetic_root, tmp_path):
 
 
 def test_perf_run_without_a_steady_step_says_so(synthetic_root, tmp_path):
-    """Each epoch's first step (worker start-up) is left out of the speed: a dataset of one
-    batch per epoch has no steady-state step, and the log says that instead of "nan"."""
-    opts = tiny_opts(synthetic_root, tmp_path, 'TRAIN.END_EPOCH', '3',
-                     'TRAIN.BATCH_SIZE_PER_GPU', '512')
-    summary = train_main(['--max_steps', '2', '--cfg', TINY, *opts])
+    """The first WARMUP_STEPS steps of a run are left out of the speed: a 4-step run has no
+    steady-state step, and the log says why (not "nan", and not that every step was the
+    first of its epoch: these 4 steps are all in one epoch)."""
+    opts = tiny_opts(synthetic_root, tmp_path, 'TRAIN.END_EPOCH', '1',
+                     'TRAIN.BATCH_SIZE_PER_GPU', '2')
+    summary = train_main(['--max_steps', '4', '--cfg', TINY, *opts])
     log = open(summary['log_file']).read()
-    assert 'Performance mode: 2 steps, no steady-state speed: every step was the first of ' \
-           'its epoch' in log
+    assert log.count('Epoch: [0][') >= 1 and 'Epoch: [1][' not in log
+    assert 'Performance mode: 4 steps, no steady-state speed: the first 5 steps of a run are ' \
+           'warm-up and left out of the speed (give --max_steps 6 or more)' in log
+    assert 'first of its epoch' not in log
     assert re.search(r'\bnan\b', log) is None

@@ -56,6 +56,10 @@ def test_training_learns_and_writes_checkpoints(trained):
     assert state['perf'] == pytest.approx(summary['best_ap'])
     log = open(summary['log_file']).read()
     assert re.search(r'Epoch: \[2\]\[\d+/\d+\]\tTime .*Speed [\d.]+ samples/s.*Loss .*Accuracy', log)
+    # stdout is not a terminal here: progress lines (done/total, rate, ETA) instead of bars.
+    steps = re.findall(r'epoch 2: (\d+)/(\d+) steps \((\d+)%\), [\d.]+ steps/s, (ETA|took) ', log)
+    assert steps and steps[-1][0] == steps[-1][1] and steps[-1][2:] == ('100', 'took')
+    assert re.search(r'eval: \d+/\d+ boxes \(100%\), [\d.]+ boxes/s, took \d+ s', log)
     assert 'pose_hrnet_se_lambda on coco person_keypoints_val.json, boxes: ground-truth boxes' \
         in log
     # The validation table: one Markdown table, a row per instance mode, as many cells as

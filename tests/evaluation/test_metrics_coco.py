@@ -6,6 +6,7 @@ import pytest
 
 from mipnet.data.metadata import get_keypoint_meta
 from mipnet.evaluation import COCO_METRIC_NAMES, format_metrics_table, keypoint_eval
+from mipnet.evaluation.metrics import metrics_table_note
 
 from ._helpers import gt_as_results, load_json
 
@@ -128,6 +129,18 @@ def test_format_metrics_table():
         '|---|---|---|',
         '| merged | 0.712 | 0.500 |',
         r'| a \| b | 0.100 | 0.000 |']
+
+
+def test_format_metrics_table_prints_n_a_for_nothing_to_score_and_says_why():
+    rows = {'merged': {'AP': 0.5, 'AP (L)': -1.0, 'AR (L)': -1.0},
+            'instance 0': {'AP': 0.4, 'AP (L)': -1.0, 'AR (L)': -1.0}}
+    assert format_metrics_table(rows).splitlines()[2:] == ['| merged | 0.500 | n/a | n/a |',
+                                                         '| instance 0 | 0.400 | n/a | n/a |']
+    note = metrics_table_note(rows)
+    assert note.startswith('n/a: ') and 'AP (L): no person of large area' in note
+    assert 'AR (L)' in note and 'AP:' not in note
+    assert 'crowd index 0.8 or more' in metrics_table_note({'m': {'AP (H)': -1}}, 'crowdpose')
+    assert metrics_table_note({'m': {'AP': 0.0}}) == ''
 
 
 def test_format_metrics_table_refuses_rows_that_do_not_fit_the_header():

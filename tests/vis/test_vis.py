@@ -111,3 +111,78 @@ def test_draw_annotations_zooms_and_marks_every_labelled_joint():
     assert drawn[int(round(visible[1])), int(round(visible[0]))].any()
     assert not drawn[int(round(occluded[1])), int(round(occluded[0]))].any()
     assert drawn[int(round(occluded[1])), int(round(occluded[0])) + 3].any()
+
+
+def _crowded_poses(index):
+    """A crowded synthetic scene (OCHuman-like: every person's box at IoU >= 0.5 with
+    another's) with MIPNet-like poses: per box the person (k=0) and the next person (k=1)."""
+    from mipnet.data.synthetic import OCHUMAN_LIKE
+    from mipnet.data.synthetic.scene import render_image
+    image, people = render_image(0, 'val', index, (256, 192), OCHUMAN_LIKE)
+    poses = []
+    for k in (0, 1):
+        for b, person in enumerate(people):
+            kpts = people[(b + k) % len(people)]['keypoints'].copy()
+            kpts[:, 2] = (kpts[:, 2] > 0) * (0.9 - 0.3 * k)
+            poses.append({'keypoints': kpts + [2.0 * k, 0, 0], 'instance': k,
+                          'score': 0.9 - 0.5 * k - 0.03 * b, 'box': person['bbox']})
+    return image, poses
+
+
+@pytest.mark.parametrize('index', range(4))
+@pytest.mark.parametrize('scale', [1.0, None, 3.0])
+def test_labels_never_cover_each_other_on_a_crowded_image(index, scale):
+    image, poses = _crowded_poses(index)
+    assert len(poses) >= 4
+    scale = vis.draw_scale(image.shape) if scale is None else scale
+    labels = [f'b{i % (len(poses) // 2)} k={p["instance"]} {p["score"]:.2f}'
+              for i, p in enumerate(poses)]
+    out, rects = vis.draw_poses(image, poses, COCO.skeleton, kpt_thre=0.1, labels=labels,
+                                scale=scale, return_layout=True)
+    h, w = out.shape[:2]
+    assert (h, w) == (round(192 * scale), round(256 * scale))
+    assert len(rects) == len(poses)
+    for i, (x0, y0, x1, y1) in enumerate(rects):
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        # the label is there: its background has the pose's colour
+        assert (out[y0 + 1, x0:x1] == np.array(vis.pose_color(i), np.uint8)).all(axis=1).mean() > 0.3
+        for x2, y2, x3, y3 in rects[i + 1:]:
+            assert not (x0 < x3 and x2 < x1 and y0 < y3 and y2 < y1), 'labels overlap'
+
+
+def test_layout_moves_a_colliding_label_beside_its_box():
+    # Boxes with the same top-left corner: the second label goes to its right end, the
+    # third (a box as narrow as its label) below its box.
+    rects = vis.layout_labels([[50, 60, 150, 160], [50, 60, 190, 140], [50, 60, 90, 100]],
+                              [[40, 12]] * 3, (200, 200))
+    assert rects[0] == (50, 48, 90, 60)          # above its box, left-aligned
+    assert rects[1] == (150, 48, 190, 60)        # above its box, right-aligned
+    assert rects[2] == (50, 100, 90, 112)        # below its box
+    # An image too small for two labels: the second overlaps least, inside the image.
+    rects = vis.layout_labels([[0, 0, 10, 10]] * 2, [[40, 12]] * 2, (40, 12))
+    assert rects == [(0, 0, 40, 12), (0, 0, 40, 12)]
+
+
+def test_draw_scale_upscales_small_images_for_drawing_only():
+    assert vis.draw_scale((192, 256, 3)) == pytest.approx(512 / 192)
+    assert vis.draw_scale((600, 800, 3)) == 1.0
+    pose = {'keypoints': np.array([[10.0, 20.0, 1.0], [30.0, 40.0, 1.0]]), 'instance': 0}
+    out = vis.draw_poses(np.zeros((50, 60, 3), np.uint8), [pose], None, scale=3.0,
+                         draw_boxes=False, labels=[''])
+    assert out.shape == (150, 180, 3)
+    for x, y in ((10, 20), (30, 40)):  # joints at the pixel centres of the 3x drawing
+        assert tuple(out[int((y + 0.5) * 3 - 0.5), int((x + 0.5) * 3 - 0.5)]) == vis.pose_color(0)
+    with pytest.raises(ValueError, match='scale must be positive'):
+        vis.draw_poses(np.zeros((5, 5, 3), np.uint8), [], None, scale=0)
+
+
+def test_legend_has_an_entry_for_instance_1():
+    image, poses = _crowded_poses(0)
+    plain = vis.draw_poses(image, poses, COCO.skeleton, scale=2.0)
+    one = vis.draw_poses(image, poses, COCO.skeleton, scale=2.0, legend=[0])
+    two = vis.draw_poses(image, poses, COCO.skeleton, scale=2.0, legend=[0, 1])
+    assert plain.shape[0] < one.shape[0] <= two.shape[0]
+    assert (two[:plain.shape[0]] == plain).all()  # the legend goes under the picture
+    strip_one, strip_two = one[plain.shape[0]:], two[plain.shape[0]:]
+    # the k=1 entry adds ink: a hollow marker sample and its text
+    assert (strip_two < 128).sum() > (strip_one < 128).sum() + 200

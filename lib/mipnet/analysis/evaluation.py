@@ -1,6 +1,8 @@
 """Evaluation of trained weights beyond validation's metrics: the occluded subset, each
 box's poses before rescoring and OKS-NMS (the crowd error), and crowd-merged boxes, for one
-checkpoint or for the HRNet / MIPNet pair of the comparison."""
+checkpoint or for the HRNet / MIPNet pair of the comparison. The measures are the shared
+functions of :mod:`mipnet.evaluation.crowd` and :mod:`mipnet.engine.crowd_report`, which
+``tools/test.py --crowd-report`` calls too."""
 import json
 import os
 import time
@@ -10,11 +12,12 @@ import torch
 from mipnet.analysis.settings import FOUND_OKS, log
 from mipnet.config import load_config
 from mipnet.data import build_dataset, build_loader
+from mipnet.engine.crowd_report import crowd_merged_evaluation
 from mipnet.engine.evaluate import (modes_of, predictor_from_cfg, results_file,
                                     run_inference, validate)
+from mipnet.evaluation.crowd import crowd_error_groups, occluded_subset_metrics
 from mipnet.evaluation.metrics import load_coco
-from mipnet.evaluation.subsets import (box_outcomes, crowd_error_rate, crowd_merged_boxes,
-                                       occluded_ann_ids, subset_keypoint_eval)
+from mipnet.evaluation.subsets import occluded_ann_ids
 from mipnet.models import build_model, load_weights
 from mipnet.utils.checkpoint import file_sha256
 from mipnet.utils.files import write_json_atomic
@@ -30,10 +33,10 @@ def annotation_file(cfg, test_set=None):
 def occluded_metrics(gt, out_dir, cfg, metrics, occluded_ids):
     """Per instance mode of ``metrics`` (validation's), the metrics of the occluded subset
     (annotation ids ``occluded_ids`` of the ground truth ``gt``) from the result files that
-    validation wrote under ``out_dir``."""
-    return {mode.key: subset_keypoint_eval(gt, results_file(out_dir, cfg.DATASET.TEST_SET, mode),
-                                           cfg.DATASET.TEST_DATASET, ann_ids=occluded_ids)
-            for mode in modes_of(metrics)}
+    validation wrote under ``out_dir``
+    (:func:`mipnet.evaluation.crowd.occluded_subset_metrics`)."""
+    return occluded_subset_metrics(gt, results_files(out_dir, cfg, metrics),
+                                   cfg.DATASET.TEST_DATASET, occluded_ids)
 
 
 def results_files(out_dir, cfg, metrics):
@@ -62,20 +65,15 @@ def eval_device(cfg):
 def per_box_outcomes(cfg, weights, gt, occluded):
     """:func:`mipnet.evaluation.subsets.box_outcomes` of the checkpoint ``weights`` on every
     validation box (the same inference as validation, before rescoring and OKS-NMS), for
-    the occluded subset (annotation ids ``occluded`` of the ground truth ``gt``) and the
-    other people."""
+    the occluded subset (annotation ids ``occluded`` of the ground truth ``gt``), the
+    other people and all (:func:`mipnet.evaluation.crowd.crowd_error_groups`)."""
     device = eval_device(cfg)
     model, dataset, loader = final_model_and_data(cfg, weights, device)
     predictor = predictor_from_cfg(cfg, model, dataset.meta.flip_index)
     pred = run_inference(predictor, loader, device, progress=False)
     ann_ids = [dataset.db[i]['ann_id'] for i in pred['index']]
-    outcomes = {group: box_outcomes(gt, ann_ids, pred['keypoints'], dataset.meta,
-                                    FOUND_OKS, subset=ids)
-                for group, ids in (('occluded', occluded),
-                                   ('others', set(ann_ids) - occluded))}
-    for counts in outcomes.values():
-        counts['crowd_error_rate'] = crowd_error_rate(counts)
-    return outcomes
+    return crowd_error_groups(gt, ann_ids, pred['keypoints'], dataset.meta, occluded,
+                              FOUND_OKS)
 
 
 def crowd_box_metrics(cfg, weights, out_dir, gt, occluded_ids):
@@ -84,20 +82,14 @@ def crowd_box_metrics(cfg, weights, out_dir, gt, occluded_ids):
     overlap with IoU >= 0.5 only the more visible one keeps a box, as after a detector's box
     NMS), through the same validation as the ground-truth boxes; per instance mode the
     metrics of all people and of the occluded subset (annotation ids ``occluded_ids`` of the
-    ground truth ``gt``); files under ``out_dir``/crowd_boxes."""
-    folder = os.path.join(out_dir, 'crowd_boxes')
-    os.makedirs(folder, exist_ok=True)
-    boxes = crowd_merged_boxes(gt)
-    box_file = os.path.join(folder, 'crowd_merged_boxes.json')
-    write_json_atomic(box_file, boxes)
-    cfg = cfg.clone()
-    cfg.defrost()
-    cfg.TEST.USE_GT_BBOX = False
-    cfg.TEST.COCO_BBOX_FILE = box_file
-    cfg.TEST.IMAGE_THRE = 0.0
-    cfg.freeze()
-    metrics, occluded = validate_weights(cfg, weights, folder, gt, occluded_ids)
-    return dict(boxes=len(boxes), metrics=metrics, occluded=occluded)
+    ground truth ``gt``); files under ``out_dir``/crowd_boxes
+    (:func:`mipnet.engine.crowd_report.crowd_merged_evaluation`)."""
+    device = eval_device(cfg)
+    model = build_model(cfg)
+    load_weights(model, cfg, weights)
+    model.to(device).eval()
+    return crowd_merged_evaluation(cfg, model, device, gt, os.path.join(out_dir, 'crowd_boxes'),
+                                   occluded_ids, progress=False)
 
 
 def validate_weights(cfg, weights, out_dir, gt, occluded_ids):

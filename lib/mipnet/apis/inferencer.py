@@ -485,16 +485,22 @@ class PoseInferencer:
         for it in pending:
             yield self._result(it, [] if it.get('error') else self._merge(it))
 
-    def draw(self, result, kpt_thre=None):
-        """The image of ``result`` with its poses: BGR uint8 (H, W, 3).
+    def draw(self, result, kpt_thre=None, scale=None):
+        """The image of ``result`` with its poses: BGR uint8, ``scale`` times the image's
+        size, with a legend strip under it.
 
-        Every pose is labelled ``b<box> k=<instance> <score>``; instance k >= 1 poses have
-        hollow joints; input boxes are drawn thin and grey. Joints drawn above ``kpt_thre``
-        (default ``TEST.IN_VIS_THRE``).
+        Every pose is labelled ``b<box> k=<instance> <score>`` beside its box, labels never
+        covering each other; instance k >= 1 poses have hollow joints and a dashed box;
+        input boxes are drawn thin and grey; the legend says what k = 0 and k >= 1 mean.
+        Joints drawn above ``kpt_thre`` (default ``TEST.IN_VIS_THRE``). ``scale`` None
+        upscales small images so that their shorter side is at least 512 px
+        (:func:`mipnet.vis.draw.draw_scale`); the poses' coordinates stay in image pixels.
         """
-        from mipnet.vis.draw import draw_poses
+        from mipnet.vis.draw import draw_poses, draw_scale
         kpt_thre = self.cfg.TEST.IN_VIS_THRE if kpt_thre is None else kpt_thre
+        scale = draw_scale(result['image'].shape) if scale is None else float(scale)
         poses = result['poses']
         labels = [f'b{p["box_index"]} k={p["instance"]} {p["score"]:.2f}' for p in poses]
         return draw_poses(result['image'], poses, self.meta.skeleton, kpt_thre=kpt_thre,
-                          boxes=result['boxes'], labels=labels)
+                          boxes=result['boxes'], labels=labels, scale=scale,
+                          legend=self.instances)

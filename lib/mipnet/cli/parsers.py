@@ -117,6 +117,11 @@ def eval_parser():
     parser = _run_parser('Evaluate a MIPNet / HRNet checkpoint (TEST.MODEL_FILE).')
     parser.add_argument('--model_file', '--pth_path', default='',
                         help='checkpoint to evaluate (sets TEST.MODEL_FILE)')
+    parser.add_argument('--crowd-report', '--crowd_report', action='store_true',
+                        help='after the AP table, the crowd report: occluded subset, '
+                             'crowd-merged boxes, crowd-error rate, people found per instance; '
+                             'crowd_report.json and .png in the run folder (sets '
+                             'TEST.CROWD_REPORT true)')
     return parser
 
 
@@ -159,6 +164,10 @@ def demo_parser():
     p.add_argument('--max-boxes', type=_positive, default=1000,
                    help='an image with more person boxes than this is an error (default '
                         '1000)')
+    p.add_argument('--draw-scale', type=float, default=None, metavar='S',
+                   help='draw the pictures S times the input size (default: small images '
+                        'upscaled so that the shorter side is at least 512 px); the JSON '
+                        'stays in image pixels')
     add_overrides(p, intermixed=True, help='config overrides')
     return p
 
@@ -260,8 +269,9 @@ def make_synthetic_parser():
     parser.add_argument('--jpeg-quality', type=_positive, default=90, help='(default 90)')
     parser.add_argument('--preview', metavar='PNG',
                         help='also draw one val image with its keypoints into PNG')
-    parser.add_argument('--preview-index', type=_count, default=0,
-                        help='which val image --preview draws (default 0, the first)')
+    parser.add_argument('--preview-index', type=_count, default=None,
+                        help='which val image --preview draws (default: the most crowded, '
+                             'the largest people in overlapping boxes)')
     parser.add_argument('--num-val-ochuman', type=_count, default=0,
                         help='also write this many images of the OCHuman-like split '
                              'val_ochuman (default 0)')

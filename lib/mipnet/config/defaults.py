@@ -215,6 +215,10 @@ _C.TEST.IN_VIS_THRE = 0.0
 _C.TEST.COCO_BBOX_FILE = ''
 # Checkpoint to evaluate (weights only).
 _C.TEST.MODEL_FILE = ''
+# (port) tools/test.py also prints and writes the crowd report (occluded subset, crowd-merged
+# boxes, crowd-error rate, people found per instance; mipnet.engine.crowd_report); the flag
+# --crowd-report sets it.
+_C.TEST.CROWD_REPORT = False
 # Score multiplier of secondary instances (k >= 1) before OKS-NMS. A factor, not a
 # threshold: the name is the reference's, kept so its experiment files load.
 _C.TEST.DECAY_THRE = 0.5

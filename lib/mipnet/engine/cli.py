@@ -132,6 +132,8 @@ def eval_main(argv=None):
     def run():
         from mipnet.engine.test import evaluate_checkpoint
         extra = ['TEST.MODEL_FILE', args.model_file] if args.model_file else []
+        if args.crowd_report:
+            extra += ['TEST.CROWD_REPORT', 'True']
         cfg = _load(args, extra)
         return evaluate_checkpoint(cfg, args.cfg, local_rank=args.local_rank)
     return _run(run, lambda: 'evaluation interrupted (Ctrl-C); no metrics were written')

@@ -108,7 +108,7 @@ def _imwrite(path, img):
 
 def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch_size=None,
              kpt_thre=None, score_thre=0.0, detector=None, detector_options=None,
-             max_boxes=MAX_BOXES_PER_IMAGE):
+             max_boxes=MAX_BOXES_PER_IMAGE, draw_scale=None):
     """Run the inferencer on an image, a folder of images or a video and save its outputs.
 
     Args:
@@ -126,6 +126,9 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
             else 'none'.
         detector_options: constructor arguments of the detector (hog, onnx).
         max_boxes: an image with more person boxes than this is an error.
+        draw_scale: size of the drawings relative to the input (None: small inputs are
+            upscaled so that their shorter side is at least 512 px); the JSON keeps image
+            pixels.
 
     Returns:
         (dict output path -> number of poses (frames for a video), list of
@@ -133,6 +136,8 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
     """
     if not os.path.exists(image):
         raise DemoError(f'image not found: {image}')
+    if draw_scale is not None and not draw_scale > 0:
+        raise DemoError(f'--draw-scale {draw_scale}: must be a positive factor')
     parsed = _parse_boxes(boxes)
     detector = detector or ('file' if parsed or boxes_file else 'none')
     if (parsed or boxes_file) and detector != 'file':
@@ -165,8 +170,8 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
     os.makedirs(out, exist_ok=True)
     try:
         if video:
-            return _run_video(inferencer, image, bases[image], kpt_thre), []
-        return _run_images(inferencer, image, paths, bases, kpt_thre)
+            return _run_video(inferencer, image, bases[image], kpt_thre, draw_scale), []
+        return _run_images(inferencer, image, paths, bases, kpt_thre, draw_scale)
     finally:
         nonfinite = getattr(inferencer.detector, 'nonfinite', 0)
         if nonfinite:
@@ -174,7 +179,7 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
                            nonfinite)
 
 
-def _run_images(inferencer, image, paths, bases, kpt_thre):
+def _run_images(inferencer, image, paths, bases, kpt_thre, draw_scale=None):
     written, failed = {}, []
     bar = tqdm(total=len(paths), desc='demo', unit='img', disable=len(paths) == 1,
                dynamic_ncols=True)
@@ -187,19 +192,19 @@ def _run_images(inferencer, image, paths, bases, kpt_thre):
                 continue
             base = bases[result['path']]
             _write_json(base + '.json', result['poses'])
-            _imwrite(base + '.png', inferencer.draw(result, kpt_thre))
+            _imwrite(base + '.png', inferencer.draw(result, kpt_thre, draw_scale))
             written[base + '.json'] = len(result['poses'])
     finally:
         bar.close()
     return written, failed
 
 
-def _run_video(inferencer, path, base, kpt_thre):
+def _run_video(inferencer, path, base, kpt_thre, draw_scale=None):
     video_path, writer, poses, frames = base + '.mp4', None, [], 0
     bar = tqdm(desc='demo', unit='frame', dynamic_ncols=True)
     try:
         for result in inferencer(path):
-            drawn = inferencer.draw(result, kpt_thre)
+            drawn = inferencer.draw(result, kpt_thre, draw_scale)
             if writer is None:
                 h, w = drawn.shape[:2]
                 writer = cv2.VideoWriter(video_path, cv2.VideoWriter_fourcc(*'mp4v'),
@@ -256,7 +261,8 @@ def main(argv=None):
             cfg, args.image, args.out, boxes=args.boxes, boxes_file=args.boxes_file,
             instances=args.instances, batch_size=args.batch_size or None,
             kpt_thre=args.kpt_thre, score_thre=args.score_thre, detector=args.detector,
-            detector_options=_detector_options(args), max_boxes=args.max_boxes)
+            detector_options=_detector_options(args), max_boxes=args.max_boxes,
+            draw_scale=args.draw_scale)
     except (ConfigError, DataError, CheckpointError, DeviceError, InputError, OSError) as exc:
         print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
         return 1

@@ -10,14 +10,15 @@ from collections import OrderedDict
 from typing import NamedTuple, Optional
 
 import numpy as np
-from tqdm import tqdm
 
 from mipnet.data.targets import normalize_crops
 from mipnet.evaluation import format_metrics_table, keypoint_eval
+from mipnet.evaluation.metrics import metrics_table_note
 from mipnet.evaluation.inference import predictor_from_cfg
 from mipnet.evaluation.postprocess import postprocess_options_from_cfg, rescore_and_merge
 from mipnet.utils import dist
 from mipnet.utils.files import AtomicFiles, json_writer
+from mipnet.utils.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ def run_inference(predictor, loader, device, progress=True):
     ``(images (B, 3, H, W), target, target_weight, meta)``, or, for a dataset built with
     ``device_targets`` (what evaluation builds), ``(crops uint8 (B, H, W, 3), meta)``, whose
     crops are normalised on ``device`` (the same float32 images, no targets drawn).
+    With ``progress`` (rank 0) a tqdm bar on a terminal, else a log line every ~10 % or 30 s
+    (:class:`mipnet.utils.progress.Progress`).
 
     Returns:
         dict of NumPy arrays over the M boxes: 'index' (M,) dataset indices, 'keypoints'
@@ -95,11 +98,10 @@ def run_inference(predictor, loader, device, progress=True):
     """
     predictor.model.eval()
     parts = {k: [] for k in ('keypoints', 'center', 'scale', 'score', 'image_id', 'index')}
-    bar = tqdm(loader, desc='eval',
-               disable=not (progress and dist.is_main_process() and os.isatty(1)),
-               leave=False, dynamic_ncols=True)
+    bar = Progress(_num_boxes(loader), 'eval', unit='boxes',
+                   enabled=progress and dist.is_main_process(), logger=logger)
     color_rgb = None
-    for batch in bar:
+    for batch in loader:
         if len(batch) == 2:
             crops, meta = batch
             if color_rgb is None:
@@ -116,7 +118,17 @@ def run_inference(predictor, loader, device, progress=True):
         parts['score'].append(meta['score'].numpy().astype(np.float64))
         parts['image_id'].append(meta['image_id'].numpy().astype(np.int64))
         parts['index'].append(meta['index'].numpy().astype(np.int64))
+        bar.update(len(centers))
+    bar.close()
     return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in parts.items()}
+
+
+def _num_boxes(loader):
+    """Boxes this rank's ``loader`` yields (its sampler's length), 0 when unknown."""
+    try:
+        return len(loader.sampler)
+    except (AttributeError, TypeError):
+        return 0
 
 
 def gather_predictions(local):
@@ -175,23 +187,33 @@ def evaluate_predictions(predictions, dataset, cfg, output_dir=None):
 
 def log_metrics(metrics, dataset, model_name):
     """Log one Markdown table, a row per instance mode, under a line that states the model,
-    the ground truth and the box source of the numbers."""
-    logger.info('%s on %s %s, boxes: %s\n%s', model_name, dataset.meta.name,
+    the ground truth and the box source of the numbers; metrics with nothing to score read
+    'n/a', explained in a line under the table."""
+    note = metrics_table_note(metrics, dataset.meta.evaluator)
+    logger.info('%s on %s %s, boxes: %s\n%s%s', model_name, dataset.meta.name,
                 os.path.basename(dataset.annotation_file), dataset.box_source,
-                format_metrics_table(metrics, first_column='Instances'))
+                format_metrics_table(metrics, first_column='Instances'),
+                '\n' + note if note else '')
 
 
-def validate(cfg, model, loader, device, output_dir=None, progress=True):
-    """Evaluate ``model`` on ``loader`` (sharded across ranks); metrics on rank 0, else None."""
+def validate(cfg, model, loader, device, output_dir=None, progress=True,
+             keep_predictions=False):
+    """Evaluate ``model`` on ``loader`` (sharded across ranks).
+
+    Returns:
+        the metrics of :func:`evaluate_predictions` on rank 0, else None; with
+        ``keep_predictions`` the pair (metrics, predictions of :func:`run_inference`
+        gathered over the ranks), (None, None) on other ranks.
+    """
     dataset = loader.dataset
     predictor = predictor_from_cfg(cfg, model, dataset.meta.flip_index)
     local = run_inference(predictor, loader, device, progress)
     predictions = gather_predictions(local)
     if predictions is None:
-        return None
+        return (None, None) if keep_predictions else None
     metrics = evaluate_predictions(predictions, dataset, cfg, output_dir)
     log_metrics(metrics, dataset, cfg.MODEL.NAME)
-    return metrics
+    return (metrics, predictions) if keep_predictions else metrics
 
 
 def main_metric(metrics):

@@ -23,22 +23,42 @@ from mipnet.data.metadata import COCO
 from mipnet.data.synthetic import (DEFAULT_IMAGE_SIZE, OCHUMAN_LIKE, SyntheticConfig,
                                    crowd_statistics_table, generate_dataset, generate_split,
                                    statistics_rows)
+from mipnet.evaluation.subsets import occluded_ann_ids
 from mipnet.vis import draw_annotations
 
-__all__ = ['main', 'draw_preview']
+__all__ = ['main', 'draw_preview', 'most_crowded_index']
+
+
+def most_crowded_index(data):
+    """Index (in ``data['images']`` order) of the most crowded image of a COCO dataset
+    dict: the largest visible area (``area``) of people in the occluded subset (box IoU >=
+    0.5 with another person's), so a scene of large overlapping people; then the most
+    people, then the first."""
+    occluded = occluded_ann_ids(data)
+    counts = {im['id']: [0.0, 0] for im in data['images']}
+    for ann in data['annotations']:
+        if ann['id'] in occluded:
+            counts[ann['image_id']][0] += float(ann.get('area', 0.0))
+        counts[ann['image_id']][1] += 1
+    return max(range(len(data['images'])),
+               key=lambda i: (*counts[data['images'][i]['id']], -i))
 
 
 def draw_preview(out_dir, index, path, zoom=2):
-    """Draw val image ``index`` of the dataset in ``out_dir`` with its people
-    (:func:`mipnet.vis.draw_annotations`) into the PNG file ``path``."""
+    """Draw val image ``index`` (None: :func:`most_crowded_index`) of the dataset in
+    ``out_dir`` with its people (:func:`mipnet.vis.draw_annotations`) into the PNG file
+    ``path``; returns the index drawn."""
     with open(os.path.join(out_dir, 'annotations', 'person_keypoints_val.json')) as f:
         data = json.load(f)
+    if index is None:
+        index = most_crowded_index(data)
     info = data['images'][index]
     image = cv2.imread(os.path.join(out_dir, 'images', 'val', info['file_name']))
     anns = [a for a in data['annotations'] if a['image_id'] == info['id']]
     drawn = draw_annotations(image, anns, COCO.skeleton, zoom)
     if not cv2.imwrite(path, drawn, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OSError(f'could not write {path}')
+    return index
 
 
 def main(argv=None):
@@ -49,9 +69,10 @@ def main(argv=None):
     if args.jpeg_quality > 100:
         parser.error(f'argument --jpeg-quality: must be <= 100, got {args.jpeg_quality}')
     if args.preview:
-        if args.preview_index >= args.num_val:
-            parser.error(f'--preview draws val image {args.preview_index}, but --num-val is '
-                         f'{args.num_val}')
+        if args.num_val == 0 or (args.preview_index or 0) >= args.num_val:
+            which = 'a val image' if args.preview_index is None else \
+                f'val image {args.preview_index}'
+            parser.error(f'--preview draws {which}, but --num-val is {args.num_val}')
         parent = os.path.dirname(os.path.abspath(args.preview))
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
             parser.error(f'--preview: folder {parent!r} does not exist or is not writable')
@@ -82,6 +103,6 @@ def main(argv=None):
         print(crowd_statistics_table(statistics_rows(args.out, ('val', 'val_ochuman'),
                                                     args.ochuman_json)))
     if args.preview:
-        draw_preview(args.out, args.preview_index, args.preview)
-        print(f'preview -> {args.preview}')
+        index = draw_preview(args.out, args.preview_index, args.preview)
+        print(f'preview (val image {index}) -> {args.preview}')
     return 0

@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from mipnet.config import run_output_dir
 from mipnet.data import BatchMaker, build_dataset, build_loader
@@ -33,6 +32,7 @@ from mipnet.utils.checkpoint import (META_KEY, CheckpointError, check_compatible
                                      remove_partial_saves, save_atomic, state_dict_digest,
                                      with_meta)
 from mipnet.utils.logging import AverageMeter, setup_logging
+from mipnet.utils.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -324,8 +324,8 @@ class Trainer:
         batch_time, data_time, losses, accs = (AverageMeter() for _ in range(4))
         steady_time, steady_samples = 0.0, 0
         n = len(loader)
-        show_bar = dist.is_main_process() and os.isatty(1)
-        bar = tqdm(total=n, desc=f'epoch {epoch}', disable=not show_bar, leave=False)
+        bar = Progress(n, f'epoch {epoch}', unit='steps', enabled=dist.is_main_process(),
+                       logger=logger)
         end = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         seen = 0
@@ -465,10 +465,10 @@ class Trainer:
         if cfg.TRAIN.MAX_STEPS > 0 and dist.is_main_process():
             steps = self.global_step - self.start_step
             if math.isnan(summary['steady_samples_per_s']):
-                # Each epoch's first step (worker start-up) is left out of the speed.
-                logger.info('Performance mode: %d steps, no steady-state speed: every step was '
-                            'the first of its epoch (give more steps or a larger dataset)',
-                            steps)
+                # The run's first WARMUP_STEPS steps (start-up, allocator) are left out.
+                logger.info('Performance mode: %d steps, no steady-state speed: the first %d '
+                            'steps of a run are warm-up and left out of the speed (give '
+                            '--max_steps %d or more)', steps, WARMUP_STEPS, WARMUP_STEPS + 1)
             else:
                 logger.info('Performance mode: %d steps, steady-state speed %.1f samples/s',
                             steps, summary['steady_samples_per_s'])

@@ -36,7 +36,8 @@ from mipnet.data.metadata import KeypointMeta, get_keypoint_meta
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['keypoint_eval', 'format_metrics_table', 'CrowdPoseCOCOeval', 'load_coco',
+__all__ = ['keypoint_eval', 'format_metrics_table', 'format_metric', 'metrics_table_note',
+           'CrowdPoseCOCOeval', 'load_coco',
            'run_keypoint_eval', 'load_results', 'load_detections', 'quiet_pycocotools',
            'resolve_keypoint_meta',
            'COCO_METRIC_NAMES', 'CROWDPOSE_METRIC_NAMES', 'CROWDPOSE_SIGMAS']
@@ -402,7 +403,9 @@ def format_metrics_table(rows, first_column='Arch'):
 
     Returns:
         The table string (no trailing newline): a header, a rule and one line per row, all
-        with ``len(names) + 1`` cells; ``|`` inside a label is escaped as ``\\|`` so that
+        with ``len(names) + 1`` cells; a negative value (pycocotools' -1: nothing to score,
+        e.g. AP (L) on a set without large people) reads 'n/a' (see
+        :func:`metrics_table_note`); ``|`` inside a label is escaped as ``\\|`` so that
         the table renders as Markdown.
 
     Raises:
@@ -416,6 +419,39 @@ def format_metrics_table(rows, first_column='Arch'):
         if list(metrics.keys()) != names:
             raise ValueError(f'format_metrics_table: row {label!r} has metrics '
                              f'{list(metrics.keys())}, expected {names}')
-        cells = [str(label).replace('|', '\\|')] + [f'{float(metrics[n]):.3f}' for n in names]
+        cells = [str(label).replace('|', '\\|')] + [format_metric(metrics[n]) for n in names]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+def format_metric(value):
+    """A metric with three decimals; pycocotools' -1 (no ground-truth person in that area
+    range or crowd split) as 'n/a'."""
+    value = float(value)
+    return f'{value:.3f}' if value >= 0 else 'n/a'
+
+
+def metrics_table_note(rows, evaluator='coco'):
+    """The line to print under :func:`format_metrics_table` of ``rows`` when some value is
+    'n/a', naming the metrics concerned and why; '' when there is none.
+
+    Args:
+        rows: as for :func:`format_metrics_table`.
+        evaluator: 'coco' (AP/AR (M)/(L): area ranges) or 'crowdpose' (AP (E)/(M)/(H):
+            crowd-index splits).
+    """
+    missing = [name for name in next(iter(rows.values()), {})
+               if any(float(m[name]) < 0 for m in rows.values())]
+    if not missing:
+        return ''
+    if evaluator == 'crowdpose':
+        why = {'AP (E)': 'no image of crowd index below 0.2',
+               'AP (M)': 'no image of crowd index 0.2 to 0.8',
+               'AP (H)': 'no image of crowd index 0.8 or more'}
+    else:
+        why = {f'{kind} ({size})': f'no person of {text} area (annotation "area" {rng})'
+               for kind in ('AP', 'AR')
+               for size, text, rng in (('M', 'medium', '32² to 96² px'),
+                                       ('L', 'large', 'over 96² px'))}
+    reasons = [f'{name}: {why.get(name, "no ground-truth person to score")}' for name in missing]
+    return 'n/a: the ground truth has nothing to score there (' + '; '.join(reasons) + ')'
