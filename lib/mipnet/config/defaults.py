@@ -10,8 +10,8 @@ _C = CN()
 
 # Root of all run outputs; a run writes to OUTPUT_DIR/<dataset>/<model>/<config-name>/.
 _C.OUTPUT_DIR = 'output'
-# Root of tensorboard logs, laid out like OUTPUT_DIR.
-_C.LOG_DIR = 'log'
+# Root of tensorboard logs, laid out like OUTPUT_DIR; '' = OUTPUT_DIR/log.
+_C.LOG_DIR = ''
 # Prefix joined to DATASET.ROOT, DATASET.IMAGE_CACHE, MODEL.PRETRAINED, TEST.MODEL_FILE and
 # TRAIN.INIT_CHECKPOINT when they are relative.
 _C.DATA_DIR = ''
@@ -23,12 +23,14 @@ _C.PRINT_FREQ = 20
 _C.AUTO_RESUME = False
 # Pin host memory for faster host-to-device copies (ignored on CPU).
 _C.PIN_MEMORY = True
-# Validate every EPOCH_EVAL_FREQ epochs (and always after the last epoch).
+# Validate after epoch e (0-based) when e % EPOCH_EVAL_FREQ == 0, as the reference does, and
+# always after the last epoch; 0 validates after the last epoch only.
 _C.EPOCH_EVAL_FREQ = 10
 # (port) Device: 'auto' picks npu, then cuda, then cpu.
 _C.DEVICE = 'auto'
-# (port) Random seed; a negative value leaves the generators unseeded.
-_C.SEED = -1
+# Random seed (>= 0; the reference seeds with 0). Python, NumPy, torch and the sampler are
+# re-seeded from (SEED, epoch, rank) every epoch.
+_C.SEED = 0
 # (port) Use deterministic algorithms (exact resume / reproducibility tests).
 _C.DETERMINISTIC = False
 # (port) Process-group timeout in seconds: a dead rank makes the others fail after this.
@@ -169,6 +171,11 @@ _C.TRAIN.RESUME = False
 _C.TRAIN.CHECKPOINT = ''
 # Boxes per device per step.
 _C.TRAIN.BATCH_SIZE_PER_GPU = 32
+# (port) Boxes per optimizer step over all processes: > 0 splits it over the processes
+# (rounded, at least 1 per device) instead of BATCH_SIZE_PER_GPU, so the step keeps the
+# reference's batch (its GPUS x BATCH_SIZE_PER_GPU, set in the MIPNet configs) on any device
+# count. 0 = BATCH_SIZE_PER_GPU on every device. A BATCH_SIZE_PER_GPU override sets it to 0.
+_C.TRAIN.GLOBAL_BATCH_SIZE = 0
 # Shuffle training samples.
 _C.TRAIN.SHUFFLE = True
 # (port) Mixed precision: float16 + GradScaler on npu/cuda, bfloat16 on cpu.
