@@ -113,6 +113,16 @@ def test_missing_init_checkpoint(launcher, coco_layout_root):
     assert 'Reproducing the reference' in line
 
 
+def test_model_file_of_a_training_run_must_exist(launcher, data_root):
+    """Training starts from TEST.MODEL_FILE (as the reference's script): checked first."""
+    line = _single_error_line(launcher.run('train_full_1p', f'--data_path={data_root}',
+                                           '--cfg', TINY, '--device', 'cpu', 'TEST.MODEL_FILE',
+                                           f'{launcher.out}/absent.pth'))
+    assert line == f'error: TEST.MODEL_FILE {launcher.out}/absent.pth not found (relative ' \
+        "paths start at the repository root): training starts from its weights, as the " \
+        "reference's training script does"
+
+
 def test_detection_file_is_needed_only_for_detection_boxes(launcher, coco_layout_root):
     """The shipped configs evaluate on ground-truth boxes (as the reference YAMLs): their
     detection file (absent here) is asked for only with TEST.USE_GT_BBOX false."""

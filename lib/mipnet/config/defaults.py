@@ -217,6 +217,9 @@ _C.TEST.IN_VIS_THRE = 0.0
 _C.TEST.COCO_BBOX_FILE = ''
 # Checkpoint to evaluate (weights only).
 _C.TEST.MODEL_FILE = ''
+# Box enlargement (HRNet's 1.25) of every evaluation box and of CrowdPose / OCHuman training
+# boxes, as the reference's datasets read it; COCO training boxes keep a fixed 1.25 there.
+_C.TEST.SCALE_THRE = 1.25
 # Score multiplier of secondary instances (k >= 1) before OKS-NMS. A factor, not a
 # threshold: the name is the reference's, kept so its experiment files load.
 _C.TEST.DECAY_THRE = 0.5
@@ -251,7 +254,7 @@ DEPRECATED_KEYS = (
     'DATASET.SYNTHETIC_TEST_DATASET_TYPE',
     'TRAIN.GAMMA1', 'TRAIN.GAMMA2',  # Adam betas in some forks; never passed to the optimizer
     'TEST.NMS_THRE',  # TEST.OKS_THRE is the OKS-NMS threshold
-    'TEST.BBOX_THRE', 'TEST.BBOX_FRACTION', 'TEST.SCALE_THRE',
+    'TEST.BBOX_THRE', 'TEST.BBOX_FRACTION',
 )
 for _key in DEPRECATED_KEYS:
     _C.register_deprecated_key(_key)
