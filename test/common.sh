@@ -22,8 +22,12 @@
 #                         MODEL.NAME pose_hrnet
 #   --workers N           data-loader workers per device (WORKERS)
 #   --image_cache DIR     decoded-image cache of tools/cache_images.py (DATASET.IMAGE_CACHE)
+#   --epochs N            train N epochs (TRAIN.END_EPOCH; a TRAIN.END_EPOCH override wins);
+#                         default: the config's, 5 for train_finetune_1p.sh
 #   --check_point FILE    resume the full training state from FILE
-#   --pth_path FILE       fine-tune from FILE (eval: the checkpoint to evaluate)
+#   --pth_path FILE       start from FILE's weights (TRAIN.INIT_CHECKPOINT: this port's, the
+#                         reference's or the Ascend port's checkpoint; λ blocks an HRNet file
+#                         lacks stay initialised); eval: the checkpoint to evaluate
 #   --local_rank N        device index of a single-process run (default $ASCEND_DEVICE_ID)
 #   --device D            auto|npu|cuda|cpu (default: DEVICE of the config, auto = npu > cuda > cpu)
 #   KEY VALUE ...         config overrides passed through to tools/train.py / tools/test.py
@@ -37,6 +41,11 @@
 # Relative paths inside the config and the KEY VALUE overrides are relative to the
 # repository root (the launchers run from there); --data_path, --cfg, --check_point and
 # --pth_path are resolved against the current directory first.
+#
+# Batch: a config with TRAIN.GLOBAL_BATCH_SIZE > 0 (the MIPNet configs: the reference's GPUS x
+# BATCH_SIZE_PER_GPU) trains that many boxes per step, split over the processes (rounded, with
+# a note, when it does not divide); a TRAIN.BATCH_SIZE_PER_GPU override wins. --baseline 1
+# keeps the per-device batch of the baseline config (24: the Ascend port's).
 
 set -o pipefail
 
@@ -50,13 +59,15 @@ mipnet_die() {
 }
 
 mipnet_usage() {
+    local defaults="is_distributed=${MIPNET_DEFAULT_DISTRIBUTED} perf=${MIPNET_DEFAULT_PERF}"
+    defaults+=" mode=${MIPNET_MODE}${MIPNET_DEFAULT_EPOCHS:+ epochs=$MIPNET_DEFAULT_EPOCHS}"
     cat <<EOF
 usage: bash test/${MIPNET_SCRIPT}.sh --data_path=DIR [--cfg FILE] [--is_distributed 0|1]
        [--nproc N] [--perf 0|1] [--perf_steps N] [--amp 0|1] [--baseline 0|1] [--workers N]
-       [--image_cache DIR] [--check_point FILE] [--pth_path FILE] [--local_rank N]
-       [--device auto|npu|cuda|cpu] [KEY VALUE ...]
+       [--image_cache DIR] [--epochs N] [--check_point FILE] [--pth_path FILE]
+       [--local_rank N] [--device auto|npu|cuda|cpu] [KEY VALUE ...]
 
-Defaults of this script: is_distributed=${MIPNET_DEFAULT_DISTRIBUTED} perf=${MIPNET_DEFAULT_PERF} mode=${MIPNET_MODE}
+Defaults of this script: ${defaults}
 --data_path is a COCO root: train2017/ val2017/ (or images/<set>/) and
 annotations/person_keypoints_<set>.json, <set> being DATASET.TRAIN_SET / TEST_SET of --cfg.
 See the header of test/common.sh and README.md ("Launchers") for details.
@@ -96,6 +107,7 @@ mipnet_parse_args() {
     MIPNET_OVERRIDES=()
     DATA_PATH='' CFG='' LOCAL_RANK_OPT='' CHECK_POINT='' PTH_PATH='' DEVICE_OPT='' AMP='' WORKERS=''
     IMAGE_CACHE=''
+    EPOCHS=${MIPNET_DEFAULT_EPOCHS:-}
     BASELINE=0
     IS_DISTRIBUTED=$MIPNET_DEFAULT_DISTRIBUTED
     PERF=$MIPNET_DEFAULT_PERF
@@ -143,6 +155,7 @@ mipnet_parse_args() {
             baseline) BASELINE=$val ;;
             workers) WORKERS=$val ;;
             image_cache) IMAGE_CACHE=$val ;;
+            epochs) EPOCHS=$val ;;
             *) mipnet_die "unknown option '--$key' (see --help)" ;;
         esac
     done
@@ -170,6 +183,7 @@ mipnet_validate_args() {
         MIPNET_OVERRIDES+=(DATASET.IMAGE_CACHE "$IMAGE_CACHE")
     fi
     mipnet_check_uint --perf_steps "$PERF_STEPS" 1
+    [ -z "$EPOCHS" ] || mipnet_check_uint --epochs "$EPOCHS" 1
     if [ -n "$NPROC" ]; then
         mipnet_check_uint --nproc "$NPROC" 1
         # An explicit process count above one means a torchrun launch.
@@ -200,7 +214,9 @@ mipnet_validate_args() {
         if [ "$counterpart" != "$CFG" ] && [ -f "$counterpart" ]; then
             CFG=$counterpart
         else
-            MIPNET_OVERRIDES=(MODEL.NAME pose_hrnet "${MIPNET_OVERRIDES[@]}")
+            # The baseline trains with the config's per-device batch (as the Ascend port).
+            MIPNET_OVERRIDES=(MODEL.NAME pose_hrnet TRAIN.GLOBAL_BATCH_SIZE 0
+                              "${MIPNET_OVERRIDES[@]}")
         fi
     fi
     if [ -n "$CHECK_POINT" ]; then
@@ -214,6 +230,14 @@ mipnet_validate_args() {
     if [ -n "$PTH_PATH" ]; then
         PTH_PATH=$(mipnet_abspath "$PTH_PATH")
         [ -f "$PTH_PATH" ] || mipnet_die "--pth_path $PTH_PATH: file not found"
+    fi
+    if [ "$MIPNET_MODE" = train ]; then
+        # In front of the KEY VALUE overrides (which win), and seen by the probe.
+        [ -n "$EPOCHS" ] && MIPNET_OVERRIDES=(TRAIN.END_EPOCH "$EPOCHS" "${MIPNET_OVERRIDES[@]}")
+        # Training starts from FILE's weights (tools/train.py --init_checkpoint): a
+        # TEST.MODEL_FILE of the config, which would win, is cleared.
+        [ -n "$PTH_PATH" ] && MIPNET_OVERRIDES=(TEST.MODEL_FILE '' TRAIN.INIT_CHECKPOINT
+                                                "$PTH_PATH" "${MIPNET_OVERRIDES[@]}")
     fi
 }
 
@@ -241,36 +265,96 @@ except ConfigError as exc:
 from mipnet.data import DATASETS
 
 train_set, test_set = cfg.DATASET.TRAIN_SET, cfg.DATASET.TEST_SET
-missing = []
-for split in filter(None, splits.split(',')):
-    image_set = cfg.DATASET[f'{split}_SET']
-    name = cfg.DATASET[f'{split}_DATASET']
-    if name not in DATASETS:
-        fail(f'DATASET.{split}_DATASET = {name!r} is not a registered dataset; valid: '
-             f'{", ".join(sorted(DATASETS))}')
-    patterns = getattr(DATASETS[name], 'annotation_patterns',
+
+
+def missing_files(cfg, splits):
+    """Annotation files and image folders of ``splits`` absent under ``root``."""
+    missing = []
+    for split in filter(None, splits.split(',')):
+        image_set = cfg.DATASET[f'{split}_SET']
+        name = cfg.DATASET[f'{split}_DATASET']
+        if name not in DATASETS:
+            fail(f'DATASET.{split}_DATASET = {name!r} is not a registered dataset; valid: '
+                 f'{", ".join(sorted(DATASETS))}')
+        patterns = getattr(DATASETS[name], 'annotation_patterns',
+                           ('annotations/person_keypoints_{}.json',))
+        ann = cfg.DATASET[f'{split}_ANNOTATION_FILE']
+        if ann:
+            if not os.path.isfile(ann):
+                missing.append(f'{ann} (DATASET.{split}_ANNOTATION_FILE)')
+        else:
+            tried = [os.path.join(root, p.format(image_set)) for p in patterns]
+            if not any(os.path.isfile(p) for p in tried):
+                missing.append(tried[0])
+        images = cfg.DATASET[f'{split}_IMAGE_DIR']
+        if images:
+            if not os.path.isdir(images):
+                missing.append(f'{images}/ (DATASET.{split}_IMAGE_DIR)')
+        else:
+            tried = [os.path.join(root, image_set), os.path.join(root, 'images', image_set)]
+            if not any(os.path.isdir(p) for p in tried):
+                missing.append(tried[0] + '/')
+    return missing
+
+
+_joint_counts = {}
+
+
+def joints_in(other):
+    """Keypoints per person in the annotation file of the (smaller) test set of config
+    ``other`` under ``root``; None when unknown."""
+    import json
+    name, image_set = other.DATASET.TEST_DATASET, other.DATASET.TEST_SET
+    patterns = getattr(DATASETS.get(name), 'annotation_patterns',
                        ('annotations/person_keypoints_{}.json',))
-    ann = cfg.DATASET[f'{split}_ANNOTATION_FILE']
-    if ann:
-        if not os.path.isfile(ann):
-            missing.append(f'{ann} (DATASET.{split}_ANNOTATION_FILE)')
-    else:
-        tried = [os.path.join(root, p.format(image_set)) for p in patterns]
-        if not any(os.path.isfile(p) for p in tried):
-            missing.append(tried[0])
-    images = cfg.DATASET[f'{split}_IMAGE_DIR']
-    if images:
-        if not os.path.isdir(images):
-            missing.append(f'{images}/ (DATASET.{split}_IMAGE_DIR)')
-    else:
-        tried = [os.path.join(root, image_set), os.path.join(root, 'images', image_set)]
-        if not any(os.path.isdir(p) for p in tried):
-            missing.append(tried[0] + '/')
+    paths = [other.DATASET.TEST_ANNOTATION_FILE] if other.DATASET.TEST_ANNOTATION_FILE else \
+        [os.path.join(root, p.format(image_set)) for p in patterns]
+    path = next((p for p in paths if os.path.isfile(p)), None)
+    if path not in _joint_counts:
+        count = None
+        try:
+            with open(path, encoding='utf-8') as f:
+                data = json.load(f)
+            for ann in data.get('annotations', ()):
+                if isinstance(ann.get('keypoints'), list):
+                    count = len(ann['keypoints']) // 3
+                    break
+        except (OSError, TypeError, ValueError, AttributeError):
+            pass
+        _joint_counts[path] = count
+    return _joint_counts[path]
+
+
+def fitting_configs(splits):
+    """Shipped configs whose sets of ``splits`` are all under ``root``, with the joint count
+    of its annotations: configs of the same MODEL.NAME first."""
+    import glob
+    fits = []
+    for path in sorted(glob.glob(os.path.join('experiments', '**', '*.yaml'), recursive=True)):
+        try:
+            other = load_config(path, ['DATASET.ROOT', root])
+        except ConfigError:
+            continue
+        if not missing_files(other, splits) and joints_in(other) in (None,
+                                                                      other.MODEL.NUM_JOINTS):
+            fits.append((other.MODEL.NAME != cfg.MODEL.NAME, path))
+    return [path for _, path in sorted(fits)]
+
+
+missing = missing_files(cfg, splits)
 if missing:
+    fits = [p for p in fitting_configs(splits)
+            if os.path.abspath(p) != os.path.abspath(cfg_file)]
+    hint = ''
+    if fits:
+        more = f' (or {", ".join(fits[1:3])}{", ..." if len(fits) > 3 else ""})' \
+            if len(fits) > 1 else ''
+        hint = (f'. --data_path holds the sets of other configs: pass --cfg {fits[0]}'
+                f'{more}')
     fail(f'{", ".join(missing)} not found (expected a COCO root with {train_set}/ and '
          f'{test_set}/ (or images/<set>/) and annotations/person_keypoints_'
          f'{{{train_set},{test_set}}}.json; the set names are DATASET.TRAIN_SET / '
-         f'DATASET.TEST_SET of {os.path.basename(cfg_file)})')
+         f'DATASET.TEST_SET of {os.path.basename(cfg_file)}){hint}')
 
 extra = []
 if 'TEST' in splits and not cfg.TEST.USE_GT_BBOX and cfg.TEST.COCO_BBOX_FILE \
@@ -289,7 +373,12 @@ init = cfg.TRAIN.INIT_CHECKPOINT
 # A resumed run (--check_point, or AUTO_RESUME with a checkpoint) does not read it.
 resuming = os.environ.get('MIPNET_RESUMING') == '1' or (
     cfg.AUTO_RESUME and os.path.isfile(os.path.join(out_dir, 'checkpoint.pth')))
-if 'TRAIN' in splits and init and not resuming and not os.path.isfile(init):
+model_file = cfg.TEST.MODEL_FILE
+if 'TRAIN' in splits and model_file and not resuming and not os.path.isfile(model_file):
+    # Training starts from TEST.MODEL_FILE, as the reference's training script does.
+    fail(f'TEST.MODEL_FILE {model_file} not found (relative paths start at the repository '
+         'root): training starts from its weights, as the reference\'s training script does')
+if 'TRAIN' in splits and init and not model_file and not resuming and not os.path.isfile(init):
     fail(f'TRAIN.INIT_CHECKPOINT {init} not found (relative paths start at the repository '
          'root): the MIPNet recipe starts from the COCO-trained HRNet checkpoint of the '
          'reference (README, "Reproducing the reference"); put it there, or pass '
@@ -329,7 +418,8 @@ values = dict(DEVICE=device, DEVICE_COUNT=count, FREE_PORT=port, TRAIN_SET=train
               TEST_SET=test_set, BATCH_SIZE=cfg.TRAIN.BATCH_SIZE_PER_GPU,
               TEST_BATCH_SIZE=cfg.TEST.BATCH_SIZE_PER_GPU, RUN_OUTPUT_DIR=out_dir,
               DATASET=cfg.DATASET.DATASET, MODEL=cfg.MODEL.NAME, END_EPOCH=cfg.TRAIN.END_EPOCH,
-              AMP=int(bool(cfg.TRAIN.AMP)))
+              AMP=int(bool(cfg.TRAIN.AMP)), GLOBAL_BATCH=cfg.TRAIN.GLOBAL_BATCH_SIZE,
+              LR=f'{cfg.TRAIN.LR:g}')
 for key, value in values.items():
     print(f'CFG_{key}={shlex.quote(str(value))}')
 PYEOF
@@ -347,6 +437,34 @@ mipnet_probe() {
         echo "note: adding ${CFG_EXTRA_OPTS[*]} (found under --data_path)"
         MIPNET_OVERRIDES+=("${CFG_EXTRA_OPTS[@]}")
     fi
+}
+
+# The batch of a step, by the rule of mipnet.engine.batch.plan_batch: TRAIN.GLOBAL_BATCH_SIZE
+# split over RANK_SIZE processes (rounded half up, at least 1), else TRAIN.BATCH_SIZE_PER_GPU.
+# Sets BATCH_PER_DEVICE, BATCH_GLOBAL, BATCH_SOURCE and RUN_LINE.
+mipnet_batch_plan() {
+    BATCH_PER_DEVICE=$CFG_BATCH_SIZE
+    BATCH_SOURCE=TRAIN.BATCH_SIZE_PER_GPU
+    if [ "$CFG_GLOBAL_BATCH" -gt 0 ]; then
+        BATCH_PER_DEVICE=$(( (2 * CFG_GLOBAL_BATCH + RANK_SIZE) / (2 * RANK_SIZE) ))
+        [ "$BATCH_PER_DEVICE" -ge 1 ] || BATCH_PER_DEVICE=1
+        BATCH_SOURCE="TRAIN.GLOBAL_BATCH_SIZE $CFG_GLOBAL_BATCH"
+    fi
+    BATCH_GLOBAL=$(( BATCH_PER_DEVICE * RANK_SIZE ))
+    BATCH_NOTE=''
+    if [ "$CFG_GLOBAL_BATCH" -gt 0 ] && [ "$BATCH_GLOBAL" -ne "$CFG_GLOBAL_BATCH" ]; then
+        BATCH_NOTE="note: TRAIN.GLOBAL_BATCH_SIZE $CFG_GLOBAL_BATCH does not divide over"
+        BATCH_NOTE+=" $RANK_SIZE processes: $BATCH_PER_DEVICE boxes per device, $BATCH_GLOBAL"
+        BATCH_NOTE+=" per step (pass TRAIN.BATCH_SIZE_PER_GPU to choose the per-device batch"
+        BATCH_NOTE+=" instead)"
+    fi
+    PRECISION=fp32
+    if [ "$AMP" = 1 ]; then
+        PRECISION='AMP float16'
+        [ "$CFG_DEVICE" = cpu ] && PRECISION='AMP bfloat16'
+    fi
+    RUN_LINE="world size $RANK_SIZE, batch $BATCH_PER_DEVICE per device x $RANK_SIZE ="
+    RUN_LINE+=" $BATCH_GLOBAL global ($BATCH_SOURCE), LR $CFG_LR, precision $PRECISION"
 }
 
 mipnet_build_command() {
@@ -374,7 +492,6 @@ mipnet_build_command() {
         # FPS averages the logged speeds; PERF_PRINT_FREQ logs more often than PRINT_FREQ.
         [ "$PERF" = 1 ] && [ -n "${PERF_PRINT_FREQ:-}" ] && opts+=(PRINT_FREQ "$PERF_PRINT_FREQ")
         [ -n "$CHECK_POINT" ] && args+=(--check_point "$CHECK_POINT")
-        [ -n "$PTH_PATH" ] && args+=(--pth_path "$PTH_PATH")
     else
         args+=(--pth_path "$PTH_PATH")
     fi
@@ -384,10 +501,11 @@ mipnet_build_command() {
     if [ "$IS_DISTRIBUTED" = 1 ] && [ "$CFG_DEVICE" = cpu ] && [ "$NPROC" -gt "$CFG_DEVICE_COUNT" ]; then
         # More CPU ranks than cores only makes every rank wait for the others.
         echo "note: --nproc $NPROC capped to $CFG_DEVICE_COUNT, the CPU cores available here" \
-             "(each rank keeps TRAIN.BATCH_SIZE_PER_GPU; pass --nproc to choose fewer)"
+             "(pass --nproc to choose fewer)"
         NPROC=$CFG_DEVICE_COUNT
     fi
     RANK_SIZE=$(( NPROC * NNODES ))
+    [ "$MIPNET_MODE" = train ] && mipnet_batch_plan
     if [ "$IS_DISTRIBUTED" = 1 ]; then
         if [ "$CFG_DEVICE" != cpu ] && [ "$NPROC" -gt "$CFG_DEVICE_COUNT" ]; then
             mipnet_die "--nproc $NPROC but only $CFG_DEVICE_COUNT $CFG_DEVICE device(s) are" \
@@ -487,15 +605,19 @@ mipnet_summary_train() {
     fps=$(mipnet_fps)
     loss=$(sed -n 's/.*Loss \([-0-9.eE+naif]*\) (.*/\1/p' "$LOG" | tail -n 1)
     ap=$(sed -n 's/.*Final AP (merged instances): \([-0-9.naif]*\).*/\1/p' "$LOG" | tail -n 1)
-    step_ms=$(awk -v b="$CFG_BATCH_SIZE" -v r="$RANK_SIZE" -v f="${fps:-0}" \
+    step_ms=$(awk -v b="$BATCH_PER_DEVICE" -v r="$RANK_SIZE" -v f="${fps:-0}" \
               'BEGIN {if (f > 0) printf "%.2f\n", b * r * 1000 / f; else print "N/A"}')
     local net=MIPNet
     [ "$CFG_MODEL" = pose_hrnet ] && net=HRNet
-    case_name=${net}_bs${CFG_BATCH_SIZE}_${RANK_SIZE}p_${mode_tag}
+    case_name=${net}_bs${BATCH_PER_DEVICE}_${RANK_SIZE}p_${mode_tag}
 
     echo "------------------ Final result ------------------"
     echo "Model : $CFG_MODEL ($(basename "$CFG"), AMP $AMP)"
+    echo "Run : $RUN_LINE"
     echo "Final Performance images/sec : ${fps:-N/A}"
+    # The reference's MIPNet log counts the 2B samples of its duplicated batch.
+    echo "FPS unit : person boxes per second over all devices (the reference MIPNet log" \
+         "counts each box twice: its duplicated batch)"
     if [ "$PERF" = 1 ]; then
         local steady
         steady="$(sed -n 's/.*steady-state speed \([0-9][0-9.]*\) samples\/s.*/\1/p' "$LOG" |
@@ -510,7 +632,10 @@ mipnet_summary_train() {
         echo "Config = $CFG"
         echo "AMP = $AMP"
         echo "RankSize = $RANK_SIZE"
-        echo "BatchSize = $CFG_BATCH_SIZE"
+        echo "BatchSize = $BATCH_PER_DEVICE"
+        echo "GlobalBatchSize = $BATCH_GLOBAL"
+        echo "LR = $CFG_LR"
+        echo "Precision = $PRECISION"
         echo "DeviceType = $(uname -m)"
         echo "Device = $CFG_DEVICE"
         echo "CaseName = $case_name"
@@ -563,6 +688,14 @@ mipnet_launch() {
 
     echo "${MIPNET_SCRIPT}: device $CFG_DEVICE x $RANK_SIZE ($NNODES node(s)), cfg $CFG" \
          "| data $DATA_PATH | log $LOG" | tee -a "$LOG"
+    if [ "$MIPNET_MODE" = train ]; then
+        if [ "$PERF" = 1 ]; then
+            echo "run: $RUN_LINE, $PERF_STEPS steps (performance mode)" | tee -a "$LOG"
+        else
+            echo "run: $RUN_LINE, epochs $CFG_END_EPOCH" | tee -a "$LOG"
+        fi
+        [ -n "$BATCH_NOTE" ] && echo "$BATCH_NOTE" | tee -a "$LOG"
+    fi
     echo "command: ${MIPNET_CMD[*]}" | tee -a "$LOG"
     mipnet_run
     E2E_TIME=$(( $(date +%s) - start_time ))

@@ -114,10 +114,11 @@ def test_reference_keys_read_nowhere_are_ignored_with_a_warning(tmp_path, caplog
         cfg = load_config(str(f), ['TEST.NMS_THRE', '0.2', 'TRAIN.LR', '0.25',
                                    'TRAIN.GAMMA2', 'oops'])
     assert cfg.TEST.DECAY_THRE == 0.3  # a factor despite its name; read, not deprecated
+    assert cfg.TEST.SCALE_THRE == 2.0  # the box enlargement, read as the reference does
     assert cfg.TRAIN.LR == 0.25  # the other overrides still apply
     for key in ('GPUS', 'RANK', 'MODEL.TAG_PER_JOINT', 'DATASET.TRAIN_DATASET_TYPE',
                 'DATASET.SYNTHETIC_ROOT', 'TRAIN.GAMMA1', 'TRAIN.GAMMA2', 'TEST.NMS_THRE',
-                'TEST.BBOX_THRE', 'TEST.SCALE_THRE', 'TEST.BBOX_FRACTION'):
+                'TEST.BBOX_THRE', 'TEST.BBOX_FRACTION'):
         assert key in DEPRECATED_KEYS
         section, _, name = key.rpartition('.')
         assert name not in (cfg[section] if section else cfg), key
@@ -127,7 +128,7 @@ def test_reference_keys_read_nowhere_are_ignored_with_a_warning(tmp_path, caplog
     assert records == [
         ('INFO', f'config file {f}: ignoring GPUS, RANK, MODEL.TAG_PER_JOINT, '
                  'DATASET.TRAIN_DATASET_TYPE, DATASET.SYNTHETIC_ROOT, TRAIN.GAMMA1, '
-                 'TEST.NMS_THRE, TEST.BBOX_THRE, TEST.SCALE_THRE, TEST.BBOX_FRACTION '
+                 'TEST.NMS_THRE, TEST.BBOX_THRE, TEST.BBOX_FRACTION '
                  '(reference keys nothing here reads; see DEPRECATED_KEYS in '
                  'lib/mipnet/config/defaults.py)'),
         ('WARNING', 'ignoring the override(s) of TEST.NMS_THRE, TRAIN.GAMMA2 (reference keys '

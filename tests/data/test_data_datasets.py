@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from mipnet.config import ConfigError
 from mipnet.data import DATASETS, IMAGENET_MEAN, IMAGENET_STD, build_dataset
 from mipnet.data.metadata import get_keypoint_meta
 from mipnet.data.transforms import affine_transform_points, get_affine_transform
@@ -110,6 +111,35 @@ def test_val_center_scale_and_joints_by_hand(fixture_cfg, raw_annotations):
     np.testing.assert_array_equal(meta['instance_valid'], [1, 0])
     np.testing.assert_array_equal(meta['joints'][1], meta['joints'][0])
     assert torch.equal(target[1], target[0])
+
+
+@pytest.mark.parametrize('name, train_follows', [('coco', False), ('crowdpose', True),
+                                                 ('ochuman', True)])
+def test_scale_thre_pads_the_boxes_where_the_reference_reads_it(name, train_follows,
+                                                                 fixture_cfg):
+    """TEST.SCALE_THRE (default 1.25) enlarges every evaluation box, and the training boxes
+    of CrowdPose / OCHuman; COCO training keeps 1.25 (the reference's coco_lambda.py)."""
+    plain = {train: build_dataset(fixture_cfg(name), train) for train in (False, True)}
+    wide = {train: build_dataset(fixture_cfg(name, 'TEST.SCALE_THRE', 1.5), train)
+            for train in (False, True)}
+    for train in (False, True):
+        factor = 1.5 / 1.25 if train_follows or not train else 1.0
+        assert [r['ann_id'] for r in wide[train].db] == [r['ann_id'] for r in plain[train].db]
+        for a, b in zip(plain[train].db, wide[train].db):
+            np.testing.assert_allclose(b['scale'], a['scale'] * factor, rtol=1e-6)
+            np.testing.assert_array_equal(b['center'], a['center'])
+
+
+def test_scale_thre_pads_detection_boxes(fixtures_dir, fixture_cfg):
+    ds = build_dataset(fixture_cfg('coco', 'TEST.SCALE_THRE', 1.0, 'TEST.IMAGE_THRE', 0.0,
+                                   det=True), False)
+    dets = [d for d in json.loads((fixtures_dir / 'coco' / 'test_coco_det_AP_H_56.json')
+                                  .read_text()) if d['category_id'] == 1]
+    x, y, w, h = dets[0]['bbox']
+    # A square input (64x64): the padded box is max(w, h) wide, not enlarged further.
+    np.testing.assert_allclose(ds.db[0]['scale'], [max(w, h) / 200] * 2, rtol=1e-5)
+    with pytest.raises(ConfigError, match='TEST.SCALE_THRE = 0.0 must be a positive number'):
+        fixture_cfg('coco', 'TEST.SCALE_THRE', 0.0)
 
 
 # Other people by increasing squared distance of clipped-box centers, computed by hand from

@@ -48,23 +48,24 @@ class Second(Hook):
 
 def test_hooks_called_in_order_with_metrics_and_result_files(synthetic_root, tmp_path):
     calls = []
-    cfg = load_config(TINY, tiny_opts(synthetic_root, tmp_path, 'TRAIN.END_EPOCH', '2',
+    cfg = load_config(TINY, tiny_opts(synthetic_root, tmp_path, 'TRAIN.END_EPOCH', '3',
                                       'EPOCH_EVAL_FREQ', '2'))
     summary = train(cfg, TINY, hooks=[Recorder(calls), Second(calls)])
     names = [c[0] for c in calls]
-    # Validation is due after epoch 1 only (every 2 epochs).
+    # Validation is due after epochs 0 and 2 (epoch % 2 == 0, as the reference) and the last.
     assert names == ['before_train',
+                     'after_validation', 'after_epoch', 'second after_epoch',
                      'after_epoch', 'second after_epoch',
                      'after_validation', 'after_epoch', 'second after_epoch',
                      'after_train']
     assert calls[0] == ('before_train', 0)
     validations = [c for c in calls if c[0] == 'after_validation']
-    assert [v[1] for v in validations] == [1]
+    assert [v[1] for v in validations] == [0, 2]
     for (_, epoch, ap, last, num_results, _), hist in zip(validations, summary['history']):
         assert last == hist == {'epoch': epoch, 'ap': ap}
         assert num_results > 0
-    # The checkpoint of epoch 0 exists when epoch 1 is validated.
-    assert validations[0][5] is True
+    # No checkpoint when epoch 0 is validated; the one of epoch 1 when epoch 2 is.
+    assert [v[5] for v in validations] == [False, True]
     assert validations[-1][2] == summary['metrics']['merged']['AP']
     assert [c[2] for c in calls if c[0] == 'after_epoch'] == summary['epoch_losses']
     assert calls[-1] == ('after_train', summary['best_ap'])

@@ -4,7 +4,7 @@ tools/train.py takes the Ascend port's arguments."""
 import pytest
 import torch
 
-from mipnet.config import load_config
+from mipnet.config import ConfigError, load_config
 from mipnet.engine.cli import train_options, train_main
 from mipnet.engine.optim import shifted_milestones
 from mipnet.engine.train import Trainer
@@ -120,8 +120,18 @@ def test_reference_dataset_names_are_aliases():
                              'DATASET.TRAIN_DATASET_TYPE', 'coco_lambda',
                              'DATASET.TEST_DATASET', 'crowdpose_lambda'])
     assert cfg.DATASET.TRAIN_DATASET == 'coco' and cfg.DATASET.TEST_DATASET == 'crowdpose'
-    cfg = load_config(TINY, ['DATASET.TRAIN_DATASET', 'coco_lambda_0123'])
-    assert cfg.DATASET.TRAIN_DATASET == 'coco'
+
+
+@pytest.mark.parametrize('name, codes', [('coco_lambda_012', 3), ('coco_lambda_0123', 4)])
+def test_reference_datasets_with_other_targets_are_refused(name, codes):
+    """The reference's 3- and 4-code λ variants have targets of their own: one error naming
+    what this port offers instead (MODEL.NUM_INSTANCES), never a silent 2-instance COCO."""
+    with pytest.raises(ConfigError) as exc:
+        load_config(TINY, ['DATASET.TRAIN_DATASET', name])
+    message = str(exc.value)
+    assert message.startswith(f"DATASET.TRAIN_DATASET = '{name}' is the reference's "
+                              f'{codes}-code λ variant')
+    assert f'MODEL.NUM_INSTANCES {codes}' in message and '\n' not in message
 
 
 def test_init_checkpoint_is_not_read_when_resuming(synthetic_root, tmp_path):

@@ -79,8 +79,11 @@ class Launcher:
         self.out = tmp_path / self.tag            # the unique string in every command line
         self.logs = tmp_path / 'test_output'
 
-    def tiny_opts(self, *extra):
-        return ['PRINT_FREQ', '1', 'TRAIN.END_EPOCH', '1', 'TRAIN.BATCH_SIZE_PER_GPU', '4',
+    def tiny_opts(self, *extra, batch=True, epochs=True):
+        """Overrides of a quick run; ``batch`` / ``epochs`` False leave the per-device batch
+        and the epoch count to the config and the launcher."""
+        return ['PRINT_FREQ', '1', *(['TRAIN.END_EPOCH', '1'] if epochs else []),
+                *(['TRAIN.BATCH_SIZE_PER_GPU', '4'] if batch else []),
                 'TEST.BATCH_SIZE_PER_GPU', '8', 'TEST.FLIP_TEST', 'False', 'WORKERS', '0',
                 'OUTPUT_DIR', str(self.out / 'output'), 'LOG_DIR', str(self.out / 'log'),
                 *extra]

@@ -50,6 +50,8 @@ def test_data_path_not_a_directory(launcher, tmp_path):
                                        'it with: python tools/cache_images.py --cfg <config> '
                                        '--data_path <root> --out '),
     (['--image_cache', 'no/my cache'], r'/no/my\ cache'),
+    (['--epochs', '0'], '--epochs must be at least 1'),
+    (['--epochs', 'x'], '--epochs must be a non-negative integer'),
 ])
 def test_bad_arguments(launcher, tmp_path, args, message):
     line = _single_error_line(launcher.run('train_performance_1p', f'--data_path={tmp_path}',
@@ -70,6 +72,17 @@ def test_data_path_without_coco_layout(launcher, tmp_path):
                                            '--device', 'cpu'))
     assert f'{empty}/annotations/person_keypoints_train2017.json' in line
     assert 'not found' in line and 'expected a COCO root' in line
+
+
+def test_data_of_another_config_names_the_config(launcher, data_root):
+    """Synthetic data with the default (COCO) config: the error says which --cfg fits."""
+    line = _single_error_line(launcher.run('train_performance_1p', f'--data_path={data_root}',
+                                           '--device', 'cpu'))
+    assert f'{data_root}/annotations/person_keypoints_train2017.json' in line
+    assert line.endswith('. --data_path holds the sets of other configs: pass --cfg '
+                         'experiments/synthetic/demo_mipnet.yaml (or '
+                         'experiments/synthetic/small_mipnet.yaml, '
+                         'experiments/synthetic/tiny_mipnet.yaml, ...)'), line
 
 
 def test_layout_check_follows_overridden_set_names(launcher, data_root):
@@ -98,6 +111,16 @@ def test_missing_init_checkpoint(launcher, coco_layout_root):
                                            f'{launcher.out}/pose_hrnet_w48_384x288.pth'))
     assert f'TRAIN.INIT_CHECKPOINT {launcher.out}/pose_hrnet_w48_384x288.pth not found' in line
     assert 'Reproducing the reference' in line
+
+
+def test_model_file_of_a_training_run_must_exist(launcher, data_root):
+    """Training starts from TEST.MODEL_FILE (as the reference's script): checked first."""
+    line = _single_error_line(launcher.run('train_full_1p', f'--data_path={data_root}',
+                                           '--cfg', TINY, '--device', 'cpu', 'TEST.MODEL_FILE',
+                                           f'{launcher.out}/absent.pth'))
+    assert line == f'error: TEST.MODEL_FILE {launcher.out}/absent.pth not found (relative ' \
+        "paths start at the repository root): training starts from its weights, as the " \
+        "reference's training script does"
 
 
 def test_detection_file_is_needed_only_for_detection_boxes(launcher, coco_layout_root):
@@ -136,6 +159,11 @@ def test_performance_1p(launcher, data_root):
     assert 'Final Train Accuracy' not in proc.stdout
     assert 'Performance mode:' in proc.stdout
     assert 'Model : pose_hrnet (tiny_mipnet.yaml, AMP 0)' in proc.stdout
+    run = 'world size 1, batch 4 per device x 1 = 4 global (TRAIN.BATCH_SIZE_PER_GPU), ' \
+        'LR 0.002, precision fp32'
+    assert f'run: {run}, 6 steps (performance mode)' in proc.stdout
+    assert f'Run : {run}' in proc.stdout
+    assert 'FPS unit : person boxes per second over all devices' in proc.stdout
     log = (launcher.logs / '0' / 'train_0.log').read_text()
     speeds = [float(line.split('Speed ')[1].split()[0]) for line in log.splitlines()
               if 'Epoch: [' in line and 'Speed ' in line]
@@ -161,13 +189,27 @@ def test_performance_1p(launcher, data_root):
 def test_full_8p_two_cpu_processes(launcher, coco_layout_root):
     """torchrun with 2 gloo processes on the documented train2017/val2017 layout, validated
     on person detections that the launcher finds under --data_path (as the reference
-    configs' data/coco/person_detection_results/<file>)."""
+    configs' data/coco/person_detection_results/<file>). The config's global batch is split
+    over the 2 ranks (7 does not divide: 4 per device, 8 per step, and a note says so);
+    --epochs sets the epochs."""
     proc = launcher.run('train_full_8p', f'--data_path={coco_layout_root}', '--cfg', TINY,
-                        '--nproc', '2', '--device', 'cpu', 'DATASET.TRAIN_SET', 'train2017',
+                        '--nproc', '2', '--device', 'cpu', '--epochs', '1',
+                        'DATASET.TRAIN_SET', 'train2017',
                         'DATASET.TEST_SET', 'val2017', 'TEST.USE_GT_BBOX', 'False',
                         'TEST.COCO_BBOX_FILE', f'data/coco/person_detection_results/{DETECTIONS}',
-                        *launcher.tiny_opts())
+                        'TRAIN.GLOBAL_BATCH_SIZE', '7',
+                        *launcher.tiny_opts(batch=False, epochs=False))
     assert proc.returncode == 0, proc.output
+    run = 'world size 2, batch 4 per device x 2 = 8 global (TRAIN.GLOBAL_BATCH_SIZE 7), ' \
+        'LR 0.002, precision fp32'
+    lines = proc.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith('train_full_8p: device'))
+    assert lines[first + 1] == f'run: {run}, epochs 1', lines[:first + 3]
+    assert lines[first + 2] == 'note: TRAIN.GLOBAL_BATCH_SIZE 7 does not divide over 2 ' \
+        'processes: 4 boxes per device, 8 per step (pass TRAIN.BATCH_SIZE_PER_GPU to choose ' \
+        'the per-device batch instead)'
+    assert f'run: {run}' in proc.stdout.split('command:', 1)[1]    # the engine's own line
+    assert f'Run : {run}' in proc.stdout                             # the summary
     detections = coco_layout_root / 'person_detection_results' / DETECTIONS
     assert f'note: adding TEST.COCO_BBOX_FILE {detections}' in proc.stdout
     assert f'detections from {detections}' in proc.stdout
@@ -180,7 +222,41 @@ def test_full_8p_two_cpu_processes(launcher, coco_layout_root):
     assert isinstance(final_value(proc.stdout, 'E2E Training Duration sec :'), float)
     case = launcher.case_log('MIPNet_bs4_2p_acc')
     assert case['RankSize'] == '2' and float(case['TrainAccuracy']) == ap
+    assert (case['BatchSize'], case['GlobalBatchSize']) == ('4', '8')
+    assert (case['LR'], case['Precision']) == ('0.002', 'fp32')
     assert launcher.leftover_processes() == ''
+
+
+@pytest.mark.slow
+def test_finetune_1p_five_epochs_from_an_ascend_checkpoint(launcher, data_root):
+    """train_finetune_1p.sh trains 5 epochs by default, starting from the weights of an
+    HRNet checkpoint as the Ascend port saves it (DataParallel prefixes, optimizer, epoch);
+    the log says what was loaded and that the λ blocks were left initialised."""
+    from mipnet.config import load_config
+    from mipnet.models import build_model
+    model = build_model(load_config(TINY, ['MODEL.NAME', 'pose_hrnet']))
+    ascend = launcher.out / 'ascend_hrnet.pth'
+    ascend.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({'epoch': 140, 'model': 'pose_hrnet', 'perf': 0.0,
+                'state_dict': {'module.' + k: v for k, v in model.state_dict().items()},
+                'optimizer': torch.optim.Adam(model.parameters()).state_dict()}, ascend)
+    proc = launcher.run('train_finetune_1p', f'--data_path={data_root}', '--cfg', TINY,
+                        '--device', 'cpu', f'--pth_path={ascend}',
+                        *launcher.tiny_opts('PRINT_FREQ', '100', 'EPOCH_EVAL_FREQ', '0',
+                                            epochs=False))
+    assert proc.returncode == 0, proc.output
+    assert 'run: world size 1, batch 4 per device x 1 = 4 global (TRAIN.BATCH_SIZE_PER_GPU), ' \
+        'LR 0.002, precision fp32, epochs 5' in proc.stdout
+    assert f'TRAIN.INIT_CHECKPOINT {ascend}' in proc.stdout
+    mipnet = build_model(load_config(TINY)).state_dict()
+    total, loaded = len(mipnet), len(model.state_dict())
+    blocks = ', '.join(sorted({k.split('.', 1)[0] for k in mipnet if k not in model.state_dict()}))
+    assert blocks.startswith('stage') and '_se' in blocks
+    assert f"=> initialised from {ascend}: loaded {loaded} of the model's {total} tensors; " \
+        f'left {total - loaded} tensors of {blocks} initialised (λ blocks)' in proc.stdout
+    log = (launcher.logs / '0' / 'train_0.log').read_text()
+    assert 'Epoch: [4][' in log and 'Epoch: [5][' not in log
+    assert isinstance(final_value(proc.stdout, 'Final Train Accuracy :'), float)
 
 
 @pytest.mark.slow
@@ -240,7 +316,8 @@ def test_engine_error_is_reported(launcher, data_root):
                         '--device', 'cpu', f'--pth_path={bad}', *launcher.tiny_opts())
     assert proc.returncode == 1, proc.output
     tail = proc.stderr.split(f'last 40 lines of {launcher.logs}/0/train_0.log', 1)[1]
-    assert f'error: checkpoint {bad} does not match the model' in tail, proc.stderr
+    assert f'error: cannot initialise the model from {bad}: unknown keys: other.weight' in tail, \
+        proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == \
         'error: train_finetune_1p.sh failed (exit status 1)'
     assert _wait_no_leftovers(launcher) == ''

@@ -42,7 +42,7 @@ CLIP_TOLERANCE = 0.5
 MAX_BOXES_PER_IMAGE = 1000
 
 
-def make_crop(image, box, image_size, color_rgb):
+def make_crop(image, box, image_size, color_rgb, scale_mult=1.25):
     """The network input for one person box.
 
     Args:
@@ -50,13 +50,14 @@ def make_crop(image, box, image_size, color_rgb):
         box: [x, y, w, h] in pixels.
         image_size: (width, height) of the network input.
         color_rgb: ``DATASET.COLOR_RGB``.
+        scale_mult: box enlargement (``TEST.SCALE_THRE``).
 
     Returns:
         (crop float32 (3, height, width), center (2,), scale (2,)) with the HRNet box
-        convention: aspect ratio of the input, enlarged 1.25 times.
+        convention: aspect ratio of the input, enlarged ``scale_mult`` times.
     """
     in_w, in_h = int(image_size[0]), int(image_size[1])
-    center, scale = box_to_center_scale(*box, aspect_ratio=in_w / in_h)
+    center, scale = box_to_center_scale(*box, aspect_ratio=in_w / in_h, scale_mult=scale_mult)
     trans = get_affine_transform(center, scale, 0, (in_w, in_h))
     crop = cv2.warpAffine(image, trans, (in_w, in_h), flags=cv2.INTER_LINEAR)
     return normalize_image(crop, color_rgb), center, scale
@@ -387,7 +388,8 @@ class PoseInferencer:
             for start in range(0, len(jobs), self.batch_size):
                 chunk = jobs[start:start + self.batch_size]
                 crops, centers, scales = zip(*(make_crop(it['image'], it['boxes'][i],
-                                                         self.image_size, self.color_rgb)
+                                                         self.image_size, self.color_rgb,
+                                                         self.cfg.TEST.SCALE_THRE)
                                                for it, i in chunk))
                 centers = np.asarray(centers, dtype=np.float32)
                 scales = np.asarray(scales, dtype=np.float32)

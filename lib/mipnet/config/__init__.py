@@ -13,7 +13,8 @@ from yacs.config import CfgNode
 
 from mipnet.config.defaults import DEPRECATED_KEYS, default_config
 
-__all__ = ['ConfigError', 'get_cfg', 'load_config', 'run_output_dir', 'run_differences']
+__all__ = ['ConfigError', 'get_cfg', 'load_config', 'run_output_dir', 'log_root',
+           'run_log_dir', 'run_differences']
 
 logger = logging.getLogger(__name__)
 _DEPRECATED_HINT = 'reference keys nothing here reads; see DEPRECATED_KEYS in ' \
@@ -34,9 +35,12 @@ _CHOICES = {
 # here builds.
 DATASET_ALIASES = {
     'coco_lambda': 'coco',
-    'coco_lambda_012': 'coco',
-    'coco_lambda_0123': 'coco',
     'crowdpose_lambda': 'crowdpose',
+}
+# Reference datasets with targets of their own (scripts/train/lambda_general): refused.
+UNSUPPORTED_DATASETS = {
+    'coco_lambda_012': 3,
+    'coco_lambda_0123': 4,
 }
 
 
@@ -165,10 +169,22 @@ def _validate(cfg):
     for key in ('TRAIN.BATCH_SIZE_PER_GPU', 'TEST.BATCH_SIZE_PER_GPU'):
         if _get(cfg, key) <= 0:
             raise ConfigError(f'{key} = {_get(cfg, key)} must be positive')
+    if not 0 < cfg.TEST.SCALE_THRE < float('inf'):
+        raise ConfigError(f'TEST.SCALE_THRE = {cfg.TEST.SCALE_THRE} must be a positive number '
+                          '(the box enlargement; the reference uses 1.25)')
+    if cfg.TRAIN.GLOBAL_BATCH_SIZE < 0:
+        raise ConfigError(f'TRAIN.GLOBAL_BATCH_SIZE = {cfg.TRAIN.GLOBAL_BATCH_SIZE} must be >= 0 '
+                          '(0: TRAIN.BATCH_SIZE_PER_GPU on every device)')
     if cfg.TRAIN.END_EPOCH < cfg.TRAIN.BEGIN_EPOCH:
         raise ConfigError('TRAIN.END_EPOCH must not be smaller than TRAIN.BEGIN_EPOCH')
     if cfg.WORKERS < 0:
         raise ConfigError(f'WORKERS = {cfg.WORKERS} must be >= 0')
+    if cfg.SEED < 0:
+        raise ConfigError(f'SEED = {cfg.SEED} must be >= 0: runs are always seeded (the '
+                          'reference seeds with 0); pick another seed for another run')
+    if cfg.EPOCH_EVAL_FREQ < 0:
+        raise ConfigError(f'EPOCH_EVAL_FREQ = {cfg.EPOCH_EVAL_FREQ} must be >= 0 (0: validate '
+                          'after the last epoch only)')
 
 
 def _normalise(cfg):
@@ -181,6 +197,12 @@ def _normalise(cfg):
     cfg.TEST.NMS_AREA = cfg.TEST.NMS_AREA.lower()
     for key in ('DATASET', 'TRAIN_DATASET', 'TEST_DATASET'):
         name = cfg.DATASET[key].lower()
+        if name in UNSUPPORTED_DATASETS:
+            raise ConfigError(
+                f'DATASET.{key} = {name!r} is the reference\'s {UNSUPPORTED_DATASETS[name]}-code '
+                'λ variant (tools/lambda_general), whose targets this port does not implement; '
+                f'use coco (alias coco_lambda) with MODEL.NUM_INSTANCES '
+                f'{UNSUPPORTED_DATASETS[name]}: instance k is the k-th nearest person')
         cfg.DATASET[key] = DATASET_ALIASES.get(name, name)
     cfg.DATASET.TRAIN_DATASET = cfg.DATASET.TRAIN_DATASET or cfg.DATASET.DATASET
     cfg.DATASET.TEST_DATASET = cfg.DATASET.TEST_DATASET or cfg.DATASET.DATASET
@@ -285,6 +307,9 @@ def load_config(cfg_file=None, opts=()):
         opts = [o for k, v in zip(opts[0::2], opts[1::2]) if k not in DEPRECATED_KEYS
                 for o in (k, v)]
     _merge(cfg, 'command-line override', lambda: cfg.merge_from_list(opts))
+    if 'TRAIN.BATCH_SIZE_PER_GPU' in opts[0::2]:
+        # An explicit per-device batch wins over the config's global batch.
+        cfg.TRAIN.GLOBAL_BATCH_SIZE = 0
     _normalise(cfg)
     _validate(cfg)
     cfg.freeze()
@@ -309,6 +334,21 @@ def run_output_dir(cfg, cfg_file, root=None):
         raise ConfigError(f'output path {path} derived from DATASET.DATASET / MODEL.NAME / config '
                           f'name escapes OUTPUT_DIR {root}')
     return path
+
+
+def log_root(cfg, root=None):
+    """Root of the tensorboard logs: ``LOG_DIR``, or ``<OUTPUT_DIR>/log`` when it is empty
+    (the default); ``root`` replaces ``OUTPUT_DIR`` as in :func:`run_output_dir`."""
+    out_root = os.path.abspath(root if root is not None else cfg.OUTPUT_DIR)
+    return os.path.abspath(cfg.LOG_DIR) if cfg.LOG_DIR else os.path.join(out_root, 'log')
+
+
+def run_log_dir(cfg, cfg_file, root=None):
+    """Tensorboard folder of a run: ``<log root>/<dataset>/<model>/<config-name>`` (see
+    :func:`log_root`)."""
+    out_root = os.path.abspath(root if root is not None else cfg.OUTPUT_DIR)
+    return os.path.join(log_root(cfg, root), os.path.relpath(run_output_dir(cfg, cfg_file, root),
+                                                             out_root))
 
 
 # Keys whose value changes what a training run computes (model, training data, schedule).
@@ -368,6 +408,9 @@ def run_differences(stored_dump, cfg):
     # A key added to the defaults after the checkpoint was written had its default value.
     defaults = _run_keys(_flat(yaml.safe_load(default_config().dump())))
     old = {**defaults, **_run_keys(_flat(stored))}
+    # Checkpoints of the former default SEED -1 were seeded exactly as SEED 0.
+    if isinstance(old.get('SEED'), int) and old['SEED'] < 0:
+        old['SEED'] = 0
     new = _run_keys(_flat(yaml.safe_load(cfg.dump())))
     return [(k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
             if old.get(k) != new.get(k)]

@@ -10,8 +10,8 @@ _C = CN()
 
 # Root of all run outputs; a run writes to OUTPUT_DIR/<dataset>/<model>/<config-name>/.
 _C.OUTPUT_DIR = 'output'
-# Root of tensorboard logs, laid out like OUTPUT_DIR.
-_C.LOG_DIR = 'log'
+# Root of tensorboard logs, laid out like OUTPUT_DIR; '' = OUTPUT_DIR/log.
+_C.LOG_DIR = ''
 # Prefix joined to DATASET.ROOT, DATASET.IMAGE_CACHE, MODEL.PRETRAINED, TEST.MODEL_FILE and
 # TRAIN.INIT_CHECKPOINT when they are relative.
 _C.DATA_DIR = ''
@@ -23,12 +23,14 @@ _C.PRINT_FREQ = 20
 _C.AUTO_RESUME = False
 # Pin host memory for faster host-to-device copies (ignored on CPU).
 _C.PIN_MEMORY = True
-# Validate every EPOCH_EVAL_FREQ epochs (and always after the last epoch).
+# Validate after epoch e (0-based) when e % EPOCH_EVAL_FREQ == 0, as the reference does, and
+# always after the last epoch; 0 validates after the last epoch only.
 _C.EPOCH_EVAL_FREQ = 10
 # (port) Device: 'auto' picks npu, then cuda, then cpu.
 _C.DEVICE = 'auto'
-# (port) Random seed; a negative value leaves the generators unseeded.
-_C.SEED = -1
+# Random seed (>= 0; the reference seeds with 0). Python, NumPy, torch and the sampler are
+# re-seeded from (SEED, epoch, rank) every epoch.
+_C.SEED = 0
 # (port) Use deterministic algorithms (exact resume / reproducibility tests).
 _C.DETERMINISTIC = False
 # (port) Process-group timeout in seconds: a dead rank makes the others fail after this.
@@ -174,6 +176,11 @@ _C.TRAIN.RESUME = False
 _C.TRAIN.CHECKPOINT = ''
 # Boxes per device per step.
 _C.TRAIN.BATCH_SIZE_PER_GPU = 32
+# (port) Boxes per optimizer step over all processes: > 0 splits it over the processes
+# (rounded, at least 1 per device) instead of BATCH_SIZE_PER_GPU, so the step keeps the
+# reference's batch (its GPUS x BATCH_SIZE_PER_GPU, set in the MIPNet configs) on any device
+# count. 0 = BATCH_SIZE_PER_GPU on every device. A BATCH_SIZE_PER_GPU override sets it to 0.
+_C.TRAIN.GLOBAL_BATCH_SIZE = 0
 # Shuffle training samples.
 _C.TRAIN.SHUFFLE = True
 # (port) Mixed precision: float16 + GradScaler on npu/cuda, bfloat16 on cpu.
@@ -219,6 +226,9 @@ _C.TEST.MODEL_FILE = ''
 # boxes, crowd-error rate, people found per instance; mipnet.engine.crowd_report); the flag
 # --crowd-report sets it.
 _C.TEST.CROWD_REPORT = False
+# Box enlargement (HRNet's 1.25) of every evaluation box and of CrowdPose / OCHuman training
+# boxes, as the reference's datasets read it; COCO training boxes keep a fixed 1.25 there.
+_C.TEST.SCALE_THRE = 1.25
 # Score multiplier of secondary instances (k >= 1) before OKS-NMS. A factor, not a
 # threshold: the name is the reference's, kept so its experiment files load.
 _C.TEST.DECAY_THRE = 0.5
@@ -253,7 +263,7 @@ DEPRECATED_KEYS = (
     'DATASET.SYNTHETIC_TEST_DATASET_TYPE',
     'TRAIN.GAMMA1', 'TRAIN.GAMMA2',  # Adam betas in some forks; never passed to the optimizer
     'TEST.NMS_THRE',  # TEST.OKS_THRE is the OKS-NMS threshold
-    'TEST.BBOX_THRE', 'TEST.BBOX_FRACTION', 'TEST.SCALE_THRE',
+    'TEST.BBOX_THRE', 'TEST.BBOX_FRACTION',
 )
 for _key in DEPRECATED_KEYS:
     _C.register_deprecated_key(_key)

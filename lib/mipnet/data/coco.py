@@ -124,6 +124,9 @@ class COCOStyleDataset(Dataset):
     name = 'coco'
     #: annotation files tried (relative to the root) when none is given explicitly
     annotation_patterns = ANNOTATION_PATTERNS
+    #: training boxes enlarged by TEST.SCALE_THRE (True) or a fixed 1.25 (the reference's
+    #: coco_lambda.py)
+    train_scale_thre = False
 
     def __init__(self, cfg, is_train, image_dir, annotation_file, device_targets=False):
         self.meta = get_keypoint_meta(self.name)
@@ -163,9 +166,14 @@ class COCOStyleDataset(Dataset):
         images, anns_by_image = load_annotations(annotation_file,
                                                  for_evaluation=not self.is_train)
         self.images = images
+        # Box enlargement: TEST.SCALE_THRE where the reference's datasets read it (every
+        # evaluation box, CrowdPose / OCHuman training boxes); its COCO training set
+        # (coco_lambda.py) keeps a fixed 1.25.
+        self.scale_mult = float(cfg.TEST.SCALE_THRE) \
+            if not self.is_train or self.train_scale_thre else 1.25
         self.records = RecordBuilder(self.name, self.num_joints, self.num_instances,
                                      self.aspect_ratio, annotation_file, image_dir,
-                                     self.data_format)
+                                     self.data_format, self.scale_mult)
         self.use_gt_bbox = self.is_train or bool(cfg.TEST.USE_GT_BBOX)
         if self.use_gt_bbox:
             self.box_source = 'ground-truth boxes'
@@ -343,6 +351,7 @@ class CrowdPoseDataset(COCOStyleDataset):
     """CrowdPose (14 joints); annotations as ``person_keypoints_<set>.json`` or the official
     ``crowdpose_<set>.json``."""
     name = 'crowdpose'
+    train_scale_thre = True     # the reference's crowdpose_lambda.py
     annotation_patterns = ('annotations/person_keypoints_{}.json',
                            'annotations/crowdpose_{}.json', 'json/crowdpose_{}.json',
                            'crowdpose_{}.json')
@@ -351,6 +360,7 @@ class CrowdPoseDataset(COCOStyleDataset):
 class OCHumanDataset(COCOStyleDataset):
     """OCHuman (COCO layout of 17 joints, heavy occlusion)."""
     name = 'ochuman'
+    train_scale_thre = True     # the reference's ochuman.py
 
 
 class SyntheticDataset(COCOStyleDataset):

@@ -41,7 +41,7 @@ def build_loader(cfg, dataset, is_train, device):
     sampler = DistributedSampler(dataset, num_replicas=dist.get_world_size(),
                                  rank=dist.get_rank(),
                                  shuffle=is_train and cfg.TRAIN.SHUFFLE,
-                                 seed=max(cfg.SEED, 0), drop_last=False)
+                                 seed=cfg.SEED, drop_last=False)
     batch = cfg.TRAIN.BATCH_SIZE_PER_GPU if is_train else cfg.TEST.BATCH_SIZE_PER_GPU
     workers = loader_workers(cfg.WORKERS)
     return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers,

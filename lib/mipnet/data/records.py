@@ -175,11 +175,13 @@ class RecordBuilder:
         annotation_file: path of the annotation file (in messages).
         image_dir: folder of the images.
         data_format: image file extension used when an image entry has no ``file_name``.
+        scale_mult: box enlargement (``TEST.SCALE_THRE`` where the reference reads it).
     """
 
     def __init__(self, name, num_joints, num_instances, aspect_ratio, annotation_file,
-                 image_dir, data_format='jpg'):
+                 image_dir, data_format='jpg', scale_mult=1.25):
         self.name = name
+        self.scale_mult = float(scale_mult)
         self.num_joints = int(num_joints)
         self.num_instances = int(num_instances)
         self.aspect_ratio = float(aspect_ratio)
@@ -240,7 +242,8 @@ class RecordBuilder:
             if not (area > 0 and x2 >= x1 and y2 >= y1):
                 counts['degenerate box'] += 1
                 continue
-            center, scale = box_to_center_scale(x1, y1, x2 - x1, y2 - y1, self.aspect_ratio)
+            center, scale = box_to_center_scale(x1, y1, x2 - x1, y2 - y1, self.aspect_ratio,
+                                                self.scale_mult)
             joints = np.zeros((num_j, 3), dtype=np.float32)
             joints[:, :2] = kps[:, :2]
             vis = np.zeros((num_j, 3), dtype=np.float32)
@@ -330,7 +333,8 @@ class RecordBuilder:
                 counts['degenerate box'] += 1
                 continue
             with np.errstate(over='ignore', invalid='ignore'):
-                center, scale = box_to_center_scale(x, y, w, h, self.aspect_ratio)
+                center, scale = box_to_center_scale(x, y, w, h, self.aspect_ratio,
+                                                    self.scale_mult)
             if not (np.isfinite(center).all() and np.isfinite(scale).all()):
                 # e.g. [1, 1, 1e308, 1e308]: beyond float32, its crop would be all NaN.
                 counts['non-finite box'] += 1

@@ -15,9 +15,10 @@ import time
 import numpy as np
 import torch
 
-from mipnet.config import run_output_dir
+from mipnet.config import ConfigError, log_root, run_log_dir, run_output_dir
 from mipnet.data import BatchMaker, build_dataset, build_loader
 from mipnet.engine import preflight
+from mipnet.engine.batch import describe_run, plan_batch, precision_name
 from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.hooks import Hook, call_hooks
 from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
@@ -55,8 +56,14 @@ def seed_everything(seed):
 
 def epoch_seed(cfg, epoch, rank):
     """Seed of one epoch on one rank; independent of whether the run was resumed."""
-    base = cfg.SEED if cfg.SEED >= 0 else 0
-    return base * 1_000_003 + epoch * 1009 + rank
+    return cfg.SEED * 1_000_003 + epoch * 1009 + rank
+
+
+def validation_due(epoch, freq, last_epoch):
+    """Whether epoch ``epoch`` (0-based) ends with a validation: when ``epoch % freq == 0``,
+    as the reference's training scripts decide (epochs 0, freq, 2 freq, ...), and always
+    after the last epoch. ``freq <= 0`` validates after the last epoch only."""
+    return epoch == last_epoch or (freq > 0 and epoch % freq == 0)
 
 
 def compute_loss(cfg, model, criterion, images, target, target_weight, teacher=None):
@@ -95,7 +102,6 @@ class Trainer:
 
     def __init__(self, cfg, cfg_file, resume_file=None, finetune_file=None, local_rank=None,
                  output_root=None, hooks=()):
-        self.cfg = cfg
         self.hooks = list(hooks)
         for hook in self.hooks:
             if not isinstance(hook, Hook):
@@ -103,10 +109,19 @@ class Trainer:
                                 f'got {type(hook).__name__}')
         self.device = dist.setup(cfg.DEVICE, cfg.DIST_TIMEOUT, local_rank)
         self.rank = dist.get_rank()
+        self.batch_plan = plan_batch(cfg, dist.get_world_size())
+        if self.batch_plan.per_device != cfg.TRAIN.BATCH_SIZE_PER_GPU:
+            # The loader, the checkpoint's config and AUTO_RESUME see the per-device batch
+            # the run uses.
+            cfg = cfg.clone()
+            cfg.defrost()
+            cfg.TRAIN.BATCH_SIZE_PER_GPU = self.batch_plan.per_device
+            cfg.freeze()
+        self.cfg = cfg
         self.output_dir = run_output_dir(cfg, cfg_file, output_root)
+        self.tensorboard_dir = run_log_dir(cfg, cfg_file, output_root)
         # Before the log file exists: a second run into this folder must not touch it.
-        self.lock = preflight.prepare_training(cfg, self.output_dir,
-                                               os.path.abspath(cfg.LOG_DIR)) \
+        self.lock = preflight.prepare_training(cfg, self.output_dir, log_root(cfg, output_root)) \
             if dist.is_main_process() else None
         self.log_file = setup_logging(self.output_dir, 'train', self.rank)
         if cfg.DETERMINISTIC:
@@ -117,19 +132,29 @@ class Trainer:
         seed_everything(epoch_seed(cfg, -1, self.rank))
         if dist.is_main_process():
             logger.info('config:\n%s', cfg.dump())
-            logger.info('output: %s  device: %s  world size: %d', self.output_dir, self.device,
+            logger.info('output: %s  device: %s (torch threads %d)  world size: %d',
+                        self.output_dir, self.device, torch.get_num_threads(),
                         dist.get_world_size())
+            logger.info('run: %s', describe_run(
+                self.batch_plan, cfg.TRAIN.LR,
+                precision_name(cfg.TRAIN.AMP, self.device.type)))
+            if self.batch_plan.note:
+                logger.warning('%s', self.batch_plan.note)
+            hint = dist.cpu_threads_hint(self.device.type)
+            if hint:
+                logger.warning('%s', hint)
             for path in remove_partial_saves(self.output_dir):
                 logger.warning('removed %s, a partial checkpoint of a run killed while saving',
                                path)
 
         model = build_model(cfg, is_train=True)
         resume_path, auto_resume = self._resume_source(resume_file)
+        start_file = self._start_source(finetune_file, resume_path)
         if finetune_file:
             load_weights(model, cfg, finetune_file)
-        elif cfg.TRAIN.INIT_CHECKPOINT and not resume_path:
+        elif start_file:
             # A resumed run takes every weight from its checkpoint.
-            init_from_checkpoint(model, cfg.TRAIN.INIT_CHECKPOINT, cfg)
+            init_from_checkpoint(model, start_file, cfg)
         model.to(self.device)
         if cfg.MODEL.CHANNELS_LAST and self.device.type != 'cpu':
             model.to(memory_format=torch.channels_last)
@@ -143,6 +168,8 @@ class Trainer:
         self.optimizer = build_optimizer(cfg, model, self.device)
         self.teacher = AlongsideTeacher(cfg, self.device) if cfg.LOSS.TEACHER_WEIGHT > 0 \
             else None
+        if start_file and start_file == cfg.TEST.MODEL_FILE:
+            self._load_start_optimizer(start_file)
         if dist.is_main_process():
             preflight.check_disk_space(self.output_dir, preflight.checkpoint_bytes(
                 unwrap(model), cfg.TRAIN.OPTIMIZER, cfg.TRAIN.MOMENTUM))
@@ -188,10 +215,45 @@ class Trainer:
         except ImportError:
             logger.warning('tensorboard is not installed; scalars are not written')
             return None
-        log_dir = os.path.join(os.path.abspath(self.cfg.LOG_DIR),
-                               os.path.relpath(self.output_dir,
-                                               os.path.abspath(self.cfg.OUTPUT_DIR)))
-        return SummaryWriter(log_dir=log_dir)
+        return SummaryWriter(log_dir=self.tensorboard_dir)
+
+    def _start_source(self, finetune_file, resume_path):
+        """The checkpoint a fresh run initialises its weights from (not for --pth_path): the
+        reference's training script starts from TEST.MODEL_FILE (train_lambda_real.py), which
+        therefore wins over TRAIN.INIT_CHECKPOINT; '' when the run resumes or has neither."""
+        model_file, init = self.cfg.TEST.MODEL_FILE, self.cfg.TRAIN.INIT_CHECKPOINT
+        if finetune_file and model_file:
+            raise ConfigError(f'--pth_path {finetune_file} and TEST.MODEL_FILE {model_file} both '
+                              'name the weights to start training from; give one of them')
+        if resume_path:
+            if model_file and dist.is_main_process():
+                logger.warning('TEST.MODEL_FILE %s is not read: the run resumes from %s',
+                               model_file, resume_path)
+            return ''
+        if model_file and dist.is_main_process():
+            logger.info('TEST.MODEL_FILE %s: training starts from its weights (and its '
+                        'optimizer state, when it holds one), as the reference\'s training '
+                        'script does%s', model_file,
+                        f'; TRAIN.INIT_CHECKPOINT {init} is not read'
+                        if init and init != model_file else '')
+        return model_file or init
+
+    def _load_start_optimizer(self, path):
+        """The optimizer state of the TEST.MODEL_FILE checkpoint, if it has one; the LR
+        schedule then starts at its LR (the reference builds its scheduler after loading)."""
+        state = load_file(path, map_location=self.device)
+        if not isinstance(state, dict) or not isinstance(state.get('optimizer'), dict):
+            return
+        try:
+            self.optimizer.load_state_dict(state['optimizer'])
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f'TEST.MODEL_FILE {path}: its optimizer state does not fit '
+                                  'the optimizer of this config (TRAIN.OPTIMIZER / '
+                                  f'NO_WD_LAMBDA?): {exc}; start from its weights only with '
+                                  f'--init_checkpoint {path} instead') from None
+        if dist.is_main_process():
+            logger.info('=> optimizer state loaded from %s (LR %.3g)', path,
+                        self.optimizer.param_groups[0]['lr'])
 
     def _resume_source(self, resume_file):
         """(checkpoint to resume from or '', whether AUTO_RESUME picked it)."""
@@ -439,7 +501,7 @@ class Trainer:
             if self._max_steps_reached():
                 break
             ap = None
-            due = (epoch + 1) % max(cfg.EPOCH_EVAL_FREQ, 1) == 0 or epoch == last_epoch
+            due = validation_due(epoch, cfg.EPOCH_EVAL_FREQ, last_epoch)
             if due and self.valid_loader is not None:
                 metrics = validate(cfg, self.model, self.valid_loader, self.device,
                                    self.output_dir)

@@ -127,8 +127,10 @@ def init_from_checkpoint(model, path, cfg=None):
     left = load_matching_weights(model, path, is_lambda_block_key,
                                  expected_meta=None if cfg is None else model_meta(cfg),
                                  meta_keys=INIT_META_KEYS)
+    total = len((model.module if hasattr(model, 'module') else model).state_dict())
     blocks = sorted({k.split('.', 1)[0] for k in left})
-    logger.info('=> initialised from %s: %s', path,
+    logger.info('=> initialised from %s: loaded %d of the model\'s %d tensors; %s', path,
+                total - len(left), total,
                 f'left {len(left)} tensors of {", ".join(blocks)} initialised (λ blocks)'
-                if left else 'every tensor loaded')
+                if left else 'none left initialised')
     return left

@@ -54,6 +54,39 @@ def setup_cpu_math():
     torch.set_flush_denormal(True)
 
 
+def usable_cores():
+    """CPU cores this process may run on."""
+    if hasattr(os, 'sched_getaffinity'):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def cpu_threads_hint(device_type, load=None, cores=None, threads=None):
+    """One hint line for a CPU run started on a machine whose 1-minute load average already
+    exceeds its usable cores: torch's threads then wait on each other, and fewer run faster.
+    None otherwise (accelerators, one thread, an unknown load).
+
+    Args:
+        device_type: 'cpu', 'cuda' or 'npu'.
+        load, cores, threads: the load average, usable cores and torch's thread count;
+            measured when None.
+    """
+    if device_type != 'cpu':
+        return None
+    threads = torch.get_num_threads() if threads is None else threads
+    cores = usable_cores() if cores is None else cores
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return None
+    if threads <= 1 or load <= cores:
+        return None
+    return (f'the CPU is already busy (load average {load:.1f} on {cores} usable cores) and '
+            f'torch runs {threads} threads per process, which then wait on each other: start '
+            'the run with OMP_NUM_THREADS=1 (or another small number) to train faster here')
+
+
 def env_int(name, default):
     value = os.environ.get(name)
     return int(value) if value not in (None, '') else default
