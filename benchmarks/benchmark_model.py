@@ -11,7 +11,16 @@ Everything is measured side by side in one run on the same machine:
 * with ``--blocks``: the plain (one-instance, λ-free) forward with the in-place residual adds
   of ``BasicBlock``/``Bottleneck``/fusion against the same weights run with out-of-place
   adds (``relu(out + residual)``, the blocks before issue 21), plus the two-instance
-  shared-trunk forward, all interleaved.
+  shared-trunk forward, all interleaved;
+* with ``--fast-paths``: the two-instance inference forward (shared trunk) of the eager
+  model against each fast path (``TEST.FUSE_BN``, ``TEST.CHANNELS_LAST``, both,
+  ``TEST.COMPILE``, ONNX Runtime), interleaved, with compile / export times and each
+  path's largest heatmap difference from eager relative to the heatmap maximum;
+* with ``--train-compile``: one training step eager against ``TRAIN.COMPILE``
+  (``torch.compile`` of the training model), interleaved, with the compile time;
+* with ``--inferencer N``: ``PoseInferencer`` end to end (JPEG decode, crops, model,
+  post-processing) on N synthetic images, with today's eager path, the shipped defaults
+  and the ONNX Runtime backend, interleaved, with the largest pose differences.
 
 Usage::
 
@@ -19,10 +28,14 @@ Usage::
     python benchmarks/benchmark_model.py --quick        # tiny config, seconds
     python benchmarks/benchmark_model.py --configs w48_384x288 --blocks --blocks-only \
         --infer-batch 8 --repeat 5
+    python benchmarks/benchmark_model.py --threads 1 --cpu-clock --configs w32_256x192 \
+        --fast-paths --train-compile --inferencer 100 --only-new --infer-batch 8
 """
 import argparse
 import copy
+import os
 import platform
+import tempfile
 import time
 import types
 from pathlib import Path
@@ -93,10 +106,14 @@ def make_model(name, device, num_instances=2, shared=True, opts=()):
     return cfg, model
 
 
-def _train_step(name, device, batch, amp, shared):
+def _train_step(name, device, batch, amp, shared, compile_model=False):
+    from mipnet.utils.compile import CompiledModule
     cfg, model = make_model(name, device, shared=shared)
     model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    net = model
+    if compile_model:
+        model = CompiledModule(model, 'training model')
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     criterion = JointsMSELoss(True)
     w, h = cfg.MODEL.IMAGE_SIZE
     hw, hh = cfg.MODEL.HEATMAP_SIZE
@@ -114,8 +131,9 @@ def _train_step(name, device, batch, amp, shared):
 
     # Training costs about 3x the forward FLOPs (forward, input and weight gradients). The
     # reference runs the whole network once per instance.
-    per_box = count_flops(model, (w, h), n)['total'] if shared else \
-        n * count_flops(model, (w, h), 1)['total']
+    step.model = model
+    per_box = count_flops(net, (w, h), n)['total'] if shared else \
+        n * count_flops(net, (w, h), 1)['total']
     return step, 3 * batch * per_box
 
 
@@ -218,6 +236,164 @@ def bench_blocks(name, device, batch, warmup, repeat):
     return result
 
 
+# ---- fast paths (issue 31) ---------------------------------------------------------------
+#: config overrides of each PyTorch inference path; 'eager' is the path before issue 31
+FAST_PATHS = {
+    'eager': ['TEST.FUSE_BN', 'False', 'TEST.CHANNELS_LAST', 'False', 'TEST.COMPILE', 'False'],
+    'fuse_bn': ['TEST.FUSE_BN', 'True', 'TEST.CHANNELS_LAST', 'False', 'TEST.COMPILE', 'False'],
+    'channels_last': ['TEST.FUSE_BN', 'False', 'TEST.CHANNELS_LAST', 'True',
+                      'TEST.COMPILE', 'False'],
+    'fuse_bn + channels_last': ['TEST.FUSE_BN', 'True', 'TEST.CHANNELS_LAST', 'True',
+                                'TEST.COMPILE', 'False'],
+    'compile': ['TEST.FUSE_BN', 'False', 'TEST.CHANNELS_LAST', 'False', 'TEST.COMPILE', 'True'],
+}
+
+
+def with_opts(cfg, opts):
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.merge_from_list(list(opts))
+    cfg.freeze()
+    return cfg
+
+
+def bench_fast_paths(name, device, batch, warmup, repeat, compile_model=True):
+    """Two-instance inference forward (no flip) of every fast path against eager.
+
+    Returns:
+        list of dicts: 'path', 'seconds' (median per batch), 'ratio' (eager / path),
+        'rel_diff' (max |heatmaps - eager| / max |eager|), 'setup_s' (wall time of the
+        fold / compile / export + session: inductor compiles in worker processes, which a
+        process CPU clock does not count).
+    """
+    from mipnet.evaluation.inference import predictor_from_cfg
+    from mipnet.evaluation.onnxruntime_backend import OnnxRuntimeModel, export_instances_onnx
+    cfg, model = make_model(name, device)
+    model.eval()
+    w, h = cfg.MODEL.IMAGE_SIZE
+    images = torch.randn(batch, 3, h, w, device=device)
+    paths, setup = {}, {}
+    for label, opts in FAST_PATHS.items():
+        if label == 'compile' and not compile_model:
+            continue
+        start = time.perf_counter()
+        predictor = predictor_from_cfg(with_opts(cfg, opts), model, None)
+        if label == 'compile':
+            predictor.heatmaps(images)      # the first call compiles
+        setup[label] = time.perf_counter() - start
+        paths[label] = predictor
+    with tempfile.TemporaryDirectory(prefix='mipnet_bench_onnx_') as tmp:
+        start = time.perf_counter()
+        onnx_file = os.path.join(tmp, 'model.onnx')
+        export_instances_onnx(model, onnx_file, cfg.MODEL.IMAGE_SIZE)
+        model.to(device)
+        ort_model = OnnxRuntimeModel(onnx_file, device)
+        setup['onnxruntime'] = time.perf_counter() - start
+    paths['onnxruntime'] = predictor_from_cfg(with_opts(cfg, FAST_PATHS['eager']), ort_model,
+                                              None)
+    expected = paths['eager'].heatmaps(images)
+    scale = float(expected.abs().max())
+    diffs = {label: float((p.heatmaps(images) - expected).abs().max()) / scale
+             for label, p in paths.items()}
+    seconds = timed([lambda p=p: p.heatmaps(images) for p in paths.values()], device, warmup,
+                    repeat)
+    compiled = paths.get('compile')
+    if compiled is not None and getattr(compiled.model, 'error', None):
+        print(f'compile fell back to eager: {compiled.model.error}')
+    return [{'path': label, 'seconds': t, 'ratio': seconds[0] / t, 'rel_diff': diffs[label],
+             'setup_s': setup[label]} for label, t in zip(paths, seconds)]
+
+
+def bench_train_compile(name, device, batch, amp, warmup, repeat):
+    """One training step (2 instances, shared trunk) eager against TRAIN.COMPILE.
+
+    Returns:
+        dict with 'eager_s', 'compiled_s' (median per step), 'compile_s' (the first
+        compiled step, forward and backward), 'error' (None or why compiling failed).
+    """
+    eager, _ = _train_step(name, device, batch, amp, True)
+    compiled, _ = _train_step(name, device, batch, amp, True, compile_model=True)
+    start = time.perf_counter()
+    compiled()
+    compile_s = time.perf_counter() - start
+    seconds = timed([eager, compiled], device, warmup, repeat)
+    return {'eager_s': seconds[0], 'compiled_s': seconds[1], 'compile_s': compile_s,
+            'error': compiled.model.error}
+
+
+def synthetic_images(folder, count, size=(640, 480)):
+    """``count`` synthetic crowd scenes as JPEG files in ``folder``; returns {file name:
+    (M, 4) xywh boxes of their people}."""
+    import cv2
+    import numpy as np
+    from mipnet.data.synthetic.scene import render_image
+    boxes = {}
+    for i in range(count):
+        image, people = render_image(0, 'bench', i, image_size=size)
+        file = f'{i:06d}.jpg'
+        cv2.imwrite(os.path.join(folder, file), image)
+        boxes[file] = np.asarray([p['bbox'] for p in people], dtype=np.float64).reshape(-1, 4)
+    return boxes
+
+
+def bench_inferencer(name, device, count, warmup, repeat):
+    """PoseInferencer end to end on ``count`` synthetic images: today's eager path, the
+    shipped defaults and the ONNX Runtime backend.
+
+    Returns:
+        (rows: dicts with 'path', 'seconds' (median of one pass over the images), 'ratio'
+        (eager / path), 'setup_s' (construction), 'poses', 'max_xy' / 'max_score' (largest
+        keypoint-coordinate and pose-score difference from eager over the same poses),
+        'same_argmax' (fraction of keypoints at the same heatmap cell as eager)), boxes).
+    """
+    import numpy as np
+    from mipnet.apis import PoseInferencer
+    cfg, model = make_model(name, device)
+    model.eval()
+    with tempfile.TemporaryDirectory(prefix='mipnet_bench_inferencer_') as tmp:
+        boxes = synthetic_images(tmp, count)
+        ckpt = os.path.join(tmp, 'model.pth')
+        torch.save(model.state_dict(), ckpt)
+        base = with_opts(cfg, ['TEST.MODEL_FILE', ckpt, 'DEVICE', device.type])
+
+        def detector(image, keys):
+            file = keys[0]
+            return boxes[file], np.ones(len(boxes[file]))
+
+        variants = {'eager (before issue 31)': (FAST_PATHS['eager'], 'pytorch'),
+                    'shipped defaults': ([], 'pytorch'),
+                    'onnxruntime backend': ([], 'onnxruntime')}
+        inferencers, setup = {}, {}
+        for label, (opts, backend) in variants.items():
+            start = time.perf_counter()
+            inferencers[label] = PoseInferencer(with_opts(base, opts), detector=detector,
+                                                backend=backend)
+            setup[label] = time.perf_counter() - start
+        files = [os.path.join(tmp, f) for f in sorted(boxes)]
+        results = {label: [r['poses'] for r in inf(files)] for label, inf in inferencers.items()}
+        seconds = timed([lambda inf=inf: sum(1 for _ in inf(files))
+                         for inf in inferencers.values()], device, warmup, repeat)
+    ref = results['eager (before issue 31)']
+    stride = np.array(cfg.MODEL.IMAGE_SIZE, dtype=np.float64) / np.array(cfg.MODEL.HEATMAP_SIZE)
+    rows = []
+    for (label, poses), t in zip(results.items(), seconds):
+        xy, score, same, total = 0.0, 0.0, 0, 0
+        for a_img, b_img in zip(ref, poses):
+            for a, b in zip(sorted(a_img, key=lambda p: (p['box_index'], p['instance'])),
+                            sorted(b_img, key=lambda p: (p['box_index'], p['instance']))):
+                ka = np.asarray(a['keypoints']).reshape(-1, 3)
+                kb = np.asarray(b['keypoints']).reshape(-1, 3)
+                d = np.abs(ka[:, :2] - kb[:, :2])
+                xy = max(xy, float(d.max()))
+                score = max(score, abs(a['score'] - b['score']))
+                same += int(np.sum(np.all(d < 0.5 * stride.min(), axis=1)))
+                total += len(ka)
+        rows.append({'path': label, 'seconds': t, 'ratio': seconds[0] / t,
+                     'setup_s': setup[label], 'poses': sum(len(p) for p in poses),
+                     'max_xy': xy, 'max_score': score, 'same_argmax': same / max(total, 1)})
+    return rows, sum(len(b) for b in boxes.values())
+
+
 def profile_step(name, device, batch, amp):
     """Print the ops of one training step (after one untimed step), most self time first."""
     from torch.profiler import ProfilerActivity, profile
@@ -255,6 +431,55 @@ def plot(curves, path):
     fig.savefig(path, dpi=110)
 
 
+def load_average():
+    """The 1/5/15-minute load averages, as ``uptime`` shows them."""
+    return ', '.join(f'{v:.2f}' for v in os.getloadavg())
+
+
+def print_new_tables(name, device, args):
+    """The --fast-paths, --train-compile and --inferencer tables of config ``name``."""
+    if args.fast_paths:
+        b = args.infer_batch
+        rows = bench_fast_paths(name, device, b, args.warmup, args.repeat,
+                                compile_model=not args.no_compile)
+        print(f'## {name}: inference fast paths, {b} boxes x 2 instances, no flip (median of '
+              f'{args.repeat}, interleaved; load average now {load_average()})')
+        print('| path | s/batch | boxes/s | speed vs eager | max rel. heatmap diff | '
+              'set-up s (wall) |')
+        print('|---|---|---|---|---|---|')
+        for r in rows:
+            print(f'| {r["path"]} | {r["seconds"]:.3f} | {b / r["seconds"]:.2f} | '
+                  f'{r["ratio"]:.3f}x | {r["rel_diff"]:.2g} | {r["setup_s"]:.1f} |')
+        print()
+    if args.train_compile and not args.no_compile:
+        r = bench_train_compile(name, device, args.batch, args.amp, args.warmup, args.repeat)
+        print(f'## {name}: training step, {args.batch} boxes x 2 instances, eager vs '
+              f'TRAIN.COMPILE (median of {args.repeat}, interleaved; load average now '
+              f'{load_average()})')
+        print('| mode | s/step | boxes/s | speed vs eager | first step (compile) s (wall) |')
+        print('|---|---|---|---|---|')
+        print(f'| eager | {r["eager_s"]:.3f} | {args.batch / r["eager_s"]:.2f} | 1.000x | - |')
+        print(f'| TRAIN.COMPILE | {r["compiled_s"]:.3f} | {args.batch / r["compiled_s"]:.2f} | '
+              f'{r["eager_s"] / r["compiled_s"]:.3f}x | {r["compile_s"]:.1f} |')
+        if r['error']:
+            print(f'compile fell back to eager: {r["error"]}')
+        print()
+    if args.inferencer:
+        rows, boxes = bench_inferencer(name, device, args.inferencer, args.warmup,
+                                       args.repeat)
+        print(f'## {name}: PoseInferencer end to end, {args.inferencer} synthetic 640x480 '
+              f'JPEGs, {boxes} person boxes, 2 instances (median of {args.repeat} passes, '
+              f'interleaved; load average now {load_average()})')
+        print('| path | s/pass | images/s | speed vs eager | set-up s (wall) | poses | '
+              'max |Δxy| px | max |Δscore| | keypoints at the same cell |')
+        print('|---|---|---|---|---|---|---|---|---|')
+        for r in rows:
+            print(f'| {r["path"]} | {r["seconds"]:.2f} | {args.inferencer / r["seconds"]:.2f} | '
+                  f'{r["ratio"]:.3f}x | {r["setup_s"]:.1f} | {r["poses"]} | '
+                  f'{r["max_xy"]:.3g} | {r["max_score"]:.2g} | {100 * r["same_argmax"]:.1f}% |')
+        print()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--configs', nargs='+', default=['w48_384x288', 'w32_256x192'],
@@ -277,6 +502,18 @@ def main(argv=None):
     parser.add_argument('--cpu-clock', action='store_true',
                         help='CPU device: time with the process CPU clock (robust to other '
                              'jobs on shared cores; use with --threads 1)')
+    parser.add_argument('--fast-paths', action='store_true',
+                        help='inference: eager vs TEST.FUSE_BN / TEST.CHANNELS_LAST / '
+                             'TEST.COMPILE / ONNX Runtime (2 instances, --infer-batch)')
+    parser.add_argument('--no-compile', action='store_true',
+                        help='with --fast-paths / --train-compile: leave torch.compile out')
+    parser.add_argument('--train-compile', action='store_true',
+                        help='training step: eager vs TRAIN.COMPILE (--batch)')
+    parser.add_argument('--inferencer', type=int, default=0, metavar='N',
+                        help='PoseInferencer end to end on N synthetic images: eager vs the '
+                             'shipped defaults vs the ONNX Runtime backend')
+    parser.add_argument('--only-new', action='store_true',
+                        help='only the --fast-paths / --train-compile / --inferencer tables')
     parser.add_argument('--profile', action='store_true',
                         help='only print the torch profile (self CPU time per op) of one '
                              'shared-trunk training step of each config at --batch')
@@ -297,12 +534,16 @@ def main(argv=None):
     print(f'machine: {platform.platform()} | {platform.processor() or platform.machine()} | '
           f'torch {torch.__version__} | device {device} | threads {torch.get_num_threads()} | '
           f'AMP {args.amp} | clock {"process CPU time" if args.cpu_clock else "wall"}')
+    print(f'load average at start: {load_average()}')
     peak = matmul_gflops(device, dtype)
     print(f'matmul {str(dtype).replace("torch.", "")} 2048^3: {peak:.1f} GFLOP/s (measured peak)\n')
 
     for name in args.configs:
         if args.profile:
             profile_step(name, device, args.batch, args.amp)
+            continue
+        print_new_tables(name, device, args)
+        if args.only_new:
             continue
         if args.blocks:
             r = bench_blocks(name, device, args.infer_batch, args.warmup, args.repeat)

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 __all__ = ['PoseInferencer', 'make_crop', 'check_box', 'IMAGE_EXTS', 'VIDEO_EXTS',
            'CLIP_TOLERANCE', 'MAX_BOXES_PER_IMAGE']
 
+#: PoseInferencer backends
+BACKENDS = ('pytorch', 'onnxruntime')
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
 # Boxes reaching at most this many pixels past the image are clipped silently (a box drawn
@@ -227,6 +229,12 @@ class PoseInferencer:
         opts: extra config overrides (KEY VALUE list) when ``cfg`` is a path.
         max_boxes: an image with more person boxes than this is refused (InputError).
         progress: show a progress bar over the boxes when there are more than a batch.
+        backend: 'pytorch' (the network, through the ``TEST.FUSE_BN`` /
+            ``TEST.CHANNELS_LAST`` / ``TEST.COMPILE`` fast paths) or 'onnxruntime' (the
+            shared-trunk ONNX graph of ``tools/export_onnx.py --graph instances``, see
+            :mod:`mipnet.evaluation.onnxruntime_backend`).
+        onnx_file: with 'onnxruntime', that graph; None exports the checkpoint's network
+            to a temporary file first.
 
     Calling it with an image array (BGR uint8), a path of an image, folder or video, or a list
     of these yields one result per image or frame, in input order (see :meth:`__call__`).
@@ -234,7 +242,8 @@ class PoseInferencer:
 
     def __init__(self, cfg, checkpoint=None, device=None, detector='none',
                  detector_options=None, instances=None, flip=None, batch_size=None,
-                 score_thre=0.0, opts=None, max_boxes=MAX_BOXES_PER_IMAGE, progress=False):
+                 score_thre=0.0, opts=None, max_boxes=MAX_BOXES_PER_IMAGE, progress=False,
+                 backend='pytorch', onnx_file=None):
         from mipnet.evaluation.inference import predictor_from_cfg
         from mipnet.evaluation.postprocess import postprocess_options_from_cfg
         overrides = list(opts or [])
@@ -272,10 +281,17 @@ class PoseInferencer:
         self.max_boxes = max_boxes
         self.progress = bool(progress)
         self.detector = build_detector(detector, **(detector_options or {}))
+        if backend not in BACKENDS:
+            raise ConfigError(f'backend {backend!r}: valid are {", ".join(BACKENDS)}')
+        if onnx_file is not None and backend != 'onnxruntime':
+            raise ConfigError("onnx_file is the graph of backend='onnxruntime'")
+        self.backend = backend
         self.device = torch.device(resolve_device_type(cfg.DEVICE))
         setup_cpu_math()
-        self.model = self._build_model()
-        self.predictor = predictor_from_cfg(cfg, self.model, self.meta.flip_index)
+        self.model = self._build_model() if backend == 'pytorch' or onnx_file is None \
+            else None
+        runner = self.model if backend == 'pytorch' else self._onnx_model(onnx_file)
+        self.predictor = predictor_from_cfg(cfg, runner, self.meta.flip_index)
         if instances is not None:
             self.predictor.instances = self._check_instances(instances)
         self.options = postprocess_options_from_cfg(cfg)
@@ -292,8 +308,44 @@ class PoseInferencer:
         load_weights(model, self.cfg, self.cfg.TEST.MODEL_FILE)
         return model.to(self.device).eval()
 
+    def _onnx_model(self, onnx_file):
+        """The ONNX Runtime network of ``onnx_file`` (None: of ``self.model``, exported to a
+        temporary file), checked against the config."""
+        import tempfile
+        from mipnet.evaluation.onnxruntime_backend import (OnnxBackendError, OnnxRuntimeModel,
+                                                           export_instances_onnx,
+                                                           require_onnxruntime)
+        try:
+            require_onnxruntime()
+            if onnx_file is None:
+                with tempfile.TemporaryDirectory(prefix='mipnet_onnx_') as tmp:
+                    path = os.path.join(tmp, 'model.onnx')
+                    export_instances_onnx(self.model, path, self.cfg.MODEL.IMAGE_SIZE)
+                    model = OnnxRuntimeModel(path, self.device)
+                self.model.to(self.device)
+            else:
+                model = OnnxRuntimeModel(os.fspath(onnx_file), self.device)
+        except OnnxBackendError as exc:
+            raise ConfigError(str(exc)) from None
+        cfg = self.cfg
+        expected = {'input size (width, height)': (tuple(int(v) for v in cfg.MODEL.IMAGE_SIZE),
+                                                   model.image_size),
+                    'joints (MODEL.NUM_JOINTS)': (int(cfg.MODEL.NUM_JOINTS), model.num_joints),
+                    'λ model': (cfg.MODEL.NAME != 'pose_hrnet', model.uses_lambda)}
+        if model.uses_lambda:
+            expected['instances (MODEL.NUM_INSTANCES)'] = (int(cfg.MODEL.NUM_INSTANCES),
+                                                           model.num_instances)
+        wrong = [f'{what}: {got} in the graph, {want} in the config'
+                 for what, (want, got) in expected.items() if want != got]
+        if wrong:
+            raise ConfigError(f'ONNX model {model.path} does not fit the config: '
+                              + '; '.join(wrong))
+        return model
+
     def _check_instances(self, instances):
-        available = self.model.num_instances if self.model.uses_lambda else 1
+        from mipnet.evaluation.inference import unwrap
+        net = unwrap(self.predictor.model)
+        available = net.num_instances if net.uses_lambda else 1
         instances = [int(k) for k in instances]
         bad = [k for k in instances if not 0 <= k < available]
         if not instances or bad:

@@ -185,6 +185,9 @@ _C.TRAIN.GLOBAL_BATCH_SIZE = 0
 _C.TRAIN.SHUFFLE = True
 # (port) Mixed precision: float16 + GradScaler on npu/cuda, bfloat16 on cpu.
 _C.TRAIN.AMP = False
+# (port) torch.compile (inductor) the training model; it runs eagerly, with one warning,
+# when compiling fails. Checkpoints hold the same state_dict names either way.
+_C.TRAIN.COMPILE = False
 # (port) Performance mode: stop after this many steps (0 = no limit), skip validation.
 _C.TRAIN.MAX_STEPS = 0
 # (port) Clip gradient norm (0 = off).
@@ -195,6 +198,17 @@ _C.TEST = CN()
 _C.TEST.BATCH_SIZE_PER_GPU = 32
 # Average heatmaps with those of the horizontally flipped image.
 _C.TEST.FLIP_TEST = False
+# (port) Inference fast paths (mipnet.evaluation.inference.inference_model); each gives the
+# eager model's heatmaps within 1e-4 of their maximum. BatchNorm folded into the layer
+# before it, in a copy of the model (checkpoints keep their BatchNorm layers).
+_C.TEST.FUSE_BN = False
+# (port) Inference on the CPU in channels_last memory format (accelerators follow
+# MODEL.CHANNELS_LAST).
+_C.TEST.CHANNELS_LAST = False
+# (port) torch.compile (inductor, weights frozen into the graph) the inference model; the
+# first batch of each new shape compiles (minutes on a CPU), then batches run faster. It
+# runs eagerly, with one warning, when compiling fails.
+_C.TEST.COMPILE = False
 # Refine the argmax: True enables TEST.POST_PROCESS_TYPE.
 _C.TEST.POST_PROCESS = False
 # (port) 'quarter' (HRNet quarter-pixel shift) or 'dark' (Taylor refinement).

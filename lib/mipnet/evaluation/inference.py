@@ -1,19 +1,28 @@
 """Multi-instance inference: heatmaps for every instance of every box (and the flipped box),
 decoded to image-space keypoints. Shared by evaluation, training and the demo (through
-:func:`predictor_from_cfg`).
+:func:`predictor_from_cfg`, which runs the network through the fast paths of
+:func:`inference_model`).
 """
+import copy
+import logging
+
 import numpy as np
 import torch
+from torch import nn
 
 from mipnet.evaluation.decode import get_final_preds
 
+logger = logging.getLogger(__name__)
+
 __all__ = ['unwrap', 'autocast_dtype', 'instance_heatmaps', 'MultiInstancePredictor',
-           'predictor_from_cfg']
+           'predictor_from_cfg', 'inference_model']
 
 
 def unwrap(model):
-    """The bare network behind a DistributedDataParallel wrapper."""
-    return model.module if hasattr(model, 'module') else model
+    """The bare network behind DistributedDataParallel and compile wrappers (``.module``)."""
+    while hasattr(model, 'module'):
+        model = model.module
+    return model
 
 
 def autocast_dtype(device_type):
@@ -50,10 +59,12 @@ class MultiInstancePredictor:
         shared_trunk: see :func:`instance_heatmaps`.
         post_process: 'quarter', 'dark' or None (see ``get_final_preds``).
         amp: run under autocast (decoding always in float32).
+        channels_last: give the model its input in channels_last memory format (for a
+            model converted with ``.to(memory_format=torch.channels_last)``).
     """
 
     def __init__(self, model, instances, flip_index=None, shift_heatmap=False,
-                 shared_trunk=True, post_process='quarter', amp=False):
+                 shared_trunk=True, post_process='quarter', amp=False, channels_last=False):
         self.model = model
         self.instances = list(instances)
         self.flip_index = None if flip_index is None else torch.as_tensor(np.asarray(flip_index))
@@ -61,12 +72,15 @@ class MultiInstancePredictor:
         self.shared_trunk = shared_trunk
         self.post_process = post_process
         self.amp = amp
+        self.channels_last = channels_last
 
     @torch.no_grad()
     def heatmaps(self, images):
         """images (B, 3, H, W) on the model's device -> float32 (B, K, J, h, w)."""
         b = images.shape[0]
         batch = images if self.flip_index is None else torch.cat([images, images.flip(3)])
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast(images.device.type, dtype=autocast_dtype(images.device.type),
                             enabled=self.amp):
             out = instance_heatmaps(self.model, batch, self.instances, self.shared_trunk)
@@ -98,14 +112,58 @@ class MultiInstancePredictor:
         return self.keypoints(self.heatmaps(images), centers, scales)
 
 
-def predictor_from_cfg(cfg, model, flip_index):
-    """A :class:`MultiInstancePredictor` configured by ``TEST.*`` and ``MODEL.*``."""
+def _channels_last(cfg, device_type):
+    return bool(cfg.TEST.CHANNELS_LAST if device_type == 'cpu' else cfg.MODEL.CHANNELS_LAST)
+
+
+def inference_model(cfg, model):
+    """The network inference runs for ``model``, by the fast-path keys of ``TEST``.
+
+    * ``TEST.FUSE_BN``: a copy with BatchNorm folded into the layer before it
+      (:func:`mipnet.models.fusion.fuse_bn`);
+    * channels_last memory format (``TEST.CHANNELS_LAST`` on the CPU,
+      ``MODEL.CHANNELS_LAST`` on accelerators), on a copy;
+    * ``TEST.COMPILE``: that network through ``torch.compile`` (inductor, weights frozen;
+      eager, with one warning, when compiling fails), see
+      :class:`mipnet.utils.compile.CompiledModule`.
+
+    ``model`` itself (weights, mode, state_dict names) is never changed; with no fast path
+    it is returned as it is. A network that is not an ``nn.Module`` (the ONNX Runtime
+    backend) is returned as it is.
+
+    Returns:
+        (network in eval mode, whether it takes channels_last input).
+    """
+    if not isinstance(model, nn.Module):
+        return model, False
     net = unwrap(model)
+    device_type = next(net.parameters()).device.type
+    fuse, channels_last = bool(cfg.TEST.FUSE_BN), _channels_last(cfg, device_type)
+    if not (fuse or channels_last or cfg.TEST.COMPILE):
+        return model, False
+    from mipnet.models.fusion import fuse_bn
+    from mipnet.utils.compile import CompiledModule
+    run = fuse_bn(net) if fuse else copy.deepcopy(net).eval()
+    if channels_last:
+        run = run.to(memory_format=torch.channels_last)
+    if cfg.TEST.COMPILE:
+        run = CompiledModule(run, 'inference model', freeze=True).eval()
+    logger.info('inference: %s', ', '.join(name for name, on in (
+        ('BatchNorm folded', fuse), ('channels_last', channels_last),
+        ('torch.compile', cfg.TEST.COMPILE)) if on))
+    return run, channels_last
+
+
+def predictor_from_cfg(cfg, model, flip_index):
+    """A :class:`MultiInstancePredictor` configured by ``TEST.*`` and ``MODEL.*``, running
+    :func:`inference_model` of ``model``."""
+    run, channels_last = inference_model(cfg, model)
+    net = unwrap(run)
     instances = range(net.num_instances) if net.uses_lambda else [0]
     return MultiInstancePredictor(
-        model, instances,
+        run, instances,
         flip_index=flip_index if cfg.TEST.FLIP_TEST else None,
         shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
         shared_trunk=cfg.MODEL.SHARED_TRUNK,
         post_process=cfg.TEST.POST_PROCESS_TYPE if cfg.TEST.POST_PROCESS else None,
-        amp=cfg.TRAIN.AMP)
+        amp=cfg.TRAIN.AMP, channels_last=channels_last)
