@@ -186,11 +186,13 @@ class PoseInferencer:
 
     Args:
         cfg: a loaded config or the path of an experiment YAML.
-        checkpoint: weights file (overrides ``TEST.MODEL_FILE``); None keeps the config's.
+        checkpoint: weights file or ``zoo:NAME`` (:mod:`mipnet.zoo`; overrides
+            ``TEST.MODEL_FILE``); None keeps the config's.
         device: 'cpu', 'cuda', 'npu' or 'auto' (overrides ``DEVICE``); None keeps the
             config's.
-        detector: a name of :data:`~mipnet.apis.detectors.DETECTORS` ('none', 'file',
-            'hog', 'onnx') built with ``detector_options``, or a callable
+        detector: a name of :func:`~mipnet.apis.detectors.detector_names` ('none', 'file',
+            'hog', 'onnx', the zoo's 'yolox-nano' ... 'yolox-x') built with
+            ``detector_options``, or a callable
             ``detector(image, keys) -> (boxes (M, 4) xywh, scores (M,)) or None``.
         detector_options: constructor arguments of the named detector (e.g.
             ``{'model_file': 'yolox.onnx', 'score_thre': 0.5}``).
@@ -248,6 +250,7 @@ class PoseInferencer:
         self.color_rgb = bool(cfg.DATASET.COLOR_RGB)
 
     def _build_model(self):
+        from mipnet import zoo
         from mipnet.models import build_model
         from mipnet.utils.checkpoint import load_model_weights
         if not self.cfg.TEST.MODEL_FILE:
@@ -255,7 +258,7 @@ class PoseInferencer:
                               'in Python, or TEST.MODEL_FILE output/.../model_best.pth on the '
                               'command line)')
         model = build_model(self.cfg, is_train=False)
-        load_model_weights(model, self.cfg.TEST.MODEL_FILE)
+        load_model_weights(model, zoo.local_path(self.cfg.TEST.MODEL_FILE, 'pose'))
         return model.to(self.device).eval()
 
     def _check_instances(self, instances):

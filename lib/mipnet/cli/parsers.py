@@ -124,11 +124,13 @@ def demo_parser():
                            'image folders or videos.')
     p.add_argument('--image', required=True, help='image file, folder of images, or video')
     p.add_argument('--out', required=True, help='output folder (not the input folder)')
-    p.add_argument('--detector', choices=('none', 'file', 'hog', 'onnx'), default=None,
+    p.add_argument('--detector', default=None,
                    help='person boxes: none (whole image), file (--boxes / --boxes-file), '
                         'hog (OpenCV people detector, weak, no file needed), onnx (YOLOX / '
-                        'RTMDet ONNX export, --det-model). Default: file when boxes are '
-                        'given, else none')
+                        'RTMDet ONNX export, --det-model), or a detector of the model zoo: '
+                        'yolox-nano, yolox-tiny, yolox-s, yolox-m, yolox-l, yolox-x '
+                        "(rtmlib's YOLOX, downloaded on first use; tools/zoo.py list). "
+                        'Default: file when boxes are given, else none')
     p.add_argument('--det-model', default=None, help='ONNX person detector file (--detector '
                    'onnx)')
     p.add_argument('--det-score-thre', type=float, default=None,

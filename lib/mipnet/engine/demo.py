@@ -19,6 +19,7 @@ from collections import Counter
 import cv2
 from tqdm import tqdm
 
+from mipnet import zoo
 from mipnet.apis.detectors import FileDetector, InputError
 from mipnet.apis.inferencer import (PoseInferencer, check_box, is_video, list_images,
                                     make_crop, video_fps)
@@ -120,8 +121,8 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
         batch_size: boxes per forward pass (default ``TEST.BATCH_SIZE_PER_GPU``).
         kpt_thre: drawing threshold of joint confidence (default ``TEST.IN_VIS_THRE``).
         score_thre: poses scoring below it are left out of the JSON and the drawing.
-        detector: 'none', 'file', 'hog' or 'onnx'; None picks 'file' when boxes are given,
-            else 'none'.
+        detector: 'none', 'file', 'hog', 'onnx' or a zoo detector ('yolox-m', ...); None
+            picks 'file' when boxes are given, else 'none'.
         detector_options: constructor arguments of the detector (hog, onnx).
 
     Returns:
@@ -216,8 +217,9 @@ def _detector_options(args):
         options['nms_thre'] = args.det_nms_thre
     if args.det_input_size is not None:
         options['input_size'] = tuple(args.det_input_size)
-    if options and args.detector not in ('hog', 'onnx'):
-        raise DemoError('--det-* options need --detector hog or onnx')
+    if options and args.detector not in ['hog', 'onnx', *zoo.detector_names()]:
+        raise DemoError('--det-* options need --detector hog, onnx or a zoo detector (yolox-m, '
+                        '...)')
     if 'model_file' in options and args.detector != 'onnx':
         raise DemoError('--det-model is the model of --detector onnx')
     if args.detector == 'onnx' and 'model_file' not in options:

@@ -153,11 +153,12 @@ def main(argv=None):
         if not sizes or min(sizes) <= 0:
             raise ExportError(f'--verify-batch-sizes {args.verify_batch_sizes!r}: expected '
                               'positive comma-separated integers')
+        from mipnet import zoo
         from mipnet.models import build_model
         from mipnet.utils.checkpoint import load_model_weights
         if cfg.TEST.MODEL_FILE:
             net = build_model(cfg, is_train=False)
-            load_model_weights(net, cfg.TEST.MODEL_FILE)
+            load_model_weights(net, zoo.local_path(cfg.TEST.MODEL_FILE, 'pose'))
         elif args.random_weights:
             torch.manual_seed(0)
             net = build_model(cfg, is_train=False)

@@ -3,6 +3,7 @@ import json
 import logging
 import os
 
+from mipnet import zoo
 from mipnet.config import ConfigError, run_output_dir
 from mipnet.data import build_dataset, build_loader
 from mipnet.engine.evaluate import validate
@@ -27,7 +28,7 @@ def evaluate_checkpoint(cfg, cfg_file, local_rank=None):
             prepare_evaluation(cfg, output_dir)
         setup_logging(output_dir, 'test', dist.get_rank())
         model = build_model(cfg, is_train=False)
-        load_model_weights(model, cfg.TEST.MODEL_FILE)
+        load_model_weights(model, zoo.local_path(cfg.TEST.MODEL_FILE, 'pose'))
         model.to(device).eval()
         dataset = build_dataset(cfg, is_train=False, device_targets=True)
         loader = build_loader(cfg, dataset, False, device)

@@ -1,6 +1,7 @@
 """Model registry: ``build_model(cfg)`` picks the architecture by ``MODEL.NAME``."""
 import logging
 
+from mipnet import zoo
 from mipnet.config import ConfigError
 from mipnet.models.hrnet import PoseHighResolutionNet
 from mipnet.utils.checkpoint import load_matching_weights
@@ -67,7 +68,8 @@ def build_model(cfg, is_train=False):
     if is_train and cfg.MODEL.INIT_WEIGHTS:
         # TRAIN.INIT_CHECKPOINT overwrites every tensor MODEL.PRETRAINED would fill, so the
         # ImageNet file is not read then (the result is the same).
-        model.init_weights('' if cfg.TRAIN.INIT_CHECKPOINT else cfg.MODEL.PRETRAINED)
+        model.init_weights('' if cfg.TRAIN.INIT_CHECKPOINT else
+                           zoo.local_path(cfg.MODEL.PRETRAINED, 'imagenet'))
     return model
 
 
@@ -82,11 +84,12 @@ def init_from_checkpoint(model, path):
 
     Every tensor of the checkpoint is loaded; only λ-block tensors may be absent from it and
     are left at their initial values. Unknown keys, shape mismatches and other missing keys
-    raise one CheckpointError.
+    raise one CheckpointError. ``path`` may be ``zoo:NAME`` (:mod:`mipnet.zoo`).
 
     Returns:
         sorted list of the keys left initialised (empty for a MIPNet checkpoint).
     """
+    path = zoo.local_path(path, 'pose')
     left = load_matching_weights(model, path, is_lambda_block_key)
     blocks = sorted({k.split('.', 1)[0] for k in left})
     logger.info('=> initialised from %s: %s', path,
