@@ -7,7 +7,7 @@ from mipnet.cli.parsers import (ACCEPTED_ONLY, PARSERS, demo_parser, eval_parser
                                 export_parser, flag, summary_parser, train_parser)
 
 
-@pytest.mark.parametrize('name', sorted(set(PARSERS) - {'pick_images', 'make_synthetic'}))
+@pytest.mark.parametrize('name', sorted(set(PARSERS) - {'pick_images', 'make_synthetic', 'zoo'}))
 def test_config_tools_share_cfg_and_overrides(name, capsys):
     parser = PARSERS[name]()
     cfg = next(a for a in parser._actions if a.dest == 'cfg')

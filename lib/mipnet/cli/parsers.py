@@ -4,7 +4,8 @@
 here; each tool's parser adds its own options. The tools turn the parsed options into config
 overrides and run (:mod:`mipnet.engine.cli` for train/test, :mod:`mipnet.engine.demo`,
 :mod:`mipnet.engine.export`, :mod:`mipnet.engine.pick_images`, :mod:`mipnet.models.summary`,
-:mod:`mipnet.engine.make_synthetic`, :mod:`mipnet.engine.cache_images`).
+:mod:`mipnet.engine.make_synthetic`, :mod:`mipnet.engine.cache_images`,
+:mod:`mipnet.cli.zoo`).
 
 Only argparse is imported: every layer of the package may build its parser from here.
 """
@@ -12,7 +13,8 @@ import argparse
 
 __all__ = ['flag', 'ACCEPTED_ONLY', 'add_cfg', 'add_device', 'add_overrides', 'train_parser',
            'eval_parser', 'demo_parser', 'export_parser', 'pick_images_parser',
-           'summary_parser', 'make_synthetic_parser', 'cache_images_parser', 'PARSERS']
+           'summary_parser', 'make_synthetic_parser', 'cache_images_parser', 'zoo_parser',
+           'PARSERS']
 
 # Options of the Ascend model-zoo port's README and launchers (and of HRNet's train.py) that
 # have no effect here: torchrun's environment decides ranks and addresses, and native AMP
@@ -267,8 +269,28 @@ def cache_images_parser():
     return parser
 
 
+def zoo_parser():
+    """tools/zoo.py (``mipnet-zoo``)."""
+    parser = argparse.ArgumentParser(
+        prog='tools/zoo.py', description='The model zoo: weights and person detectors by '
+        'name (zoo:NAME, --detector yolox-m), cached in $MIPNET_HOME (default '
+        '~/.cache/mipnet).')
+    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    listing = commands.add_parser('list', help='names, sizes, configs and what is cached')
+    listing.add_argument('--kind', choices=('pose', 'imagenet', 'detector'), default=None,
+                         help='only the files of this kind')
+    fetch = commands.add_parser('download', help='download, verify and prepare files now '
+                                '(as a first use would); prints their local paths')
+    fetch.add_argument('names', nargs='+', metavar='NAME', help='zoo names (tools/zoo.py list)')
+    convert = commands.add_parser('convert', help="write a local mmpose checkpoint in this "
+                                  "port's keys (loadable by --pth_path, TEST.MODEL_FILE, ...)")
+    convert.add_argument('src', help='mmpose 1.x or 0.x HRNet checkpoint (.pth)')
+    convert.add_argument('dst', help='output .pth file')
+    return parser
+
+
 #: tool name -> parser builder
 PARSERS = {'train': train_parser, 'test': eval_parser, 'demo': demo_parser,
            'export_onnx': export_parser, 'pick_images': pick_images_parser,
            'model_summary': summary_parser, 'make_synthetic': make_synthetic_parser,
-           'cache_images': cache_images_parser}
+           'cache_images': cache_images_parser, 'zoo': zoo_parser}
