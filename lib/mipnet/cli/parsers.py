@@ -73,11 +73,12 @@ def _run_parser(description):
     return parser
 
 
-def _model_file_parser(prog, description):
-    """Parser of a tool given the checkpoint as a config override, with ``--cfg``."""
+def _model_file_parser(description):
+    """Parser of a tool given the checkpoint as a config override, with ``--cfg``; the program
+    name is the command's (``demo.py``, ``mipnet-demo``)."""
     parser = argparse.ArgumentParser(
-        prog=prog, description=f'{description} Config overrides (KEY VALUE, e.g. '
-                               'TEST.MODEL_FILE model.pth) follow --cfg.')
+        description=f'{description} Config overrides (KEY VALUE, e.g. TEST.MODEL_FILE '
+                    'model.pth or zoo:NAME) follow --cfg.')
     add_cfg(parser)
     return parser
 
@@ -92,8 +93,8 @@ def train_parser():
     parser.add_argument('--pth_path', default='',
                         help='fine-tune: initialise the weights from this checkpoint (strict)')
     parser.add_argument('--init_checkpoint', default='',
-                        help='initialise from an HRNet or MIPNet checkpoint, λ blocks fresh '
-                             '(sets TRAIN.INIT_CHECKPOINT)')
+                        help='initialise from an HRNet or MIPNet checkpoint or zoo:NAME, λ '
+                             'blocks fresh (sets TRAIN.INIT_CHECKPOINT)')
     parser.add_argument('--max_steps', type=int, default=0,
                         help='performance mode: stop after this many steps, skip validation')
     parser.add_argument('--perf', type=flag, nargs='?', const=True, default=False,
@@ -116,14 +117,14 @@ def eval_parser():
     """tools/test.py."""
     parser = _run_parser('Evaluate a MIPNet / HRNet checkpoint (TEST.MODEL_FILE).')
     parser.add_argument('--model_file', '--pth_path', default='',
-                        help='checkpoint to evaluate (sets TEST.MODEL_FILE)')
+                        help='checkpoint to evaluate, or zoo:NAME (sets TEST.MODEL_FILE)')
     return parser
 
 
 def demo_parser():
     """tools/demo.py (read with ``parse_intermixed_args``)."""
-    p = _model_file_parser('tools/demo.py', 'MIPNet demo: poses of every person in images, '
-                           'image folders or videos.')
+    p = _model_file_parser('MIPNet demo: poses of every person in images, image folders '
+                           'or videos.')
     p.add_argument('--image', required=True, help='image file, folder of images, or video')
     p.add_argument('--out', required=True, help='output folder (not the input folder)')
     p.add_argument('--detector', default=None,
@@ -163,9 +164,8 @@ def demo_parser():
 
 def export_parser():
     """tools/export_onnx.py (read with ``parse_intermixed_args``)."""
-    p = _model_file_parser('tools/export_onnx.py', 'Export MIPNet (images, lambda_vec) or '
-                           'HRNet (images) to ONNX with a dynamic batch and verify it with '
-                           'onnxruntime.')
+    p = _model_file_parser('Export MIPNet (images, lambda_vec) or HRNet (images) to ONNX '
+                           'with a dynamic batch and verify it with onnxruntime.')
     p.add_argument('--out', required=True, help='output .onnx file')
     p.add_argument('--instances', type=int, default=None,
                    help='λ length N (sets MODEL.NUM_INSTANCES; must match the checkpoint)')
@@ -272,7 +272,7 @@ def cache_images_parser():
 def zoo_parser():
     """tools/zoo.py (``mipnet-zoo``)."""
     parser = argparse.ArgumentParser(
-        prog='tools/zoo.py', description='The model zoo: weights and person detectors by '
+        description='The model zoo: weights and person detectors by '
         'name (zoo:NAME, --detector yolox-m), cached in $MIPNET_HOME (default '
         '~/.cache/mipnet).')
     commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
