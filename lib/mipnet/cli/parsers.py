@@ -169,7 +169,9 @@ def export_parser():
     p.add_argument('--out', required=True, help='output .onnx file')
     p.add_argument('--instances', type=int, default=None,
                    help='λ length N (sets MODEL.NUM_INSTANCES; must match the checkpoint)')
-    p.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    p.add_argument('--opset', type=int, default=18,
+                   help='ONNX opset (default and minimum 18, the torch.export-based '
+                        "exporter's)")
     p.add_argument('--random-weights', action='store_true',
                    help='export randomly initialised weights (smoke tests) instead of '
                         'TEST.MODEL_FILE')
