@@ -125,7 +125,12 @@ def demo_parser():
     """tools/demo.py (read with ``parse_intermixed_args``)."""
     p = _model_file_parser('MIPNet demo: poses of every person in images, image folders '
                            'or videos.')
-    p.add_argument('--image', required=True, help='image file, folder of images, or video')
+    p.add_argument('--image', required=True,
+                   help='image file, folder of images, video, camera index (0) or stream URL '
+                        '(rtsp://, http://, ...)')
+    p.add_argument('--max-frames', type=int, default=0,
+                   help='camera / stream: stop after this many frames (default 0: at the end '
+                        'of the stream, or Ctrl-C)')
     p.add_argument('--out', required=True, help='output folder (not the input folder)')
     p.add_argument('--detector', default=None,
                    help='person boxes: none (whole image), file (--boxes / --boxes-file), '
