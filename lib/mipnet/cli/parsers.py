@@ -3,7 +3,7 @@
 ``--cfg``, ``--device`` and the trailing ``KEY VALUE`` config overrides are defined once
 here; each tool's parser adds its own options. The tools turn the parsed options into config
 overrides and run (:mod:`mipnet.engine.cli` for train/test, :mod:`mipnet.engine.demo`,
-:mod:`mipnet.engine.export`, :mod:`mipnet.engine.pick_images`, :mod:`mipnet.models.summary`,
+:mod:`mipnet.engine.export`, :mod:`mipnet.engine.pick_images`, :mod:`mipnet.cli.model_summary`,
 :mod:`mipnet.engine.make_synthetic`, :mod:`mipnet.engine.cache_images`,
 :mod:`mipnet.cli.zoo`).
 
@@ -204,7 +204,7 @@ def pick_images_parser():
 
 
 def summary_parser():
-    """tools/model_summary.py."""
+    """tools/model_summary.py (:mod:`mipnet.cli.model_summary`)."""
     parser = argparse.ArgumentParser(description='Parameter count and FLOPs per box.')
     add_cfg(parser)
     add_overrides(parser)
