@@ -45,7 +45,7 @@ def test_intermixed_overrides_of_demo_and_export():
          '--boxes', '1,2,3,4', '--boxes', '5,6,7,8'])
     assert args.opts == ['TEST.MODEL_FILE', 'm.pth'] and args.boxes == ['1,2,3,4', '5,6,7,8']
     args = export_parser().parse_intermixed_args(['--cfg', 'x', 'A', 'B', '--out', 'm.onnx'])
-    assert args.opts == ['A', 'B'] and args.opset == 17 and args.verify_batch_sizes == '1,3'
+    assert args.opts == ['A', 'B'] and args.opset == 18 and args.verify_batch_sizes == '1,3'
     assert summary_parser().parse_args(['--cfg', 'x', 'MODEL.NAME', 'pose_hrnet']).opts == \
         ['MODEL.NAME', 'pose_hrnet']
 
