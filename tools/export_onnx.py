@@ -7,7 +7,7 @@ See docs/inference.md and ``python tools/export_onnx.py --help``.
 """
 import sys
 
-from mipnet.engine.export import main
+from mipnet.cli.export import main
 
 if __name__ == '__main__':
     sys.exit(main())

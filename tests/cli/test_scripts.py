@@ -31,7 +31,7 @@ def test_command_answers_help(name, capsys, monkeypatch):
 
 
 def test_train_and_test_commands_return_a_status(capsys):
-    from mipnet.engine.cli import eval_command
+    from mipnet.cli.train_test import eval_command
     with pytest.raises(SystemExit) as info:
         eval_command(['--cfg', str(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml'),
                       '--device', 'cpu'])

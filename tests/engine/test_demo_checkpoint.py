@@ -8,7 +8,7 @@ import os
 
 from mipnet.config import load_config
 from mipnet.data.synthetic import generate_split
-from mipnet.engine.cli import eval_main
+from mipnet.cli.train_test import eval_main
 from mipnet.evaluation.subsets import second_instance_finds
 from mipnet.models import build_model
 from mipnet.utils.checkpoint import load_model_weights, verify_sha256

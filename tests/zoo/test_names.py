@@ -13,8 +13,8 @@ from onnx import TensorProto, helper
 from mipnet import zoo
 from mipnet.apis import PoseInferencer, detector_names
 from mipnet.config import load_config
-from mipnet.engine.cli import eval_main, train_main
-from mipnet.engine.demo import main as demo_main
+from mipnet.cli.train_test import eval_main, train_main
+from mipnet.cli.demo import main as demo_main
 from mipnet.models import build_model
 from tests.conftest import REPO
 from tests.engine.conftest import synthetic_root, tiny_opts  # noqa: F401 - the fixture

@@ -2,9 +2,9 @@
 
 ``--cfg``, ``--device`` and the trailing ``KEY VALUE`` config overrides are defined once
 here; each tool's parser adds its own options. The tools turn the parsed options into config
-overrides and run (:mod:`mipnet.engine.cli` for train/test, :mod:`mipnet.engine.demo`,
-:mod:`mipnet.engine.export`, :mod:`mipnet.engine.pick_images`, :mod:`mipnet.cli.model_summary`,
-:mod:`mipnet.engine.make_synthetic`, :mod:`mipnet.engine.cache_images`,
+overrides and run (:mod:`mipnet.cli.train_test` for train/test, :mod:`mipnet.cli.demo`,
+:mod:`mipnet.cli.export`, :mod:`mipnet.cli.pick_images`, :mod:`mipnet.cli.model_summary`,
+:mod:`mipnet.cli.make_synthetic`, :mod:`mipnet.cli.cache_images`,
 :mod:`mipnet.cli.zoo`).
 
 Only argparse is imported: every layer of the package may build its parser from here.

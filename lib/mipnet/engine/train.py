@@ -21,7 +21,7 @@ from mipnet.data import BatchMaker, build_dataset, build_loader
 from mipnet.engine import preflight
 from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.hooks import Hook, call_hooks
-from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
+from mipnet.evaluation.inference import autocast_dtype, instance_heatmaps, unwrap
 from mipnet.engine.optim import build_optimizer, build_scheduler, rebuild_schedule
 from mipnet.evaluation.pck import heatmap_accuracy
 from mipnet.losses import build_criterion, multi_instance_loss

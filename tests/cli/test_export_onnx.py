@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mipnet.config import load_config
-from mipnet.engine import export
+from mipnet.cli import export
 from mipnet.models import build_model
 from tests.conftest import REPO
 

@@ -11,7 +11,7 @@ import cv2
 import pytest
 
 from mipnet.apis.inferencer import is_stream, stream_name
-from mipnet.engine.demo import main
+from mipnet.cli.demo import main
 from tests.apis._helpers import save_tiny_random_checkpoint, write_random_video
 from tests.conftest import REPO
 
