@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 
 from mipnet.config import load_config
-from mipnet.engine.inference import MultiInstancePredictor, autocast_dtype
+from mipnet.evaluation.inference import MultiInstancePredictor, autocast_dtype
 from mipnet.engine.train import compute_loss
 from mipnet.losses import JointsMSELoss
 from mipnet.models import build_model

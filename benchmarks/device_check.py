@@ -195,7 +195,7 @@ class Bench:
     def infer(self, cfg, model, batch, precision):
         """Boxes/s of the eval forward: all instances (shared trunk) or the plain network."""
         torch = self.torch
-        from mipnet.engine.inference import instance_heatmaps
+        from mipnet.evaluation.inference import instance_heatmaps
         model.eval()
         model.to(memory_format=torch.channels_last)
         images, _, _ = self._inputs(cfg, batch, True)

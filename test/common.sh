@@ -374,17 +374,20 @@ init = cfg.TRAIN.INIT_CHECKPOINT
 resuming = os.environ.get('MIPNET_RESUMING') == '1' or (
     cfg.AUTO_RESUME and os.path.isfile(os.path.join(out_dir, 'checkpoint.pth')))
 model_file = cfg.TEST.MODEL_FILE
-if 'TRAIN' in splits and model_file and not resuming and not os.path.isfile(model_file):
+if 'TRAIN' in splits and model_file and not resuming and not model_file.startswith('zoo:') \
+        and not os.path.isfile(model_file):
     # Training starts from TEST.MODEL_FILE, as the reference's training script does.
     fail(f'TEST.MODEL_FILE {model_file} not found (relative paths start at the repository '
          'root): training starts from its weights, as the reference\'s training script does')
-if 'TRAIN' in splits and init and not model_file and not resuming and not os.path.isfile(init):
+# zoo:NAME values are downloaded and verified by the run itself (mipnet.zoo).
+if 'TRAIN' in splits and init and not model_file and not resuming \
+        and not init.startswith('zoo:') and not os.path.isfile(init):
     fail(f'TRAIN.INIT_CHECKPOINT {init} not found (relative paths start at the repository '
          'root): the MIPNet recipe starts from the COCO-trained HRNet checkpoint of the '
          'reference (README, "Reproducing the reference"); put it there, or pass '
          'TRAIN.INIT_CHECKPOINT "" to start from MODEL.PRETRAINED (ImageNet) instead')
 if 'TRAIN' in splits and not init and cfg.MODEL.INIT_WEIGHTS and cfg.MODEL.PRETRAINED \
-        and not os.path.isfile(cfg.MODEL.PRETRAINED):
+        and not cfg.MODEL.PRETRAINED.startswith('zoo:') and not os.path.isfile(cfg.MODEL.PRETRAINED):
     fail(f'MODEL.PRETRAINED {cfg.MODEL.PRETRAINED} not found (relative paths start at the '
          'repository root): download the ImageNet-pretrained HRNet weights there (README, '
          '"Pretrained weights"), or pass MODEL.PRETRAINED "" to train from scratch')

@@ -160,6 +160,20 @@ def test_utils_is_a_leaf(imports):
         '\n'.join(outside)
 
 
+def imports_between(imports, importer_package, imported_package):
+    """'path:line imports module' of every import of ``imported_package`` by a module of
+    ``importer_package`` (subpackage names)."""
+    return [f'{path}:{line} imports {module}' for importer, module, _, path, line in imports
+            if subpackage(importer) == importer_package and
+            subpackage(module) == imported_package]
+
+
+def test_engine_imports_nothing_from_cli(imports):
+    # The command front ends (mipnet.cli) drive the loops (mipnet.engine), never the reverse.
+    found = imports_between(imports, 'engine', 'cli')
+    assert not found, 'mipnet.engine must import nothing of mipnet.cli:\n' + '\n'.join(found)
+
+
 def test_no_module_uses_another_modules_private_names(imports):
     found = private_uses(PACKAGE, imports)
     assert not found, 'private names used across modules (make them public):\n' + \
@@ -177,6 +191,10 @@ def test_checks_catch_violations(tmp_path):
         'data/__init__.py': 'from .core import _hidden\n',
         'data/core.py': 'from mipnet import models\n_hidden = 1\n',
         'models/__init__.py': 'import mipnet.data.core as core\ny = core._hidden\n',
+        'engine/__init__.py': '',
+        'engine/loop.py': 'def run():\n    from ..cli.parsers import p\n',
+        'cli/__init__.py': '',
+        'cli/parsers.py': 'p = 1\n',
     }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -184,6 +202,8 @@ def test_checks_catch_violations(tmp_path):
     imports = package_imports(root)
     graph = subpackage_graph(imports)
     assert find_cycles(graph) == [['data', 'models']]
+    assert imports_between(imports, 'engine', 'cli') == \
+        [f'{root / "engine" / "loop.py"}:2 imports mipnet.cli.parsers']
     assert 'data' in graph['utils']
     private = {(i, m, n) for i, m, n, _ in private_uses(root, imports)}
     assert private == {('mipnet.data', 'mipnet.data.core', '_hidden'),

@@ -10,7 +10,7 @@ See docs/inference.md and ``python tools/demo.py --help``.
 """
 import sys
 
-from mipnet.engine.demo import main
+from mipnet.cli.demo import main
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -3,7 +3,7 @@
     python tools/pick_images.py --gt ANNOTATIONS.json --results-dir RUN/results \
         --images IMAGE_DIR --out FOLDER [--num 4]
 """
-from mipnet.engine.pick_images import main
+from mipnet.cli.pick_images import main
 
 if __name__ == '__main__':
     main()

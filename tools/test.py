@@ -3,7 +3,7 @@
     python tools/test.py --cfg experiments/coco/hrnet/w48_384x288_adam_lr1e-3.yaml \
         TEST.MODEL_FILE output/coco/pose_hrnet_se_lambda/w48_384x288_adam_lr1e-3/model_best.pth
 """
-from mipnet.engine.cli import eval_main
+from mipnet.cli.train_test import eval_main
 
 if __name__ == '__main__':
     eval_main()

@@ -19,7 +19,7 @@ from mipnet.data import (DataError, ImageCache, ImageCacheError, build_dataset,
 from mipnet.data import image_cache as image_cache_module
 from mipnet.data.coco import decode_image
 from mipnet.data.image_cache import DECODER, INDEX_FILE, PIXELS_FILE
-from mipnet.engine.cache_images import main as cache_images_main
+from mipnet.cli.cache_images import main as cache_images_main
 
 from tests.conftest import FIXTURES
 

@@ -14,7 +14,7 @@ from mipnet.data.synthetic import (OCHUMAN_LIKE, OCHUMAN_PUBLISHED, SyntheticCon
                                    crowd_statistics, crowd_statistics_table, generate_dataset,
                                    generate_split, max_iou_per_person, overlap_pair_fraction,
                                    render_image)
-from mipnet.engine import make_synthetic
+from mipnet.cli import make_synthetic
 from mipnet.utils.boxes import box_iou_matrix
 
 REPO = Path(__file__).resolve().parents[2]

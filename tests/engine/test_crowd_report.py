@@ -14,7 +14,7 @@ import torch
 
 from mipnet.config import load_config
 from mipnet.data import build_dataset, build_loader
-from mipnet.engine.cli import eval_main
+from mipnet.cli.train_test import eval_main
 from mipnet.engine.crowd_report import format_crowd_report
 from mipnet.engine.evaluate import predictor_from_cfg, run_inference
 from mipnet.evaluation.crowd import oks_ground_truth

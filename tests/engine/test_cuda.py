@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from mipnet.config import load_config
 from mipnet.data import BatchMaker, build_dataset
-from mipnet.engine.cli import train_main
+from mipnet.cli.train_test import train_main
 from mipnet.engine.train import compute_loss
 from mipnet.losses import build_criterion
 from mipnet.models import build_model

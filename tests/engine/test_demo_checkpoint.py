@@ -14,7 +14,7 @@ import torch
 
 from mipnet.config import load_config
 from mipnet.data.synthetic import generate_split
-from mipnet.engine.cli import eval_main
+from mipnet.cli.train_test import eval_main
 from mipnet.evaluation.subsets import second_instance_finds
 from mipnet.models import build_model, load_weights, model_meta
 from mipnet.utils.checkpoint import (CheckpointError, load_file, load_model_weights,

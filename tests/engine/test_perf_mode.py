@@ -3,7 +3,7 @@ skips validation and leaves the final weights of a full run alone."""
 import hashlib
 import re
 
-from mipnet.engine.cli import train_main
+from mipnet.cli.train_test import train_main
 from tests.engine.conftest import TINY, tiny_opts
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mipnet.config import ConfigError, load_config
-from mipnet.engine.cli import train_options, train_main
+from mipnet.cli.train_test import train_options, train_main
 from mipnet.engine.optim import shifted_milestones
 from mipnet.engine.train import Trainer
 from mipnet.utils import dist

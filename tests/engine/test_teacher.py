@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from mipnet.config import ConfigError, load_config
-from mipnet.engine.cli import eval_main, train_main
-from mipnet.engine.inference import instance_heatmaps
+from mipnet.cli.train_test import eval_main, train_main
+from mipnet.evaluation.inference import instance_heatmaps
 from mipnet.engine.teacher import AlongsideTeacher
 from mipnet.models import build_model, init_from_checkpoint, model_meta
 from mipnet.utils.checkpoint import load_file, load_state_dict_file, with_meta

@@ -15,9 +15,9 @@ from torch.utils.data import DataLoader
 from mipnet.config import load_config
 from mipnet.data import build_dataset
 from mipnet.data.transforms import flip_back
-from mipnet.engine.cli import eval_main, train_main
+from mipnet.cli.train_test import eval_main, train_main
 from mipnet.engine.evaluate import predictor_from_cfg, run_inference
-from mipnet.engine.inference import MultiInstancePredictor
+from mipnet.evaluation.inference import MultiInstancePredictor
 from mipnet.models import build_model, model_meta
 from mipnet.utils.checkpoint import load_file, load_state_dict_file
 from tests.conftest import REPO

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from mipnet.engine.cache_images import main as cache_images_main
+from mipnet.cli.cache_images import main as cache_images_main
 
 from tests.launchers.conftest import DETECTIONS, TINY, final_value
 

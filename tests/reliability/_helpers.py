@@ -129,7 +129,7 @@ class Result:
 def run_in_process(command, argv):
     """``tools/<command>.py argv`` in this process (single-threaded like the subprocesses);
     restores the global state the run changes (logging, determinism flags, threads)."""
-    from mipnet.engine import cli
+    from mipnet.cli import train_test as cli
     main = cli.train_main if command == 'train' else cli.eval_main
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level

@@ -3,7 +3,7 @@
     python tests/reliability/fault_wrapper.py train|test [CLI arguments ...]
 
 Nothing in the library knows about it: the faults are monkeypatches installed here, before
-the real command-line entry point (:mod:`mipnet.engine.cli`) runs, selected by environment
+the real command-line entry point (:mod:`mipnet.cli.train_test`) runs, selected by environment
 variables (all optional; epochs are 0-based like the training log):
 
 ``MIPNET_FAULT_SAVE_PAUSE_EPOCH=E``
@@ -121,6 +121,6 @@ if __name__ == '__main__':
     signal.signal(signal.SIGINT, signal.default_int_handler)
     command, argv = sys.argv[1], sys.argv[2:]
     install()
-    from mipnet.engine import cli
+    from mipnet.cli import train_test as cli
     sys.argv = [f'tools/{command}.py'] + argv
     (cli.train_main if command == 'train' else cli.eval_main)(argv)

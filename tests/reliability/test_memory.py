@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from mipnet.engine.evaluate import run_inference
-from mipnet.engine.inference import MultiInstancePredictor
+from mipnet.evaluation.inference import MultiInstancePredictor
 
 BOXES, K, J, HM, BATCH = 512, 2, 17, 64, 8
 MIB = 1024 ** 2

@@ -7,11 +7,13 @@
 
 Public API:
     PoseInferencer: the model, its detector and the merge of all instances
-    build_detector / DETECTORS: person detectors by name ('none', 'file', 'hog', 'onnx')
+    build_detector / DETECTORS / detector_names: person detectors by name ('none', 'file',
+        'hog', 'onnx', and the zoo's 'yolox-nano' ... 'yolox-x')
     InputError: bad input (ValueError subclass)
 """
-from mipnet.apis.detectors import DETECTORS, InputError, build_detector, check_detections
+from mipnet.apis.detectors import (DETECTORS, InputError, build_detector, check_detections,
+                                   detector_names)
 from mipnet.apis.inferencer import PoseInferencer, check_box, make_crop
 
 __all__ = ['PoseInferencer', 'DETECTORS', 'InputError', 'build_detector', 'check_detections',
-           'check_box', 'make_crop']
+           'detector_names', 'check_box', 'make_crop']

@@ -13,6 +13,8 @@ Backends:
         (upright, unoccluded people taller than 128 px only).
     ``onnx``: a YOLOX / RTMDet person detector exported to ONNX, run with onnxruntime
         (:class:`ONNXDetector` lists the layouts it reads).
+    ``yolox-nano`` ... ``yolox-x``: the ``onnx`` backend with rtmlib's YOLOX person detectors
+        from the model zoo (:mod:`mipnet.zoo`: downloaded and verified on first use).
 """
 import logging
 import os
@@ -20,13 +22,14 @@ import os
 import cv2
 import numpy as np
 
+from mipnet import zoo
 from mipnet.data import DataError
 from mipnet.data.coco import load_json
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['DETECTORS', 'InputError', 'build_detector', 'check_detections', 'nms_boxes',
-           'NoneDetector', 'FileDetector', 'HOGDetector', 'ONNXDetector']
+__all__ = ['DETECTORS', 'InputError', 'build_detector', 'detector_names', 'check_detections',
+           'nms_boxes', 'NoneDetector', 'FileDetector', 'HOGDetector', 'ONNXDetector']
 
 
 class InputError(ValueError):
@@ -454,13 +457,37 @@ DETECTORS = {'none': NoneDetector, 'file': FileDetector, 'hog': HOGDetector,
              'onnx': ONNXDetector}
 
 
+def detector_names():
+    """Every detector name: the backends of :data:`DETECTORS`, then the zoo's detectors."""
+    return list(DETECTORS) + zoo.detector_names()
+
+
 def build_detector(name, **options):
-    """A detector by name (:data:`DETECTORS`) built with ``options`` (its constructor's
-    arguments); a callable that is not a name is returned as is."""
+    """A detector by name built with ``options`` (its constructor's arguments); a callable
+    that is not a name is returned as is.
+
+    A zoo detector name (``yolox-m``, ...) is the ``onnx`` backend with the zoo's model file
+    (downloaded and verified on first use) and input size; ``options`` may change the
+    thresholds and the input size.
+
+    Raises:
+        InputError: unknown name or bad options.
+        mipnet.zoo.ZooError: a zoo detector that cannot be downloaded or fails its check.
+    """
     if callable(name):
         return name
+    if name in zoo.detector_names():
+        if 'model_file' in options:
+            raise InputError(f'detector {name!r} brings its own model file; a model file '
+                             '(--det-model) goes with the onnx detector')
+        options = {**dict(zoo.get_entry(name).detector_options), **options,
+                   'model_file': zoo.resolve(name)}
+        detector = build_detector('onnx', **options)
+        detector.description = f'{name} ({detector.description})'
+        return detector
     if name not in DETECTORS:
-        raise InputError(f'unknown detector {name!r}; choose one of {", ".join(DETECTORS)}')
+        raise InputError(f'unknown detector {name!r}; choose one of '
+                         f'{", ".join(detector_names())}')
     try:
         return DETECTORS[name](**options)
     except TypeError as exc:

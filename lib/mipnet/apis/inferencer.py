@@ -28,12 +28,15 @@ from mipnet.utils.dist import resolve_device_type, setup_cpu_math
 logger = logging.getLogger(__name__)
 
 __all__ = ['PoseInferencer', 'make_crop', 'check_box', 'IMAGE_EXTS', 'VIDEO_EXTS',
-           'CLIP_TOLERANCE', 'MAX_BOXES_PER_IMAGE']
+           'STREAM_SCHEMES', 'CLIP_TOLERANCE', 'MAX_BOXES_PER_IMAGE', 'is_stream',
+           'stream_name']
 
 #: PoseInferencer backends
 BACKENDS = ('pytorch', 'onnxruntime')
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 VIDEO_EXTS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
+#: URL schemes read as live streams through OpenCV's FFmpeg backend
+STREAM_SCHEMES = ('rtsp://', 'rtsps://', 'rtmp://', 'http://', 'https://', 'udp://', 'tcp://')
 # Boxes reaching at most this many pixels past the image are clipped silently (a box drawn
 # to the last pixel column, or float round-off, is not a user mistake).
 CLIP_TOLERANCE = 0.5
@@ -203,6 +206,55 @@ def video_fps(path):
         cap.release()
 
 
+def is_stream(source):
+    """True for a camera index (an int, or a string of digits such as ``'0'``) or a stream
+    URL (:data:`STREAM_SCHEMES`)."""
+    if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
+        return True
+    if not isinstance(source, str):
+        return False
+    return source.isdigit() or source.lower().startswith(STREAM_SCHEMES)
+
+
+def stream_name(source):
+    """A file-name stem for a stream: ``camera0`` for camera 0, the last part of a URL's
+    path (``rtsp://host/live/cam1`` -> ``cam1``), else ``stream``."""
+    if not isinstance(source, str) or source.isdigit():
+        return f'camera{int(source)}'
+    tail = source.split('://', 1)[1].split('?', 1)[0].rstrip('/').rsplit('/', 1)
+    stem = os.path.splitext(tail[1])[0] if len(tail) == 2 else ''
+    stem = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in stem)
+    return stem or 'stream'
+
+
+def _stream_frames(source):
+    """Frames of a camera or stream URL as they arrive, until the stream ends."""
+    index = int(source) if not isinstance(source, str) or source.isdigit() else None
+    shown = f'camera {index}' if index is not None else f'stream {source}'
+    cap = cv2.VideoCapture(index if index is not None else source)
+    if not cap.isOpened():
+        raise InputError(f'{shown} could not be opened' + (
+            ' (no camera with that index, or it is in use)' if index is not None else
+            ' (unreachable, or not a video stream OpenCV can read)'))
+    stem = stream_name(source)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    count = 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            name = f'{stem}_{count:06d}'
+            yield {'name': name, 'stem': stem, 'file': stem, 'path': None, 'frame': count,
+                   'image_id': count, 'image': frame, 'keys': [name, count, str(count)],
+                   'fps': fps, 'live': True}
+            count += 1
+    finally:
+        cap.release()
+    if count == 0:
+        raise InputError(f'{shown} gave no frame')
+
+
 def is_video(path):
     return isinstance(path, (str, os.PathLike)) and os.path.isfile(path) \
         and str(path).lower().endswith(VIDEO_EXTS)
@@ -213,11 +265,13 @@ class PoseInferencer:
 
     Args:
         cfg: a loaded config or the path of an experiment YAML.
-        checkpoint: weights file (overrides ``TEST.MODEL_FILE``); None keeps the config's.
+        checkpoint: weights file or ``zoo:NAME`` (:mod:`mipnet.zoo`; overrides
+            ``TEST.MODEL_FILE``); None keeps the config's.
         device: 'cpu', 'cuda', 'npu' or 'auto' (overrides ``DEVICE``); None keeps the
             config's.
-        detector: a name of :data:`~mipnet.apis.detectors.DETECTORS` ('none', 'file',
-            'hog', 'onnx') built with ``detector_options``, or a callable
+        detector: a name of :func:`~mipnet.apis.detectors.detector_names` ('none', 'file',
+            'hog', 'onnx', the zoo's 'yolox-nano' ... 'yolox-x') built with
+            ``detector_options``, or a callable
             ``detector(image, keys) -> (boxes (M, 4) xywh, scores (M,)) or None``.
         detector_options: constructor arguments of the named detector (e.g.
             ``{'model_file': 'yolox.onnx', 'score_thre': 0.5}``).
@@ -367,6 +421,9 @@ class PoseInferencer:
             if isinstance(src, np.ndarray):
                 yield _array_item(src, index)
                 continue
+            if is_stream(src):
+                yield from _stream_frames(src)
+                continue
             if not isinstance(src, (str, os.PathLike)):
                 raise InputError(f'input {index} is {type(src).__name__} {str(src)[:50]}; '
                                  'expected a BGR uint8 (H, W, 3) image array or the path of '
@@ -491,8 +548,8 @@ class PoseInferencer:
 
     @staticmethod
     def _result(item, poses):
-        result = {key: item[key] for key in ('name', 'file', 'path', 'image_id', 'image')
-                  if key in item}
+        result = {key: item[key]
+                  for key in ('name', 'file', 'path', 'image_id', 'image', 'fps') if key in item}
         result['boxes'] = item.get('boxes', np.zeros((0, 4)))
         result['box_scores'] = item.get('box_scores', np.zeros(0))
         result['poses'] = poses
@@ -506,11 +563,15 @@ class PoseInferencer:
 
         Args:
             inputs: BGR uint8 (H, W, 3) array, path of an image, a folder of images or a
-                video, or a list of these.
+                video, a camera index (``0`` or ``'0'``) or a stream URL (``rtsp://``,
+                ``http://``, ...; :data:`STREAM_SCHEMES`), or a list of these. Camera and
+                stream frames are read through OpenCV as they come, and each is answered
+                before the next is read.
 
         Yields:
             dict with 'name', 'file', 'path', 'image_id', 'image' (BGR (H, W, 3)), 'frame'
-            (videos), 'boxes' (M, 4) ``[x, y, w, h]`` person boxes, 'box_scores' (M,),
+            (videos, cameras, streams), 'fps' (cameras, streams),
+            'boxes' (M, 4) ``[x, y, w, h]`` person boxes, 'box_scores' (M,),
             'poses' (list of COCO keypoint records with 'keypoints' [x, y, conf] * J,
             'score', 'instance' (the k that produced it), 'box_index' and 'box' (its person
             box), 'box_score'), and 'error' (None, or why a file of a folder or list could
@@ -527,7 +588,8 @@ class PoseInferencer:
                 continue
             pending.append(self._prepare(item))
             count += len(item['boxes'])
-            if count >= self.batch_size:
+            # A live frame is answered at once, not held until a batch fills.
+            if count >= self.batch_size or item.get('live'):
                 yield from self._flush(pending)
                 pending, count = [], 0
         yield from self._flush(pending)

@@ -2,9 +2,10 @@
 
 ``--cfg``, ``--device`` and the trailing ``KEY VALUE`` config overrides are defined once
 here; each tool's parser adds its own options. The tools turn the parsed options into config
-overrides and run (:mod:`mipnet.engine.cli` for train/test, :mod:`mipnet.engine.demo`,
-:mod:`mipnet.engine.export`, :mod:`mipnet.engine.pick_images`, :mod:`mipnet.models.summary`,
-:mod:`mipnet.engine.make_synthetic`, :mod:`mipnet.engine.cache_images`).
+overrides and run (:mod:`mipnet.cli.train_test` for train/test, :mod:`mipnet.cli.demo`,
+:mod:`mipnet.cli.export`, :mod:`mipnet.cli.pick_images`, :mod:`mipnet.cli.model_summary`,
+:mod:`mipnet.cli.make_synthetic`, :mod:`mipnet.cli.cache_images`,
+:mod:`mipnet.cli.zoo`).
 
 Only the standard library (argparse, math) is imported: every layer of the package may build
 its parser from here.
@@ -14,7 +15,8 @@ import math
 
 __all__ = ['flag', 'ACCEPTED_ONLY', 'add_cfg', 'add_device', 'add_overrides', 'train_parser',
            'eval_parser', 'demo_parser', 'export_parser', 'pick_images_parser',
-           'summary_parser', 'make_synthetic_parser', 'cache_images_parser', 'PARSERS']
+           'summary_parser', 'make_synthetic_parser', 'cache_images_parser', 'zoo_parser',
+           'PARSERS']
 
 # Options of the Ascend model-zoo port's README and launchers (and of HRNet's train.py) that
 # have no effect here: torchrun's environment decides ranks and addresses, and native AMP
@@ -73,11 +75,12 @@ def _run_parser(description):
     return parser
 
 
-def _model_file_parser(prog, description):
-    """Parser of a tool given the checkpoint as a config override, with ``--cfg``."""
+def _model_file_parser(description):
+    """Parser of a tool given the checkpoint as a config override, with ``--cfg``; the program
+    name is the command's (``demo.py``, ``mipnet-demo``)."""
     parser = argparse.ArgumentParser(
-        prog=prog, description=f'{description} Config overrides (KEY VALUE, e.g. '
-                               'TEST.MODEL_FILE model.pth) follow --cfg.')
+        description=f'{description} Config overrides (KEY VALUE, e.g. TEST.MODEL_FILE '
+                    'model.pth or zoo:NAME) follow --cfg.')
     add_cfg(parser)
     return parser
 
@@ -92,8 +95,8 @@ def train_parser():
     parser.add_argument('--pth_path', default='',
                         help='fine-tune: initialise the weights from this checkpoint (strict)')
     parser.add_argument('--init_checkpoint', default='',
-                        help='initialise from an HRNet or MIPNet checkpoint, λ blocks fresh '
-                             '(sets TRAIN.INIT_CHECKPOINT)')
+                        help='initialise from an HRNet or MIPNet checkpoint or zoo:NAME, λ '
+                             'blocks fresh (sets TRAIN.INIT_CHECKPOINT)')
     parser.add_argument('--max_steps', type=int, default=0,
                         help='performance mode: stop after this many steps, skip validation')
     parser.add_argument('--perf', type=flag, nargs='?', const=True, default=False,
@@ -116,7 +119,7 @@ def eval_parser():
     """tools/test.py."""
     parser = _run_parser('Evaluate a MIPNet / HRNet checkpoint (TEST.MODEL_FILE).')
     parser.add_argument('--model_file', '--pth_path', default='',
-                        help='checkpoint to evaluate (sets TEST.MODEL_FILE)')
+                        help='checkpoint to evaluate, or zoo:NAME (sets TEST.MODEL_FILE)')
     parser.add_argument('--crowd-report', '--crowd_report', action='store_true',
                         help='after the AP table, the crowd report: occluded subset, '
                              'crowd-merged boxes, crowd-error rate, people found per instance; '
@@ -127,15 +130,22 @@ def eval_parser():
 
 def demo_parser():
     """tools/demo.py (read with ``parse_intermixed_args``)."""
-    p = _model_file_parser('tools/demo.py', 'MIPNet demo: poses of every person in images, '
-                           'image folders or videos.')
-    p.add_argument('--image', required=True, help='image file, folder of images, or video')
+    p = _model_file_parser('MIPNet demo: poses of every person in images, image folders '
+                           'or videos.')
+    p.add_argument('--image', required=True,
+                   help='image file, folder of images, video, camera index (0) or stream URL '
+                        '(rtsp://, http://, ...)')
+    p.add_argument('--max-frames', type=int, default=0,
+                   help='camera / stream: stop after this many frames (default 0: at the end '
+                        'of the stream, or Ctrl-C)')
     p.add_argument('--out', required=True, help='output folder (not the input folder)')
-    p.add_argument('--detector', choices=('none', 'file', 'hog', 'onnx'), default=None,
+    p.add_argument('--detector', default=None,
                    help='person boxes: none (whole image), file (--boxes / --boxes-file), '
                         'hog (OpenCV people detector, weak, no file needed), onnx (YOLOX / '
-                        'RTMDet ONNX export, --det-model). Default: file when boxes are '
-                        'given, else none')
+                        'RTMDet ONNX export, --det-model), or a detector of the model zoo: '
+                        'yolox-nano, yolox-tiny, yolox-s, yolox-m, yolox-l, yolox-x '
+                        "(rtmlib's YOLOX, downloaded on first use; tools/zoo.py list). "
+                        'Default: file when boxes are given, else none')
     p.add_argument('--det-model', default=None, help='ONNX person detector file (--detector '
                    'onnx)')
     p.add_argument('--det-score-thre', type=_finite, default=None,
@@ -174,13 +184,14 @@ def demo_parser():
 
 def export_parser():
     """tools/export_onnx.py (read with ``parse_intermixed_args``)."""
-    p = _model_file_parser('tools/export_onnx.py', 'Export MIPNet (images, lambda_vec) or '
-                           'HRNet (images) to ONNX with a dynamic batch and verify it with '
-                           'onnxruntime.')
+    p = _model_file_parser('Export MIPNet (images, lambda_vec) or HRNet (images) to ONNX '
+                           'with a dynamic batch and verify it with onnxruntime.')
     p.add_argument('--out', required=True, help='output .onnx file')
     p.add_argument('--instances', type=int, default=None,
                    help='λ length N (sets MODEL.NUM_INSTANCES; must match the checkpoint)')
-    p.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    p.add_argument('--opset', type=int, default=18,
+                   help='ONNX opset (default and minimum 18, the torch.export-based '
+                        "exporter's)")
     p.add_argument('--random-weights', action='store_true',
                    help='export randomly initialised weights (smoke tests) instead of '
                         'TEST.MODEL_FILE')
@@ -208,7 +219,7 @@ def pick_images_parser():
 
 
 def summary_parser():
-    """tools/model_summary.py."""
+    """tools/model_summary.py (:mod:`mipnet.cli.model_summary`)."""
     parser = argparse.ArgumentParser(description='Parameter count and FLOPs per box.')
     add_cfg(parser)
     add_overrides(parser)
@@ -300,8 +311,28 @@ def cache_images_parser():
     return parser
 
 
+def zoo_parser():
+    """tools/zoo.py (``mipnet-zoo``)."""
+    parser = argparse.ArgumentParser(
+        description='The model zoo: weights and person detectors by '
+        'name (zoo:NAME, --detector yolox-m), cached in $MIPNET_HOME (default '
+        '~/.cache/mipnet).')
+    commands = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    listing = commands.add_parser('list', help='names, sizes, configs and what is cached')
+    listing.add_argument('--kind', choices=('pose', 'imagenet', 'detector'), default=None,
+                         help='only the files of this kind')
+    fetch = commands.add_parser('download', help='download, verify and prepare files now '
+                                '(as a first use would); prints their local paths')
+    fetch.add_argument('names', nargs='+', metavar='NAME', help='zoo names (tools/zoo.py list)')
+    convert = commands.add_parser('convert', help="write a local mmpose checkpoint in this "
+                                  "port's keys (loadable by --pth_path, TEST.MODEL_FILE, ...)")
+    convert.add_argument('src', help='mmpose 1.x or 0.x HRNet checkpoint (.pth)')
+    convert.add_argument('dst', help='output .pth file')
+    return parser
+
+
 #: tool name -> parser builder
 PARSERS = {'train': train_parser, 'test': eval_parser, 'demo': demo_parser,
            'export_onnx': export_parser, 'pick_images': pick_images_parser,
            'model_summary': summary_parser, 'make_synthetic': make_synthetic_parser,
-           'cache_images': cache_images_parser}
+           'cache_images': cache_images_parser, 'zoo': zoo_parser}

@@ -211,7 +211,7 @@ def _normalise(cfg):
                     'TEST.MODEL_FILE', 'TRAIN.INIT_CHECKPOINT'):
             section, name = key.split('.')
             value = cfg[section][name]
-            if value and not os.path.isabs(value):
+            if value and not os.path.isabs(value) and not value.startswith('zoo:'):
                 cfg[section][name] = os.path.join(cfg.DATA_DIR, value)
 
 

@@ -21,7 +21,7 @@ from mipnet.engine import preflight
 from mipnet.engine.batch import describe_run, plan_batch, precision_name
 from mipnet.engine.evaluate import main_metric, validate
 from mipnet.engine.hooks import Hook, call_hooks
-from mipnet.engine.inference import autocast_dtype, instance_heatmaps, unwrap
+from mipnet.evaluation.inference import autocast_dtype, instance_heatmaps, unwrap
 from mipnet.engine.optim import build_optimizer, build_scheduler, rebuild_schedule
 from mipnet.engine.teacher import AlongsideTeacher
 from mipnet.evaluation.pck import heatmap_accuracy

@@ -1,6 +1,7 @@
 """Model registry: ``build_model(cfg)`` picks the architecture by ``MODEL.NAME``."""
 import logging
 
+from mipnet import zoo
 from mipnet.config import ConfigError
 from mipnet.models.hrnet import PoseHighResolutionNet
 from mipnet.utils.checkpoint import load_matching_weights, load_model_weights
@@ -69,7 +70,8 @@ def build_model(cfg, is_train=False):
     if is_train and cfg.MODEL.INIT_WEIGHTS:
         # TRAIN.INIT_CHECKPOINT overwrites every tensor MODEL.PRETRAINED would fill, so the
         # ImageNet file is not read then (the result is the same).
-        model.init_weights('' if cfg.TRAIN.INIT_CHECKPOINT else cfg.MODEL.PRETRAINED)
+        model.init_weights('' if cfg.TRAIN.INIT_CHECKPOINT else
+                           zoo.local_path(cfg.MODEL.PRETRAINED, 'imagenet'))
     return model
 
 
@@ -104,7 +106,7 @@ def load_weights(model, cfg, path):
     """Load the checkpoint ``path`` into ``model`` (built from ``cfg``) strictly, refusing a
     checkpoint whose recorded settings (:func:`model_meta`) differ from ``cfg``'s; returns
     the state dict loaded."""
-    return load_model_weights(model, path, expected_meta=model_meta(cfg))
+    return load_model_weights(model, zoo.local_path(path, 'pose'), expected_meta=model_meta(cfg))
 
 
 def is_lambda_block_key(name):
@@ -119,11 +121,12 @@ def init_from_checkpoint(model, path, cfg=None):
     Every tensor of the checkpoint is loaded; only λ-block tensors may be absent from it and
     are left at their initial values. Unknown keys, shape mismatches and other missing keys
     raise one CheckpointError; with ``cfg``, so does a checkpoint recording the other λ form
-    (``MODEL.LAMBDA_IDENTITY_START``).
+    (``MODEL.LAMBDA_IDENTITY_START``). ``path`` may be ``zoo:NAME`` (:mod:`mipnet.zoo`).
 
     Returns:
         sorted list of the keys left initialised (empty for a MIPNet checkpoint).
     """
+    path = zoo.local_path(path, 'pose')
     left = load_matching_weights(model, path, is_lambda_block_key,
                                  expected_meta=None if cfg is None else model_meta(cfg),
                                  meta_keys=INIT_META_KEYS)

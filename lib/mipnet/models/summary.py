@@ -61,14 +61,3 @@ def model_summary(model, image_size):
         text += f', {alln / 1e9:.2f} GFLOPs for all {n} instances (shared trunk, {alln / one:.2f}x)'
     return text
 
-
-def main(argv=None):
-    """``python tools/model_summary.py --cfg FILE [KEY VALUE ...]``: parameters and FLOPs."""
-    from mipnet.cli.parsers import summary_parser
-    from mipnet.config import load_config
-    from mipnet.models import build_model
-    args = summary_parser().parse_args(argv)
-    cfg = load_config(args.cfg, args.opts)
-    model = build_model(cfg)
-    print(f'{cfg.MODEL.NAME} {list(cfg.MODEL.IMAGE_SIZE)}: ' +
-          model_summary(model, cfg.MODEL.IMAGE_SIZE))

@@ -137,3 +137,17 @@ def eval_main(argv=None):
         cfg = _load(args, extra)
         return evaluate_checkpoint(cfg, args.cfg, local_rank=args.local_rank)
     return _run(run, lambda: 'evaluation interrupted (Ctrl-C); no metrics were written')
+
+
+def train_command(argv=None):
+    """Console script ``mipnet-train``: :func:`train_main`, exit status 0 (1 after an
+    ``error:`` line)."""
+    train_main(argv)
+    return 0
+
+
+def eval_command(argv=None):
+    """Console script ``mipnet-test``: :func:`eval_main`, exit status 0 (1 after an
+    ``error:`` line)."""
+    eval_main(argv)
+    return 0

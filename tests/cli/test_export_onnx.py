@@ -1,17 +1,20 @@
-"""tools/export_onnx.py: the λ model in ONNX equals PyTorch at two batch sizes."""
+"""tools/export_onnx.py: the λ model in ONNX (torch.export-based exporter) equals PyTorch at
+two batch sizes."""
 import sys
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
 from mipnet.config import load_config
-from mipnet.engine import export
+from mipnet.cli import export
 from mipnet.models import build_model
 from tests.conftest import REPO
 
 ort = pytest.importorskip('onnxruntime', reason='optional extra: pip install -e .[onnx]')
 pytest.importorskip('onnx', reason='optional extra: pip install -e .[onnx]')
+pytest.importorskip('onnxscript', reason='optional extra: pip install -e .[onnx]')
 
 TINY = str(REPO / 'experiments' / 'synthetic' / 'tiny_mipnet.yaml')
 TINY_HRNET = str(REPO / 'experiments' / 'synthetic' / 'tiny_hrnet.yaml')
@@ -19,11 +22,18 @@ TINY_HRNET = str(REPO / 'experiments' / 'synthetic' / 'tiny_hrnet.yaml')
 
 def test_export_lambda_model_dynamic_batch(tmp_path, capsys):
     path = tmp_path / 'tiny.onnx'
-    code = export.main(['--cfg', TINY, '--out', str(path), '--random-weights',
-                        '--verify-batch-sizes', '2'])
-    out = capsys.readouterr().out
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        code = export.main(['--cfg', TINY, '--out', str(path), '--random-weights',
+                            '--verify-batch-sizes', '2'])
+    out, err = capsys.readouterr()
     assert code == 0
-    assert 'lambda_vec (B, 2)' in out and 'max abs difference' in out
+    assert 'lambda_vec (B, 2)' in out and 'max abs difference' in out and 'opset 18' in out
+    # The current exporter: no deprecation of the TorchScript-based one, no exporter noise.
+    assert not [w for w in caught if issubclass(w.category, (DeprecationWarning,
+                                                              FutureWarning))], \
+        [str(w.message) for w in caught]
+    assert 'torchvision' not in err and '[torch.onnx]' not in out
 
     # Same weights as the CLI (seed 0, no training init), checked here independently.
     torch.manual_seed(0)
@@ -64,5 +74,12 @@ def test_export_needs_weights(tmp_path, capsys):
 
 def test_missing_onnx_packages_message(monkeypatch):
     monkeypatch.setitem(sys.modules, 'onnxruntime', None)
-    with pytest.raises(export.ExportError, match=r'pip install -e \.\[onnx\]'):
+    with pytest.raises(export.ExportError, match=r'onnxscript .*pip install -e \.\[onnx\]'):
         export._require_onnx()
+
+
+def test_opsets_below_18_are_refused(tmp_path):
+    torch.manual_seed(0)
+    net = build_model(load_config(TINY_HRNET))
+    with pytest.raises(export.ExportError, match='writes opset 18 or later'):
+        export.export_onnx(net, str(tmp_path / 'old.onnx'), (64, 64), opset=17)

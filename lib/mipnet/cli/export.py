@@ -4,12 +4,16 @@ The exported graph is ``model.forward(images, lambda_vec)`` in eval mode (BatchN
 running statistics): inputs ``images`` (B, 3, H, W) float32 and ``lambda_vec`` (B, N)
 float32 (one-hot instance selectors; N = ``MODEL.NUM_INSTANCES``), output ``heatmaps``
 (B, J, H/4, W/4), with a dynamic batch B. Plain HRNet (``pose_hrnet``) exports ``images``
-only. ``onnx`` and ``onnxruntime`` are optional (``pip install -e .[onnx]``) and imported
-only here.
+only. The graph comes from PyTorch's ``torch.export``-based exporter (``dynamo=True``; the
+TorchScript-based one is deprecated since PyTorch 2.9), which writes opset 18 or later.
+``onnx``, ``onnxruntime`` and ``onnxscript`` (the exporter's ONNX builder) are optional
+(``pip install -e .[onnx]``) and imported only here.
 """
+import contextlib
 import logging
 import os
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -25,6 +29,8 @@ __all__ = ['ExportError', 'export_onnx', 'verify_onnx', 'main']
 
 #: maximum |onnxruntime - PyTorch| accepted by the verification
 TOLERANCE = 1e-4
+#: the oldest opset the torch.export-based exporter writes (older requests are kept at 18)
+MIN_OPSET = 18
 
 
 class ExportError(RuntimeError):
@@ -35,10 +41,32 @@ def _require_onnx():
     try:
         import onnx
         import onnxruntime
+        import onnxscript  # noqa: F401 - the exporter's ONNX builder
     except ImportError as exc:
-        raise ExportError(f'ONNX export needs the optional packages onnx and onnxruntime '
-                          f'({exc}); install them with: pip install -e .[onnx]') from None
+        raise ExportError(f'ONNX export needs the optional packages onnx, onnxruntime and '
+                          f'onnxscript ({exc}); install them with: pip install -e .[onnx]') \
+            from None
     return onnx, onnxruntime
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence what the exporter says about itself, not about the model: its registry logs
+    one warning per torchvision operator when torchvision is absent (MIPNet uses none), a
+    deprecation inside torch's own pytree code, and a note that the one batch dimension
+    shared by every input keeps its name. Any other warning still shows."""
+    registry = logging.getLogger('torch.onnx._internal.exporter._registration')
+    level = registry.level
+    registry.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message=r'.*isinstance\(treespec, LeafSpec\)',
+                                    category=FutureWarning)
+            warnings.filterwarnings('ignore', message=r'# The axis name: batch will not be used',
+                                    category=UserWarning)
+            yield
+    finally:
+        registry.setLevel(level)
 
 
 class _LambdaForward(nn.Module):
@@ -83,23 +111,37 @@ def example_inputs(net, image_size, batch_size, seed=0):
     return images, nn.functional.one_hot(idx, net.num_instances).float()
 
 
-def export_onnx(net, path, image_size, opset=17):
-    """Export ``net`` (eval mode, CPU) to ``path`` with a dynamic batch dimension.
+def export_onnx(net, path, image_size, opset=MIN_OPSET):
+    """Export ``net`` (eval mode, CPU) to ``path`` with a dynamic batch dimension named
+    ``batch``, through ``torch.export`` (``torch.onnx.export(..., dynamo=True)``).
 
     Returns:
         list of the graph's input names.
+
+    Raises:
+        ExportError: ``opset`` below :data:`MIN_OPSET`, or the exporter failed.
     """
+    _require_onnx()
+    if int(opset) < MIN_OPSET:
+        raise ExportError(f'--opset {opset}: the torch.export-based exporter writes opset '
+                          f'{MIN_OPSET} or later (onnxruntime >= 1.14 reads it)')
     net = net.cpu().eval()
     uses_lambda = net.uses_lambda
     wrapper = (_LambdaForward if uses_lambda else _ImagesForward)(net).eval()
     names = ['images', 'lambda_vec'] if uses_lambda else ['images']
-    dynamic = {name: {0: 'batch'} for name in names + ['heatmaps']}
+    batch = torch.export.Dim('batch')
+    dynamic = {name: {0: batch} for name in names}
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(wrapper, example_inputs(net, image_size, 2), path,
-                          input_names=names, output_names=['heatmaps'], dynamic_axes=dynamic,
-                          opset_version=int(opset), do_constant_folding=True, dynamo=False)
+    try:
+        with torch.no_grad(), _quiet_exporter():
+            torch.onnx.export(wrapper, example_inputs(net, image_size, 2), path,
+                              input_names=names, output_names=['heatmaps'],
+                              dynamic_shapes=dynamic, opset_version=int(opset), dynamo=True,
+                              verbose=False)
+    except Exception as exc:  # noqa: BLE001 - torch.export / onnxscript raise many types
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ExportError(f'the ONNX export failed ({type(exc).__name__}: {detail})') from exc
     return names
 
 

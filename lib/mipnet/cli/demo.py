@@ -1,5 +1,5 @@
 """Command line of :class:`mipnet.apis.PoseInferencer`: poses of every person in an image, a
-folder of images or a video, drawn and saved as COCO-style JSON.
+folder of images, a video, a camera or a stream, drawn and saved as COCO-style JSON.
 
     python tools/demo.py --cfg experiments/synthetic/tiny_mipnet.yaml \
         TEST.MODEL_FILE output/.../model_best.pth --image photo.jpg --out demo_out \
@@ -8,8 +8,12 @@ folder of images or a video, drawn and saved as COCO-style JSON.
 Outputs never overwrite inputs: ``--out`` may not be the input folder or a file, and an
 output name that would be an input file is refused. Images of one folder that share a stem
 (``x.jpg``, ``x.png``) are written as ``x_jpg.*`` and ``x_png.*``. A folder goes on past
-files that cannot be read and lists them at the end (exit status 1).
+files that cannot be read and lists them at the end (exit status 1). A camera (``--image 0``)
+or stream URL is processed frame by frame, each frame written as it comes, until it ends,
+``--max-frames`` or Ctrl-C.
 """
+import itertools
+import json
 import logging
 import os
 import sys
@@ -18,9 +22,11 @@ from collections import Counter
 import cv2
 from tqdm import tqdm
 
+from mipnet import zoo
 from mipnet.apis.detectors import FileDetector, InputError
-from mipnet.apis.inferencer import (MAX_BOXES_PER_IMAGE, PoseInferencer, check_box, is_video,
-                                    list_images, make_crop, video_fps)
+from mipnet.apis.inferencer import (MAX_BOXES_PER_IMAGE, PoseInferencer, check_box,
+                                    is_stream, is_video, list_images, make_crop,
+                                    stream_name, video_fps)
 from mipnet.cli.parsers import demo_parser
 from mipnet.config import ConfigError, load_config
 from mipnet.data import DataError
@@ -108,33 +114,38 @@ def _imwrite(path, img):
 
 def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch_size=None,
              kpt_thre=None, score_thre=0.0, detector=None, detector_options=None,
-             max_boxes=MAX_BOXES_PER_IMAGE, draw_scale=None):
+             max_boxes=MAX_BOXES_PER_IMAGE, draw_scale=None, max_frames=0):
     """Run the inferencer on an image, a folder of images or a video and save its outputs.
 
     Args:
         cfg: loaded config (``TEST.MODEL_FILE`` set; ``DEVICE``, ``TEST.FLIP_TEST`` etc.).
-        image: path of an image, a folder of images or a video.
+        image: path of an image, a folder of images or a video; or a camera index ('0') or
+            a stream URL (rtsp://, http://, ...).
         out: output folder: ``<name>.json`` and ``<name>.png`` per image; for a video one
-            ``<name>.json`` and ``<name>.mp4``.
+            ``<name>.json`` and ``<name>.mp4``; for a camera or stream ``<name>.mp4`` and
+            ``<name>.jsonl`` (one line per frame), both written as the frames come.
         boxes: list of 'x,y,w,h' strings used for every image, or None.
         boxes_file: boxes JSON (see :class:`~mipnet.apis.detectors.FileDetector`), or None.
         instances: comma-separated instance indices ('0,1'), None for all.
         batch_size: boxes per forward pass (default ``TEST.BATCH_SIZE_PER_GPU``).
         kpt_thre: drawing threshold of joint confidence (default ``TEST.IN_VIS_THRE``).
         score_thre: poses scoring below it are left out of the JSON and the drawing.
-        detector: 'none', 'file', 'hog' or 'onnx'; None picks 'file' when boxes are given,
-            else 'none'.
+        detector: 'none', 'file', 'hog', 'onnx' or a zoo detector ('yolox-m', ...); None
+            picks 'file' when boxes are given, else 'none'.
         detector_options: constructor arguments of the detector (hog, onnx).
         max_boxes: an image with more person boxes than this is an error.
         draw_scale: size of the drawings relative to the input (None: small inputs are
             upscaled so that their shorter side is at least 512 px); the JSON keeps image
             pixels.
+        max_frames: cameras and streams stop after this many frames (0: at the stream's
+            end, or on Ctrl-C).
 
     Returns:
         (dict output path -> number of poses (frames for a video), list of
         'file: reason' of the inputs that could not be read).
     """
-    if not os.path.exists(image):
+    stream = is_stream(image)
+    if not stream and not os.path.exists(image):
         raise DemoError(f'image not found: {image}')
     if draw_scale is not None and not draw_scale > 0:
         raise DemoError(f'--draw-scale {draw_scale}: must be a positive factor')
@@ -148,9 +159,13 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
         options.update(boxes=parsed or None, boxes_file=boxes_file,
                        score_thre=float(cfg.TEST.IMAGE_THRE))
     video = is_video(image)
-    paths = [image] if video or not os.path.isdir(image) else list_images(image)
-    bases = output_names(paths, out, folder=None if video or not os.path.isdir(image)
-                         else image)
+    if stream:
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise DemoError(f'--out {out} is a file; give a folder for the drawings and JSON')
+    else:
+        paths = [image] if video or not os.path.isdir(image) else list_images(image)
+        bases = output_names(paths, out, folder=None if video or not os.path.isdir(image)
+                             else image)
 
     inferencer = PoseInferencer(cfg, detector=detector, detector_options=options,
                                 instances=_parse_instances(instances), batch_size=batch_size,
@@ -169,6 +184,9 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
                     cfg.TEST.IMAGE_THRE)
     os.makedirs(out, exist_ok=True)
     try:
+        if stream:
+            return _run_stream(inferencer, image, os.path.join(out, stream_name(image)),
+                               kpt_thre, max_frames), []
         if video:
             return _run_video(inferencer, image, bases[image], kpt_thre, draw_scale), []
         return _run_images(inferencer, image, paths, bases, kpt_thre, draw_scale)
@@ -223,6 +241,48 @@ def _run_video(inferencer, path, base, kpt_thre, draw_scale=None):
     return {base + '.json': len(poses), video_path: frames}
 
 
+def _run_stream(inferencer, source, base, kpt_thre, max_frames):
+    """A camera or stream, frame by frame: each drawn frame goes to ``<base>.mp4`` and its
+    poses to a line of ``<base>.jsonl`` (flushed) as soon as it is done. Ends with the
+    stream, after ``max_frames`` frames, or on Ctrl-C (the outputs are kept). A camera or
+    stream that cannot be opened fails before any output is made."""
+    video_path, lines_path = base + '.mp4', base + '.jsonl'
+    results = inferencer(source)
+    writer, frames, poses, bar = None, 0, 0, None
+    try:
+        first = next(results)
+        bar = tqdm(desc='demo', unit='frame', dynamic_ncols=True)
+        with open(lines_path, 'w', encoding='utf-8') as lines:
+            for result in itertools.chain([first], results):
+                drawn = inferencer.draw(result, kpt_thre)
+                if writer is None:
+                    h, w = drawn.shape[:2]
+                    writer = cv2.VideoWriter(video_path, cv2.VideoWriter_fourcc(*'mp4v'),
+                                             result['fps'], (w, h))
+                    if not writer.isOpened():
+                        raise DemoError(f'could not open {video_path} for writing (mp4v codec)')
+                writer.write(drawn)
+                lines.write(json.dumps({'frame': result['frame'], 'poses': result['poses']})
+                            + '\n')
+                lines.flush()
+                frames += 1
+                poses += len(result['poses'])
+                bar.update(1)
+                if max_frames and frames >= max_frames:
+                    break
+    except KeyboardInterrupt:
+        logger.info('interrupted after %d frames; the outputs so far are kept', frames)
+    finally:
+        results.close()         # releases the camera or stream
+        if bar is not None:
+            bar.close()
+        if writer is not None:
+            writer.release()
+    if not frames:
+        return {}
+    return {lines_path: poses, video_path: frames}
+
+
 # ----------------------------------------------------------------------------- CLI
 def _detector_options(args):
     options = {}
@@ -234,8 +294,9 @@ def _detector_options(args):
         options['nms_thre'] = args.det_nms_thre
     if args.det_input_size is not None:
         options['input_size'] = tuple(args.det_input_size)
-    if options and args.detector not in ('hog', 'onnx'):
-        raise DemoError('--det-* options need --detector hog or onnx')
+    if options and args.detector not in ['hog', 'onnx', *zoo.detector_names()]:
+        raise DemoError('--det-* options need --detector hog, onnx or a zoo detector (yolox-m, '
+                        '...)')
     if 'model_file' in options and args.detector != 'onnx':
         raise DemoError('--det-model is the model of --detector onnx')
     if args.detector == 'onnx' and 'model_file' not in options:
@@ -262,7 +323,7 @@ def main(argv=None):
             instances=args.instances, batch_size=args.batch_size or None,
             kpt_thre=args.kpt_thre, score_thre=args.score_thre, detector=args.detector,
             detector_options=_detector_options(args), max_boxes=args.max_boxes,
-            draw_scale=args.draw_scale)
+            draw_scale=args.draw_scale, max_frames=args.max_frames)
     except (ConfigError, DataError, CheckpointError, DeviceError, InputError, OSError) as exc:
         print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
         return 1

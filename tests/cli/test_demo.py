@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from mipnet.config import load_config
-from mipnet.engine.demo import BoxSource, DemoError, check_box, main
+from mipnet.cli.demo import BoxSource, DemoError, check_box, main
 from mipnet.models import build_model
 from tests.apis._helpers import save_tiny_random_checkpoint, write_random_video
 from tests.conftest import REPO
@@ -125,7 +125,7 @@ def test_demo_cli_folder_with_coco_annotation_boxes(tmp_path, fixtures, checkpoi
 
 
 def test_demo_video(tmp_path, checkpoint, capsys, caplog):
-    caplog.set_level(logging.INFO, logger='mipnet.engine.demo')
+    caplog.set_level(logging.INFO, logger='mipnet.cli.demo')
     video = write_random_video(tmp_path / 'clip.mp4', frames=4)
     code, _, err = _run(capsys, 'TEST.MODEL_FILE', checkpoint, '--image', str(video),
                         '--out', str(tmp_path / 'out'))

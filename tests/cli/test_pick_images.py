@@ -3,8 +3,9 @@ import json
 
 import pytest
 
-from mipnet.engine.pick_images import main, pick_images
+from mipnet.cli.pick_images import main, pick_images
 from mipnet.evaluation.subsets import occluded_ann_ids
+from tests.engine.conftest import synthetic_root  # noqa: F401 - the fixture
 
 
 def _as_results(anns, score=0.9):
