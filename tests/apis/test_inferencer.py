@@ -239,7 +239,8 @@ def test_absurd_box_counts_are_refused_with_the_limit(fixtures, tiny_checkpoint)
 @pytest.mark.parametrize('value, message', [
     (None, r'input 0 is NoneType None; expected a BGR uint8 \(H, W, 3\) image array or the '
            'path of an image'),
-    (7, 'input 0 is int 7; expected'),
+    # An int is a camera index (issue 29): one clear error when there is no such camera.
+    (7, r'camera 7 could not be opened'),
     ([np.zeros((4, 4, 3), np.uint8), 3.5], 'input 1 is float 3.5; expected'),
     (np.zeros((0, 0, 3), np.uint8), r'image array 0 is empty \(shape \(0, 0, 3\)\)'),
     (np.zeros((5, 0, 3), np.uint8), r'image array 0 is empty \(shape \(5, 0, 3\)\)'),
