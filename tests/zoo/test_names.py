@@ -134,3 +134,12 @@ def test_pretrained_and_data_dir(monkeypatch, server):
     assert torch.equal(net.conv1.weight, conv1)
     with pytest.raises(zoo.ZooError, match='zoo:tiny-imagenet is a imagenet file'):
         PoseInferencer(TINY_HRNET, checkpoint='zoo:tiny-imagenet')
+
+
+def test_export_takes_zoo_weights(zoo_files, tmp_path, capsys):
+    pytest.importorskip('onnxscript', reason='optional extra: pip install -e .[onnx]')
+    from mipnet.cli import export
+    code = export.main(['--cfg', TINY_HRNET, '--out', str(tmp_path / 'hrnet.onnx'),
+                        '--verify-batch-sizes', '1', 'TEST.MODEL_FILE', 'zoo:tiny-mmpose-hrnet'])
+    assert code == 0, capsys.readouterr().err
+    assert 'exported' in capsys.readouterr().out
