@@ -66,3 +66,22 @@ def test_missing_onnx_packages_message(monkeypatch):
     monkeypatch.setitem(sys.modules, 'onnxruntime', None)
     with pytest.raises(export.ExportError, match=r'pip install -e \.\[onnx\]'):
         export._require_onnx()
+
+
+def test_export_instances_graph_for_the_onnxruntime_backend(tmp_path, capsys):
+    from mipnet.evaluation.onnxruntime_backend import OnnxRuntimeModel
+    path = tmp_path / 'instances.onnx'
+    code = export.main(['--cfg', TINY, '--out', str(path), '--random-weights', '--graph',
+                        'instances', '--verify-batch-sizes', '1,3', 'MODEL.NUM_INSTANCES', '3'])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert 'lambdas (K, 3) -> heatmaps (B, K, 17, 16, 16)' in out
+    assert '(batch 1)' in out and '(batch 3)' in out
+    model = OnnxRuntimeModel(str(path))
+    assert model.uses_lambda and model.num_instances == 3
+    torch.manual_seed(0)
+    net = build_model(load_config(TINY, ['MODEL.NUM_INSTANCES', '3'])).eval()
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = net(images, instances=[2, 0])
+    np.testing.assert_allclose(model(images, [2, 0]).numpy(), expected.numpy(), atol=1e-5)

@@ -166,6 +166,11 @@ def export_parser():
     p.add_argument('--instances', type=int, default=None,
                    help='λ length N (sets MODEL.NUM_INSTANCES; must match the checkpoint)')
     p.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    p.add_argument('--graph', choices=('lambda', 'instances'), default='lambda',
+                   help="lambda: (images, lambda_vec (B, N)) -> heatmaps, one instance per "
+                        "box; instances: (images, lambdas (K, N)) -> heatmaps (B, K, J, h, w) "
+                        "with the trunk shared by the K instances, the graph of "
+                        "PoseInferencer(backend='onnxruntime') (default lambda)")
     p.add_argument('--random-weights', action='store_true',
                    help='export randomly initialised weights (smoke tests) instead of '
                         'TEST.MODEL_FILE')

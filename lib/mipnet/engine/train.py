@@ -30,6 +30,7 @@ from mipnet.utils import dist
 from mipnet.utils.checkpoint import (CheckpointError, check_compatible, extract_state_dict,
                                      load_file, load_model_weights, reconcile_best,
                                      remove_partial_saves, save_atomic, state_dict_digest)
+from mipnet.utils.compile import CompiledModule
 from mipnet.utils.logging import AverageMeter, setup_logging
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,10 @@ class Trainer:
             model = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=None if self.device.type == 'cpu' else [self.device])
         self.model = model
+        # TRAIN.COMPILE: the forward runs compiled; self.model keeps the parameters that the
+        # optimizer, DDP and the checkpoints see.
+        self.forward_model = CompiledModule(model, 'training model') if cfg.TRAIN.COMPILE \
+            else model
         self.criterion = build_criterion(cfg)
         self.optimizer = build_optimizer(cfg, model, self.device)
         if dist.is_main_process():
@@ -308,13 +313,7 @@ class Trainer:
         for i, batch in enumerate(loader):
             images, target, target_weight, meta = self.batch_maker(batch)
             data_time.update(time.perf_counter() - end)
-            with torch.autocast(device.type, dtype=autocast_dtype(device.type),
-                                enabled=self.amp):
-                loss, output = compute_loss(cfg, self.model, self.criterion, images, target,
-                                            target_weight)
-            self._check_finite(loss, epoch, i)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+            loss, output = self._forward_backward(images, target, target_weight, epoch, i)
             if cfg.TRAIN.CLIP_GRAD_NORM > 0:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.TRAIN.CLIP_GRAD_NORM)
@@ -361,6 +360,37 @@ class Trainer:
         return {'loss': losses.avg, 'accuracy': accs.avg,
                 'steady_samples_per_s': steady_samples * world / steady_time
                 if steady_time > 0 else float('nan')}
+
+    def _forward_backward_once(self, images, target, target_weight, epoch, step):
+        with torch.autocast(self.device.type, dtype=autocast_dtype(self.device.type),
+                            enabled=self.amp):
+            loss, output = compute_loss(self.cfg, self.forward_model, self.criterion, images,
+                                        target, target_weight)
+        self._check_finite(loss, epoch, step)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        return loss, output
+
+    def _forward_backward(self, images, target, target_weight, epoch, step):
+        """Forward, the finite-loss check and backward of one batch: (loss, output).
+
+        With ``TRAIN.COMPILE`` the backward graph compiles at the first backward call; if
+        that fails, the step is redone eagerly and training goes on eagerly (one warning).
+        A failing forward compilation falls back inside :class:`CompiledModule` itself.
+        """
+        compiled = self.forward_model if isinstance(self.forward_model, CompiledModule) \
+            else None
+        if compiled is None or not compiled.compiled:
+            return self._forward_backward_once(images, target, target_weight, epoch, step)
+        try:
+            return self._forward_backward_once(images, target, target_weight, epoch, step)
+        except NonFiniteLossError:
+            raise
+        except Exception as exc:   # the compiled backward: whatever its compiler raised
+            # The compiled forward of this step already updated the BatchNorm running
+            # statistics once; the eager redo updates them again (this step only).
+            compiled.fall_back(exc)
+            return self._forward_backward_once(images, target, target_weight, epoch, step)
 
     def _max_steps_reached(self):
         return 0 < self.cfg.TRAIN.MAX_STEPS <= self.global_step - self.start_step
