@@ -149,6 +149,13 @@ def demo_parser():
     add_device(p)
     p.add_argument('--batch-size', type=int, default=0,
                    help='boxes per forward pass (default TEST.BATCH_SIZE_PER_GPU)')
+    p.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+                   help='pytorch (TEST.FUSE_BN / CHANNELS_LAST / COMPILE apply) or '
+                        'onnxruntime (the shared-trunk ONNX graph, exported at start or '
+                        'given with --onnx-model; needs pip install -e .[onnx])')
+    p.add_argument('--onnx-model', default=None,
+                   help='with --backend onnxruntime: the graph of tools/export_onnx.py '
+                        '--graph instances (TEST.MODEL_FILE is then not read)')
     p.add_argument('--kpt-thre', type=float, default=None,
                    help='joints drawn above this confidence (default TEST.IN_VIS_THRE)')
     p.add_argument('--score-thre', type=float, default=0.0,

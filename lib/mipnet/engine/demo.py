@@ -106,7 +106,8 @@ def _imwrite(path, img):
 
 
 def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch_size=None,
-             kpt_thre=None, score_thre=0.0, detector=None, detector_options=None):
+             kpt_thre=None, score_thre=0.0, detector=None, detector_options=None,
+             backend='pytorch', onnx_model=None):
     """Run the inferencer on an image, a folder of images or a video and save its outputs.
 
     Args:
@@ -123,6 +124,7 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
         detector: 'none', 'file', 'hog' or 'onnx'; None picks 'file' when boxes are given,
             else 'none'.
         detector_options: constructor arguments of the detector (hog, onnx).
+        backend, onnx_model: ``backend`` and ``onnx_file`` of the inferencer.
 
     Returns:
         (dict output path -> number of poses (frames for a video), list of
@@ -146,7 +148,8 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
 
     inferencer = PoseInferencer(cfg, detector=detector, detector_options=options,
                                 instances=_parse_instances(instances), batch_size=batch_size,
-                                score_thre=score_thre)
+                                score_thre=score_thre, backend=backend,
+                                onnx_file=onnx_model)
     meta = inferencer.meta
     logger.info('%s (%s layout, %d joints) on %s | instances %s | flip test %s | boxes: %s',
                 cfg.MODEL.NAME, meta.name, meta.num_joints, inferencer.device,
@@ -243,7 +246,8 @@ def main(argv=None):
             cfg, args.image, args.out, boxes=args.boxes, boxes_file=args.boxes_file,
             instances=args.instances, batch_size=args.batch_size or None,
             kpt_thre=args.kpt_thre, score_thre=args.score_thre, detector=args.detector,
-            detector_options=_detector_options(args))
+            detector_options=_detector_options(args), backend=args.backend,
+            onnx_model=args.onnx_model)
     except (ConfigError, DataError, CheckpointError, DeviceError, InputError, OSError) as exc:
         print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
         return 1
