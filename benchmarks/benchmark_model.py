@@ -270,7 +270,8 @@ def bench_fast_paths(name, device, batch, warmup, repeat, compile_model=True):
     """
     from mipnet.evaluation.inference import predictor_from_cfg
     from mipnet.evaluation.onnxruntime_backend import OnnxRuntimeModel, export_instances_onnx
-    cfg, model = make_model(name, device)
+    torch._dynamo.reset()      # each config compiles from scratch (no graphs of the last)
+    cfg, model = make_model(name, device, opts=['TEST.BATCH_SIZE_PER_GPU', str(batch)])
     model.eval()
     w, h = cfg.MODEL.IMAGE_SIZE
     images = torch.randn(batch, 3, h, w, device=device)

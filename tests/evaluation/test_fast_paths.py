@@ -89,3 +89,18 @@ def test_unwrap_reaches_the_network_through_nested_wrappers():
     outer.module = torch.nn.Module()
     outer.module.module = model
     assert unwrap(outer) is model and unwrap(model) is model
+
+
+@pytest.mark.parametrize('flip', [False, True])
+def test_padded_batches_give_the_same_heatmaps(flip):
+    from mipnet.evaluation.inference import MultiInstancePredictor
+    _, model = random_model(3)
+    images = _images(3)
+    kwargs = dict(flip_index=FLIP if flip else None, shift_heatmap=True)
+    expected = MultiInstancePredictor(model, [0, 1, 2], **kwargs).heatmaps(images)
+    padded = MultiInstancePredictor(model, [0, 1, 2], pad_batch=5, **kwargs)
+    calls = []
+    padded.model = lambda batch, **kw: calls.append(batch.shape[0]) or model(batch, **kw)
+    assert_heatmaps_close(padded.heatmaps(images), expected, rel=1e-6)
+    assert calls == [10 if flip else 5]
+    assert padded.heatmaps(_images(6)).shape[0] == 6     # larger batches are not cut
