@@ -22,8 +22,16 @@ Before timing, one batch of each path is compared with the per-sample one (the l
 differences of images, targets and weights are printed; tests/data/test_batch_targets.py
 and tests/data/test_image_cache.py pin them to 0).
 
+With ``--items`` it instead times single items, ``dataset[i]`` in this process (process CPU
+clock, interleaved rounds, median), with JPEG decoding and with the image cache: the
+training item (augmentation and targets), the training crop item (what a training worker
+makes), the evaluation item before issue 31 (the crop with every instance's joints carried
+through the crop transform) and the evaluation item now (the crop and the box, what
+inference reads), with the evaluation / training ratios.
+
 Examples:
     python benchmarks/benchmark_data.py
+    python benchmarks/benchmark_data.py --items --sets coco crowdpose ochuman --samples 400
     python benchmarks/benchmark_data.py --workers 1 2 --rounds 5 --samples 200
     python benchmarks/benchmark_data.py --synthetic-root data/synthetic --image-size 288 384
 """
@@ -154,6 +162,9 @@ def parse_args(argv=None):
                    help='train: augmented items with targets; val: the evaluation items '
                         '(per-sample = the float images and unused targets evaluation read '
                         'before, batched = crops normalised on --device)')
+    p.add_argument('--items', action='store_true',
+                   help='time single items (dataset[i]) in this process instead: training '
+                        'items against evaluation items before and after issue 31')
     p.add_argument('--cold', action='store_true',
                    help='drop the image files and the cache from the page cache before '
                         'every timing (reads from disk, as for a dataset larger than RAM)')
@@ -243,6 +254,75 @@ def compare_once(per_sample, crops, finish_new, device, batch_size):
     return [float((a.float() - b.float()).abs().max()) for a, b in zip(old[:3], new[:-1])]
 
 
+class FullMetaEvalCrops(Dataset):
+    """The evaluation crop item before issue 31: the same crop, with every instance's joints
+    carried through the crop transform into its meta (kept here only to compare against)."""
+
+    def __init__(self, full):
+        self.full = full      # an evaluation dataset built without device_targets
+
+    def __len__(self):
+        return len(self.full)
+
+    def __getitem__(self, idx):
+        ds = self.full
+        rec = ds.db[idx]
+        crop, meta = ds._make_crop(rec, ds._read_image(rec['image']))
+        meta['index'] = idx
+        return crop, meta
+
+
+def time_items(datasets, n, rounds):
+    """Median items/s of ``dataset[i]`` for each dataset, timed round-robin with this
+    process's CPU clock."""
+    rates = [[] for _ in datasets]
+    for _ in range(rounds):
+        for ds, bucket in zip(datasets, rates):
+            start = time.process_time()
+            for i in range(n):
+                ds[i % len(ds)]
+            bucket.append(n / (time.process_time() - start))
+    return [statistics.median(r) for r in rates]
+
+
+def main_items(args, sets):
+    """The ``--items`` table: training against evaluation items, decoded and cached."""
+    labels = ('training item', 'training crop item', 'evaluation item before',
+              'evaluation item now')
+    rows = []
+    with tempfile.TemporaryDirectory(prefix='mipnet_image_cache_') as tmp:
+        for label, name, image_dir, ann_file, nj in sets:
+            folder = os.path.join(tmp, name)
+            plain_cfg = make_cfg(args, name, image_dir, ann_file, nj)
+            probe = build_dataset(plain_cfg, False, device_targets=True)
+            build_image_cache(sorted({rec['image'] for rec in probe.db} |
+                                     {rec['image'] for rec in
+                                      build_dataset(plain_cfg, True).db}),
+                              folder, decode_image)
+            for source, cfg in (('decode', plain_cfg),
+                                ('cache', make_cfg(args, name, image_dir, ann_file, nj,
+                                                   folder))):
+                datasets = [build_dataset(cfg, True), build_dataset(cfg, True,
+                                                                    device_targets=True),
+                            FullMetaEvalCrops(build_dataset(cfg, False)),
+                            build_dataset(cfg, False, device_targets=True)]
+                seed_all(0)
+                rates = time_items(datasets, args.samples, args.rounds)
+                rows.append((label, source, rates))
+    head = (f'{"dataset":<20} {"pixels":<7} ' + ' '.join(f'{h + "/s":>24}' for h in labels) +
+            f' {"eval now / training":>20} {"eval now / before":>18}')
+    print(f'single items in this process, input {args.image_size[0]}x{args.image_size[1]}, '
+          f'{args.num_instances} instances, {args.samples} items x {args.rounds} interleaved '
+          f'rounds (median, process CPU time), load average {os.getloadavg()[0]:.2f} at the '
+          'end')
+    print(head)
+    print('-' * len(head))
+    for label, source, rates in rows:
+        print(f'{label:<20} {source:<7} ' + ' '.join(f'{r:>24.1f}' for r in rates) +
+              f' {rates[3] / rates[0]:>19.2f}x {rates[3] / rates[2]:>17.2f}x')
+    return 0
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format='%(message)s')
@@ -271,6 +351,8 @@ def main(argv=None):
         print('nothing to benchmark')
         return 1
 
+    if args.items:
+        return main_items(args, sets)
     w, h = args.image_size
     mode = ('train mode, full augmentation' if args.split == 'train' else
             'evaluation items (ground-truth boxes, no augmentation)')

@@ -9,7 +9,12 @@ machine gives):
    of MIPNet (``pose_hrnet_se_lambda``, two instances, shared trunk) and of the HRNet
    baseline (``pose_hrnet``) at W48 384x288 and W32 256x192, for fp32, AMP float16 (with a
    GradScaler) and AMP bfloat16, channels_last off and on, batch 24 and 64;
-3. inference boxes/s (eval, no flip) of both: MIPNet with both instances, HRNet plain;
+3. inference boxes/s (eval, no flip) of both: MIPNet with both instances, HRNet plain, for
+   fp32 / AMP fp16 / AMP bf16 with channels_last, fp32 without, and the fast paths in fp32:
+   BatchNorm folded (``TEST.FUSE_BN``), ``torch.compile`` (``TEST.COMPILE``: inductor,
+   frozen weights, on the folded channels_last copy; its compile time is recorded) and ONNX
+   Runtime (the shared-trunk graph of ``PoseInferencer(backend='onnxruntime')``, with the
+   CUDA execution provider when onnxruntime-gpu is installed, else recorded as CPU);
 4. the data pipeline (``benchmarks/benchmark_data.py --device cuda``, at most 90 s): samples/s
    of the per-sample, batched and image-cache paths with 1 and 4 workers, targets made on the
    GPU.
@@ -21,8 +26,11 @@ package is imported from ``lib/`` of this checkout; what a CUDA image with PyTor
 pytest``) and is then installed with ``pip --no-index``. A measurement that runs out of GPU
 memory is recorded as OOM; measurements past the time budget are recorded as skipped.
 
-``--dry-run`` runs the same code on the CPU with the tiny config, batch 2 and one timed
-step, so that CI checks the script in seconds; its numbers are not GPU measurements.
+``--dry-run`` runs the same code on the CPU with the tiny config, batch 2, no warm-up and
+one timed step, so that CI checks the script in under 30 s; its numbers are not GPU measurements, and
+its compile row uses dynamo's ``eager`` backend (inductor's C++ build of even the tiny
+model takes a minute on a CPU; the inductor path itself is pinned by
+tests/utils/test_compile.py).
 
 Examples:
     python benchmarks/device_check.py                      # on the GPU machine
@@ -43,13 +51,16 @@ REPO = Path(__file__).resolve().parents[1]
 NEEDED = {'yacs': 'yacs', 'cv2': 'opencv-python-headless', 'pycocotools': 'pycocotools',
           'numpy': 'numpy'}
 PRECISIONS = ('fp32', 'fp16', 'bf16')
+#: inference paths besides eager, measured in fp32
+FAST_PATHS = ('fuse_bn', 'compile', 'onnxruntime')
 MODELS = {'mipnet': 'pose_hrnet_se_lambda', 'hrnet': 'pose_hrnet'}
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--dry-run', action='store_true',
-                   help='CPU, tiny config, batch 2, one timed step: checks the script only')
+                   help='CPU, tiny config, batch 2, no warm-up, one timed step: checks the '
+                        'script only (under 30 s)')
     p.add_argument('--out', default='device_check.json', help='JSON result file')
     p.add_argument('--budget-s', type=float, default=420.0,
                    help='time for the whole check; later measurements are skipped')
@@ -65,7 +76,7 @@ def parse_args(argv=None):
     dry = args.dry_run
     args.configs = args.configs or (['tiny'] if dry else ['w48_384x288', 'w32_256x192'])
     args.batches = args.batches or ([2] if dry else [24, 64])
-    args.warmup = args.warmup if args.warmup is not None else (1 if dry else 3)
+    args.warmup = args.warmup if args.warmup is not None else (0 if dry else 3)
     args.steps = args.steps if args.steps is not None else (1 if dry else 5)
     return args
 
@@ -129,14 +140,19 @@ def run_cuda_tests(paths, budget_s):
             'output_tail': proc.stdout[-3000:] if proc.returncode not in (0, 5) else ''}
 
 
+class Unavailable(Exception):
+    """A measurement this machine cannot make (an optional package is missing)."""
+
+
 class Bench:
     """Training and inference measurements with one torch device."""
 
-    def __init__(self, device, warmup, steps):
+    def __init__(self, device, warmup, steps, compile_backend='inductor'):
         import torch
         self.torch = torch
         self.device = device
         self.warmup, self.steps = warmup, steps
+        self.compile_backend = compile_backend
 
     def dtype(self, precision):
         torch = self.torch
@@ -192,13 +208,14 @@ class Bench:
         finite = bool(torch.isfinite(torch.stack(losses)).all())
         return {'boxes_s': batch / seconds, 'step_s': seconds, 'finite_loss': finite}
 
-    def infer(self, cfg, model, batch, precision):
+    def infer(self, cfg, model, batch, precision, channels_last=True):
         """Boxes/s of the eval forward: all instances (shared trunk) or the plain network."""
         torch = self.torch
         from mipnet.evaluation.inference import instance_heatmaps
         model.eval()
-        model.to(memory_format=torch.channels_last)
-        images, _, _ = self._inputs(cfg, batch, True)
+        model.to(memory_format=torch.channels_last if channels_last else
+                 torch.contiguous_format)
+        images, _, _ = self._inputs(cfg, batch, channels_last)
         instances = range(cfg.MODEL.NUM_INSTANCES) if model.uses_lambda else None
 
         def forward():
@@ -211,6 +228,53 @@ class Bench:
         return {'boxes_s': batch / seconds, 'batch_s': seconds}
 
 
+    def infer_fast(self, cfg, model, batch, path):
+        """Boxes/s of the fp32 eval forward through a fast path of :data:`FAST_PATHS`,
+        with 'setup_s' (fold / compile / export + session, the compile's first call) and,
+        for ONNX Runtime, the execution 'provider' that ran."""
+        torch = self.torch
+        import tempfile
+        from benchmark_model import sync
+        from mipnet.evaluation.inference import instance_heatmaps
+        from mipnet.models.fusion import fuse_bn
+        model.eval()
+        channels_last = path != 'onnxruntime'
+        images, _, _ = self._inputs(cfg, batch, channels_last)
+        instances = list(range(cfg.MODEL.NUM_INSTANCES)) if model.uses_lambda else [0]
+        extra = {}
+        start = time.perf_counter()
+        if path == 'onnxruntime':
+            if importlib.util.find_spec('onnxruntime') is None:
+                raise Unavailable('onnxruntime is not installed')
+            from mipnet.evaluation.onnxruntime_backend import (OnnxRuntimeModel,
+                                                               export_instances_onnx)
+            with tempfile.TemporaryDirectory(prefix='device_check_onnx_') as tmp:
+                onnx_file = os.path.join(tmp, 'model.onnx')
+                export_instances_onnx(model, onnx_file, cfg.MODEL.IMAGE_SIZE)
+                model.to(self.device)
+                run = OnnxRuntimeModel(onnx_file, self.device)
+            extra['provider'] = run.providers[0]
+        else:
+            run = fuse_bn(model).to(memory_format=torch.channels_last)
+            if path == 'compile':
+                from mipnet.utils.compile import CompiledModule
+                run = CompiledModule(run, 'inference model', backend=self.compile_backend,
+                                     freeze=True)
+
+        def forward():
+            with torch.inference_mode():
+                return instance_heatmaps(run, images, instances)
+
+        if path == 'compile':
+            forward()
+            sync(self.device)
+            if run.error:
+                raise RuntimeError(f'compile failed: {run.error}')
+        extra['setup_s'] = time.perf_counter() - start
+        seconds = self._time(forward)
+        return {'boxes_s': batch / seconds, 'batch_s': seconds, **extra}
+
+
 def measure(args, bench, deadline, log):
     """All training and inference rows (dicts), OOM and budget recorded per row."""
     torch = bench.torch
@@ -221,7 +285,11 @@ def measure(args, bench, deadline, log):
             cfg, model = make_model(config, bench.device, opts=['MODEL.NAME', name])
             jobs = [('train', p, cl, b) for p in PRECISIONS for cl in (False, True)
                     for b in args.batches]
-            jobs += [('infer', p, True, max(args.batches)) for p in PRECISIONS]
+            batch = max(args.batches)
+            jobs += [('infer', p, True, batch) for p in PRECISIONS]
+            jobs += [('infer', 'fp32', False, batch)]
+            jobs += [(f'infer {path}', 'fp32', path != 'onnxruntime', batch)
+                     for path in FAST_PATHS]
             for kind, precision, cl, batch in jobs:
                 row = {'config': config, 'model': label, 'kind': kind, 'precision': precision,
                        'channels_last': cl, 'batch': batch}
@@ -229,10 +297,16 @@ def measure(args, bench, deadline, log):
                     row['status'] = 'skipped (time budget)'
                 else:
                     try:
-                        row.update(bench.train(cfg, model, batch, precision, cl)
-                                   if kind == 'train' else bench.infer(cfg, model, batch,
-                                                                       precision))
+                        if kind == 'train':
+                            row.update(bench.train(cfg, model, batch, precision, cl))
+                        elif kind == 'infer':
+                            row.update(bench.infer(cfg, model, batch, precision, cl))
+                        else:
+                            row.update(bench.infer_fast(cfg, model, batch,
+                                                        kind.split(' ', 1)[1]))
                         row['status'] = 'ok'
+                    except Unavailable as exc:
+                        row['status'] = f'n/a ({exc})'
                     except torch.cuda.OutOfMemoryError:
                         row['status'] = 'OOM'
                     except RuntimeError as exc:   # e.g. a dtype the device lacks
@@ -307,7 +381,8 @@ def main(argv=None):
     if result['tests'].get('output_tail'):
         print(result['tests']['output_tail'])
 
-    bench = Bench(device, args.warmup, args.steps)
+    bench = Bench(device, args.warmup, args.steps,
+                  compile_backend='eager' if args.dry_run else 'inductor')
     result['rows'] = measure(args, bench, deadline, lambda r: print(
         '  ' + ' '.join(f'{k}={v:.2f}' if isinstance(v, float) else f'{k}={v}'
                         for k, v in r.items()), flush=True))
@@ -316,8 +391,13 @@ def main(argv=None):
     result['seconds'] = round(time.perf_counter() - start, 1)
     text = table(result['rows'])
     print(f'\nboxes/s ({name}; training: {args.warmup} warm-up + {args.steps} timed steps, '
-          'MIPNet = 2 instances per box with shared trunk; inference: eval, no flip, '
-          f'channels_last)\n{text}')
+          'MIPNet = 2 instances per box with shared trunk; inference: eval, no flip; '
+          '"infer fuse_bn / compile": fp32, BatchNorm folded, channels_last, compiled; '
+          f'"infer onnxruntime": the shared-trunk ONNX graph)\n{text}')
+    for r in result['rows']:
+        if 'setup_s' in r:
+            print(f'  set-up of {r["config"]} {r["model"]} {r["kind"]}: {r["setup_s"]:.1f} s'
+                  + (f' ({r["provider"]})' if 'provider' in r else ''))
     data = result['data_pipeline']
     print(f'\ndata pipeline ({data["status"]}): {data["command"]}\n{data.get("output", "")}')
     print(f'total {result["seconds"]} s')

@@ -33,3 +33,19 @@ def test_three_paths_agree_and_are_timed(tmp_path, split, same):
         assert float(ratio) == pytest.approx(float(new) / float(old), rel=0.02, abs=0.01)
         assert float(cached_ratio) == pytest.approx(float(cached) / float(old), rel=0.02,
                                                     abs=0.01)
+
+
+
+def test_items_mode_times_training_and_evaluation_items(tmp_path):
+    proc = subprocess.run([sys.executable, str(SCRIPT), '--items', '--rounds', '1',
+                           '--samples', '8', '--sets', 'coco', 'ochuman'], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = re.findall(r'^fixtures/(\w+) +(decode|cache) +([\d.]+) +([\d.]+) +([\d.]+) +'
+                      r'([\d.]+) +([\d.]+)x +([\d.]+)x$', proc.stdout, re.M)
+    assert [(r[0], r[1]) for r in rows] == [('coco', 'decode'), ('coco', 'cache'),
+                                            ('ochuman', 'decode'), ('ochuman', 'cache')]
+    for *_, train, _, before, now, vs_train, vs_before in rows:
+        assert min(map(float, (train, before, now))) > 0
+        assert float(vs_train) == pytest.approx(float(now) / float(train), abs=0.01)
+        assert float(vs_before) == pytest.approx(float(now) / float(before), abs=0.01)

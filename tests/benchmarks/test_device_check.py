@@ -26,15 +26,25 @@ def test_dry_run_measures_the_matrix_and_writes_json(tmp_path):
     if not torch.cuda.is_available():
         assert tests['counts'] == {'skipped': 3}
     rows = result['rows']
-    # 2 models x (3 precisions x channels_last off/on training + 3 precisions inference)
-    assert len(rows) == 18
+    # 2 models x (3 precisions x channels_last off/on training + 3 precisions inference
+    # + fp32 inference without channels_last + 3 fast paths in fp32)
+    assert len(rows) == 26
+    fast = {('infer fuse_bn', 'fp32', True), ('infer compile', 'fp32', True),
+            ('infer onnxruntime', 'fp32', False), ('infer', 'fp32', False)}
     assert {(r['model'], r['kind'], r['precision'], r['channels_last']) for r in rows} == {
         (m, k, p, cl) for m in ('mipnet', 'hrnet') for p in ('fp32', 'fp16', 'bf16')
-        for k, cl in (('train', False), ('train', True), ('infer', True))}
+        for k, cl in (('train', False), ('train', True), ('infer', True))} | {
+        (m, *row) for m in ('mipnet', 'hrnet') for row in fast}
     for r in rows:
         assert r['status'] == 'ok' and r['boxes_s'] > 0 and r['config'] == 'tiny', r
-        assert r['kind'] == 'infer' or r['finite_loss'], r
+        assert r['kind'].startswith('infer') or r['finite_loss'], r
+        assert ('setup_s' in r) == (r['kind'] in ('infer fuse_bn', 'infer compile',
+                                                  'infer onnxruntime')), r
+    assert {r['provider'] for r in rows if r['kind'] == 'infer onnxruntime'} == \
+        {'CPUExecutionProvider'}
     assert '| tiny | mipnet | train | on | 1 |' in proc.stdout
+    assert '| tiny | mipnet | infer compile | on | 1 |' in proc.stdout
+    assert 'set-up of tiny mipnet infer onnxruntime' in proc.stdout
     assert 'DRY RUN' in proc.stdout and f'JSON written to {out}' in proc.stdout
     data = result['data_pipeline']
     assert data['status'] == 'ok' and '--device cpu' in data['command'], data

@@ -83,3 +83,22 @@ def test_opsets_below_18_are_refused(tmp_path):
     net = build_model(load_config(TINY_HRNET))
     with pytest.raises(export.ExportError, match='writes opset 18 or later'):
         export.export_onnx(net, str(tmp_path / 'old.onnx'), (64, 64), opset=17)
+
+
+def test_export_instances_graph_for_the_onnxruntime_backend(tmp_path, capsys):
+    from mipnet.evaluation.onnxruntime_backend import OnnxRuntimeModel
+    path = tmp_path / 'instances.onnx'
+    code = export.main(['--cfg', TINY, '--out', str(path), '--random-weights', '--graph',
+                        'instances', '--verify-batch-sizes', '1,3', 'MODEL.NUM_INSTANCES', '3'])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert 'lambdas (K, 3) -> heatmaps (B, K, 17, 16, 16)' in out
+    assert '(batch 1)' in out and '(batch 3)' in out
+    model = OnnxRuntimeModel(str(path))
+    assert model.uses_lambda and model.num_instances == 3
+    torch.manual_seed(0)
+    net = build_model(load_config(TINY, ['MODEL.NUM_INSTANCES', '3'])).eval()
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = net(images, instances=[2, 0])
+    np.testing.assert_allclose(model(images, [2, 0]).numpy(), expected.numpy(), atol=1e-5)

@@ -414,3 +414,22 @@ def test_dataloader_workers(fixture_cfg):
     image, target, weight, meta = next(iter(loader))
     assert image.shape == (5, 3, 64, 64) and target.shape == (5, 2, 17, 16, 16)
     assert meta['instance_valid'].shape == (5, 2) and meta['image_id'].tolist() == [1, 2, 2, 3, 3]
+
+
+@pytest.mark.parametrize('name', ['coco', 'crowdpose', 'ochuman'])
+def test_evaluation_items_carry_only_what_inference_reads(name, fixture_cfg):
+    from mipnet.data.targets import normalize_crops
+    cfg = fixture_cfg(name, 'DATASET.COLOR_RGB', True)
+    full = build_dataset(cfg, False)
+    lean = build_dataset(cfg, False, device_targets=True)
+    for i in range(len(full)):
+        image, _, _, meta = full[i]
+        crop, lean_meta = lean[i]
+        assert crop.dtype == torch.uint8
+        assert torch.equal(normalize_crops(crop[None], True)[0], image)
+        assert set(lean_meta) == {'image', 'image_id', 'center', 'scale', 'score', 'index'}
+        for key in ('image', 'image_id', 'score', 'index'):
+            assert lean_meta[key] == meta[key]
+        for key in ('center', 'scale'):
+            assert lean_meta[key].dtype == np.float32
+            np.testing.assert_array_equal(lean_meta[key], meta[key])

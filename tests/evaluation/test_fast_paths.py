@@ -13,6 +13,7 @@ from mipnet.models.fusion import count_batchnorms
 from tests.models._helpers import assert_heatmaps_close, random_model
 
 FLIP = get_keypoint_meta('coco').flip_index
+EAGER = ['TEST.FUSE_BN', 'False', 'TEST.CHANNELS_LAST', 'False', 'TEST.COMPILE', 'False']
 FAST_KEYS = {
     'fuse_bn': ['TEST.FUSE_BN', 'True'],
     'channels_last': ['TEST.CHANNELS_LAST', 'True'],
@@ -40,7 +41,7 @@ def test_every_fast_path_gives_the_eager_heatmaps(name, num_instances, flip):
     cfg, model = random_model(num_instances, 'TEST.FLIP_TEST', flip, 'TEST.SHIFT_HEATMAP',
                               True, name=name)
     images = _images()
-    eager = predictor_from_cfg(cfg, model, FLIP)
+    eager = predictor_from_cfg(_with(cfg, EAGER), model, FLIP)
     assert eager.model is model
     expected = eager.heatmaps(images)
     k = num_instances if name == 'pose_hrnet_se_lambda' else 1
@@ -69,8 +70,17 @@ def test_fast_paths_leave_the_model_alone(caplog):
     after = model.state_dict()
     assert list(after) == list(before) and all(torch.equal(after[k], before[k]) for k in before)
     # Nothing asked: the model itself runs.
-    plain_cfg, _ = random_model(2)
-    assert inference_model(plain_cfg, model) == (model, False)
+    assert inference_model(_with(cfg, EAGER), model) == (model, False)
+
+
+def test_defaults_fold_batchnorm_and_use_channels_last_on_the_cpu():
+    cfg, model = random_model(2)
+    assert cfg.TEST.FUSE_BN and cfg.TEST.CHANNELS_LAST and not cfg.TEST.COMPILE
+    run, channels_last = inference_model(cfg, model)
+    assert channels_last and count_batchnorms(run) == 0
+    # Accelerators follow MODEL.CHANNELS_LAST (off by default), not TEST.CHANNELS_LAST.
+    from mipnet.evaluation.inference import _channels_last
+    assert _channels_last(cfg, 'cpu') and not _channels_last(cfg, 'cuda')
 
 
 def test_unwrap_reaches_the_network_through_nested_wrappers():
@@ -79,3 +89,18 @@ def test_unwrap_reaches_the_network_through_nested_wrappers():
     outer.module = torch.nn.Module()
     outer.module.module = model
     assert unwrap(outer) is model and unwrap(model) is model
+
+
+@pytest.mark.parametrize('flip', [False, True])
+def test_padded_batches_give_the_same_heatmaps(flip):
+    from mipnet.evaluation.inference import MultiInstancePredictor
+    _, model = random_model(3)
+    images = _images(3)
+    kwargs = dict(flip_index=FLIP if flip else None, shift_heatmap=True)
+    expected = MultiInstancePredictor(model, [0, 1, 2], **kwargs).heatmaps(images)
+    padded = MultiInstancePredictor(model, [0, 1, 2], pad_batch=5, **kwargs)
+    calls = []
+    padded.model = lambda batch, **kw: calls.append(batch.shape[0]) or model(batch, **kw)
+    assert_heatmaps_close(padded.heatmaps(images), expected, rel=1e-6)
+    assert calls == [10 if flip else 5]
+    assert padded.heatmaps(_images(6)).shape[0] == 6     # larger batches are not cut

@@ -346,6 +346,9 @@ class PoseInferencer:
             else None
         runner = self.model if backend == 'pytorch' else self._onnx_model(onnx_file)
         self.predictor = predictor_from_cfg(cfg, runner, self.meta.flip_index)
+        if self.predictor.pad_batch:
+            # A compiled model sees every batch padded to the inferencer's batch size.
+            self.predictor.pad_batch = self.batch_size
         if instances is not None:
             self.predictor.instances = self._check_instances(instances)
         self.options = postprocess_options_from_cfg(cfg)

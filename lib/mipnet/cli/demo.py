@@ -114,7 +114,8 @@ def _imwrite(path, img):
 
 def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch_size=None,
              kpt_thre=None, score_thre=0.0, detector=None, detector_options=None,
-             max_boxes=MAX_BOXES_PER_IMAGE, draw_scale=None, max_frames=0):
+             max_boxes=MAX_BOXES_PER_IMAGE, draw_scale=None, max_frames=0,
+             backend='pytorch', onnx_model=None):
     """Run the inferencer on an image, a folder of images or a video and save its outputs.
 
     Args:
@@ -139,6 +140,7 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
             pixels.
         max_frames: cameras and streams stop after this many frames (0: at the stream's
             end, or on Ctrl-C).
+        backend, onnx_model: ``backend`` and ``onnx_file`` of the inferencer.
 
     Returns:
         (dict output path -> number of poses (frames for a video), list of
@@ -169,7 +171,8 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
 
     inferencer = PoseInferencer(cfg, detector=detector, detector_options=options,
                                 instances=_parse_instances(instances), batch_size=batch_size,
-                                score_thre=score_thre, max_boxes=max_boxes, progress=True)
+                                score_thre=score_thre, max_boxes=max_boxes, progress=True,
+                                backend=backend, onnx_file=onnx_model)
     meta = inferencer.meta
     logger.info('%s (%s layout, %d joints) on %s | instances %s | flip test %s | boxes: %s',
                 cfg.MODEL.NAME, meta.name, meta.num_joints, inferencer.device,
@@ -323,7 +326,8 @@ def main(argv=None):
             instances=args.instances, batch_size=args.batch_size or None,
             kpt_thre=args.kpt_thre, score_thre=args.score_thre, detector=args.detector,
             detector_options=_detector_options(args), max_boxes=args.max_boxes,
-            draw_scale=args.draw_scale, max_frames=args.max_frames)
+            draw_scale=args.draw_scale, max_frames=args.max_frames, backend=args.backend,
+            onnx_model=args.onnx_model)
     except (ConfigError, DataError, CheckpointError, DeviceError, InputError, OSError) as exc:
         print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
         return 1

@@ -4,10 +4,12 @@ The exported graph is ``model.forward(images, lambda_vec)`` in eval mode (BatchN
 running statistics): inputs ``images`` (B, 3, H, W) float32 and ``lambda_vec`` (B, N)
 float32 (one-hot instance selectors; N = ``MODEL.NUM_INSTANCES``), output ``heatmaps``
 (B, J, H/4, W/4), with a dynamic batch B. Plain HRNet (``pose_hrnet``) exports ``images``
-only. The graph comes from PyTorch's ``torch.export``-based exporter (``dynamo=True``; the
-TorchScript-based one is deprecated since PyTorch 2.9), which writes opset 18 or later.
-``onnx``, ``onnxruntime`` and ``onnxscript`` (the exporter's ONNX builder) are optional
-(``pip install -e .[onnx]``) and imported only here.
+only. ``--graph instances`` writes the shared-trunk graph of the ONNX Runtime backend
+instead (:mod:`mipnet.evaluation.onnxruntime_backend`). The graph comes from PyTorch's
+``torch.export``-based exporter (``dynamo=True``; the TorchScript-based one is deprecated
+since PyTorch 2.9), which writes opset 18 or later. ``onnx``, ``onnxruntime`` and
+``onnxscript`` (the exporter's ONNX builder) are optional (``pip install -e .[onnx]``) and
+imported only here.
 """
 import contextlib
 import logging
@@ -21,6 +23,8 @@ from torch import nn
 
 from mipnet.cli.parsers import export_parser
 from mipnet.config import ConfigError, load_config
+from mipnet.evaluation.onnxruntime_backend import (OnnxBackendError, export_instances_onnx,
+                                                   verify_instances_onnx)
 from mipnet.utils.checkpoint import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -207,9 +211,13 @@ def main(argv=None):
             raise ConfigError('TEST.MODEL_FILE is empty: pass the checkpoint as a config '
                               'override (TEST.MODEL_FILE model.pth), or --random-weights for '
                               'a smoke test')
-        names = export_onnx(net, args.out, cfg.MODEL.IMAGE_SIZE, args.opset)
-        diffs = verify_onnx(net, args.out, cfg.MODEL.IMAGE_SIZE, sizes)
-    except (ConfigError, CheckpointError, ExportError, OSError) as exc:
+        if args.graph == 'instances':
+            names = export_instances_onnx(net, args.out, cfg.MODEL.IMAGE_SIZE, args.opset)
+            diffs = verify_instances_onnx(net, args.out, cfg.MODEL.IMAGE_SIZE, sizes)
+        else:
+            names = export_onnx(net, args.out, cfg.MODEL.IMAGE_SIZE, args.opset)
+            diffs = verify_onnx(net, args.out, cfg.MODEL.IMAGE_SIZE, sizes)
+    except (ConfigError, CheckpointError, ExportError, OnnxBackendError, OSError) as exc:
         print('error: ' + ' '.join(str(exc).split()), file=sys.stderr)
         return 1
     worst = max(diffs.values())
@@ -217,7 +225,10 @@ def main(argv=None):
     shapes = f'images (B, 3, {height}, {width})'
     if 'lambda_vec' in names:
         shapes += f', lambda_vec (B, {cfg.MODEL.NUM_INSTANCES})'
-    print(f'exported {args.out}: inputs {shapes} -> heatmaps (B, {cfg.MODEL.NUM_JOINTS}, '
+    if 'lambdas' in names:
+        shapes += f', lambdas (K, {cfg.MODEL.NUM_INSTANCES})'
+    print(f'exported {args.out}: inputs {shapes} -> heatmaps (B, '
+          f'{"K, " if "lambdas" in names else ""}{cfg.MODEL.NUM_JOINTS}, '
           f'{height // 4}, {width // 4}), opset {args.opset}')
     print('onnxruntime vs PyTorch max abs difference: ' +
           ', '.join(f'{d:.3g} (batch {b})' for b, d in diffs.items()))

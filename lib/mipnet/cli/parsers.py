@@ -167,6 +167,13 @@ def demo_parser():
     add_device(p)
     p.add_argument('--batch-size', type=int, default=0,
                    help='boxes per forward pass (default TEST.BATCH_SIZE_PER_GPU)')
+    p.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+                   help='pytorch (TEST.FUSE_BN / CHANNELS_LAST / COMPILE apply) or '
+                        'onnxruntime (the shared-trunk ONNX graph, exported at start or '
+                        'given with --onnx-model; needs pip install -e .[onnx])')
+    p.add_argument('--onnx-model', default=None,
+                   help='with --backend onnxruntime: the graph of tools/export_onnx.py '
+                        '--graph instances (TEST.MODEL_FILE is then not read)')
     p.add_argument('--kpt-thre', type=_fraction, default=None,
                    help='joints drawn above this confidence (default TEST.IN_VIS_THRE)')
     p.add_argument('--score-thre', type=_fraction, default=0.0,
@@ -192,6 +199,11 @@ def export_parser():
     p.add_argument('--opset', type=int, default=18,
                    help='ONNX opset (default and minimum 18, the torch.export-based '
                         "exporter's)")
+    p.add_argument('--graph', choices=('lambda', 'instances'), default='lambda',
+                   help="lambda: (images, lambda_vec (B, N)) -> heatmaps, one instance per "
+                        "box; instances: (images, lambdas (K, N)) -> heatmaps (B, K, J, h, w) "
+                        "with the trunk shared by the K instances, the graph of "
+                        "PoseInferencer(backend='onnxruntime') (default lambda)")
     p.add_argument('--random-weights', action='store_true',
                    help='export randomly initialised weights (smoke tests) instead of '
                         'TEST.MODEL_FILE')

@@ -200,11 +200,13 @@ _C.TEST.BATCH_SIZE_PER_GPU = 32
 _C.TEST.FLIP_TEST = False
 # (port) Inference fast paths (mipnet.evaluation.inference.inference_model); each gives the
 # eager model's heatmaps within 1e-4 of their maximum. BatchNorm folded into the layer
-# before it, in a copy of the model (checkpoints keep their BatchNorm layers).
-_C.TEST.FUSE_BN = False
+# before it, in a copy of the model (checkpoints keep their BatchNorm layers). On by default
+# with TEST.CHANNELS_LAST: measured faster on the CPU (docs/benchmarks.md); false for both
+# runs the network as the reference does.
+_C.TEST.FUSE_BN = True
 # (port) Inference on the CPU in channels_last memory format (accelerators follow
 # MODEL.CHANNELS_LAST).
-_C.TEST.CHANNELS_LAST = False
+_C.TEST.CHANNELS_LAST = True
 # (port) torch.compile (inductor, weights frozen into the graph) the inference model; the
 # first batch of each new shape compiles (minutes on a CPU), then batches run faster. It
 # runs eagerly, with one warning, when compiling fails.

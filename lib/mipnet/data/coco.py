@@ -105,7 +105,10 @@ class COCOStyleDataset(Dataset):
     3) BGR tensor of one ``warpAffine``, ``meta`` as above. A DataLoader worker then does only
     decode, augmentation geometry and the warp, and ships a seventh of the bytes;
     :class:`~mipnet.data.targets.BatchMaker` (``BatchMaker.for_dataset(ds, device)``) turns
-    the collated batch into the same images and targets on the training device.
+    the collated batch into the same images and targets on the training device. On an
+    evaluation split (``is_train`` false) these are the evaluation items: ``meta`` holds only
+    what inference reads, 'image', 'image_id', 'center', 'scale', 'score' and 'index' (no
+    joints are transformed, no targets drawn).
 
     Attributes:
         meta: the dataset's :class:`KeypointMeta`.
@@ -285,6 +288,8 @@ class COCOStyleDataset(Dataset):
             (crop uint8 tensor (H, W, 3) BGR, meta dict without 'index'), see the class
             docstring.
         """
+        if self.device_targets and not self.is_train:
+            return self._inference_crop(rec, img)
         joints = rec['joints'].copy()        # (N, J, 3) image pixels
         joints_vis = rec['joints_vis'].copy()
         valid = rec['instance_valid'].copy()
@@ -339,6 +344,19 @@ class COCOStyleDataset(Dataset):
             'joints_vis': joints_vis.astype(np.float32, copy=False),
             'instance_valid': valid,
         }
+        return torch.from_numpy(crop), meta
+
+
+    def _inference_crop(self, rec, img):
+        """The evaluation item: the box's crop and what inference reads (no joints, no
+        augmentation); the crop is the one :meth:`_make_crop` makes without augmentation."""
+        in_w, in_h = int(self.image_size[0]), int(self.image_size[1])
+        trans = get_affine_transform(rec['center'], rec['scale'], 0.0, self.image_size)
+        crop = cv2.warpAffine(img, trans, (in_w, in_h), flags=cv2.INTER_LINEAR)
+        meta = {'image': rec['image'], 'image_id': rec['image_id'],
+                'center': np.asarray(rec['center'], dtype=np.float32),
+                'scale': np.asarray(rec['scale'], dtype=np.float32),
+                'score': float(rec['score'])}
         return torch.from_numpy(crop), meta
 
 

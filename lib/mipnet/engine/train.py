@@ -32,6 +32,7 @@ from mipnet.utils.checkpoint import (META_KEY, CheckpointError, check_compatible
                                      extract_state_dict, load_file, read_meta, reconcile_best,
                                      remove_partial_saves, save_atomic, state_dict_digest,
                                      with_meta)
+from mipnet.utils.compile import CompiledModule
 from mipnet.utils.logging import AverageMeter, setup_logging
 from mipnet.utils.progress import Progress
 
@@ -164,6 +165,10 @@ class Trainer:
             model = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=None if self.device.type == 'cpu' else [self.device])
         self.model = model
+        # TRAIN.COMPILE: the forward runs compiled; self.model keeps the parameters that the
+        # optimizer, DDP and the checkpoints see.
+        self.forward_model = CompiledModule(model, 'training model') if cfg.TRAIN.COMPILE \
+            else model
         self.criterion = build_criterion(cfg)
         self.optimizer = build_optimizer(cfg, model, self.device)
         self.teacher = AlongsideTeacher(cfg, self.device) if cfg.LOSS.TEACHER_WEIGHT > 0 \
@@ -394,14 +399,8 @@ class Trainer:
         for i, batch in enumerate(loader):
             images, target, target_weight, meta = self.batch_maker(batch)
             data_time.update(time.perf_counter() - end)
-            with torch.autocast(device.type, dtype=autocast_dtype(device.type),
-                                enabled=self.amp):
-                loss, output = compute_loss(cfg, self.model, self.criterion, images, target,
-                                            target_weight, self.teacher)
-            self._check_finite(loss, epoch, i)
-            for optimizer in optimizers:
-                optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+            loss, output = self._forward_backward(images, target, target_weight, optimizers,
+                                                  epoch, i)
             for optimizer in optimizers:
                 if cfg.TRAIN.CLIP_GRAD_NORM > 0:
                     self.scaler.unscale_(optimizer)
@@ -451,6 +450,41 @@ class Trainer:
         return {'loss': losses.avg, 'accuracy': accs.avg,
                 'steady_samples_per_s': steady_samples * world / steady_time
                 if steady_time > 0 else float('nan')}
+
+    def _forward_backward_once(self, images, target, target_weight, optimizers, epoch, step):
+        with torch.autocast(self.device.type, dtype=autocast_dtype(self.device.type),
+                            enabled=self.amp):
+            loss, output = compute_loss(self.cfg, self.forward_model, self.criterion, images,
+                                        target, target_weight, self.teacher)
+        self._check_finite(loss, epoch, step)
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        return loss, output
+
+    def _forward_backward(self, images, target, target_weight, optimizers, epoch, step):
+        """Forward, the finite-loss check and backward of one batch: (loss, output).
+
+        With ``TRAIN.COMPILE`` the backward graph compiles at the first backward call; if
+        that fails, the step is redone eagerly and training goes on eagerly (one warning).
+        A failing forward compilation falls back inside :class:`CompiledModule` itself.
+        """
+        compiled = self.forward_model if isinstance(self.forward_model, CompiledModule) \
+            else None
+        if compiled is None or not compiled.compiled:
+            return self._forward_backward_once(images, target, target_weight, optimizers, epoch,
+                                               step)
+        try:
+            return self._forward_backward_once(images, target, target_weight, optimizers, epoch,
+                                               step)
+        except NonFiniteLossError:
+            raise
+        except Exception as exc:   # the compiled backward: whatever its compiler raised
+            # The compiled forward of this step already updated the BatchNorm running
+            # statistics once; the eager redo updates them again (this step only).
+            compiled.fall_back(exc)
+            return self._forward_backward_once(images, target, target_weight, optimizers, epoch,
+                                               step)
 
     def _max_steps_reached(self):
         return 0 < self.cfg.TRAIN.MAX_STEPS <= self.global_step - self.start_step

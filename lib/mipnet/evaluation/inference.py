@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from mipnet.evaluation.decode import get_final_preds
+from mipnet.utils.compile import CompiledModule
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,14 @@ class MultiInstancePredictor:
         amp: run under autocast (decoding always in float32).
         channels_last: give the model its input in channels_last memory format (for a
             model converted with ``.to(memory_format=torch.channels_last)``).
+        pad_batch: a smaller batch is padded with zero images to this many boxes before the
+            model and the padding dropped after it (eval BatchNorm makes every box
+            independent): a compiled model then sees one shape and compiles once.
     """
 
     def __init__(self, model, instances, flip_index=None, shift_heatmap=False,
-                 shared_trunk=True, post_process='quarter', amp=False, channels_last=False):
+                 shared_trunk=True, post_process='quarter', amp=False, channels_last=False,
+                 pad_batch=None):
         self.model = model
         self.instances = list(instances)
         self.flip_index = None if flip_index is None else torch.as_tensor(np.asarray(flip_index))
@@ -73,11 +78,15 @@ class MultiInstancePredictor:
         self.post_process = post_process
         self.amp = amp
         self.channels_last = channels_last
+        self.pad_batch = pad_batch
 
     @torch.no_grad()
     def heatmaps(self, images):
         """images (B, 3, H, W) on the model's device -> float32 (B, K, J, h, w)."""
         b = images.shape[0]
+        if self.pad_batch and b < self.pad_batch:
+            images = torch.cat([images, images.new_zeros(self.pad_batch - b,
+                                                         *images.shape[1:])])
         batch = images if self.flip_index is None else torch.cat([images, images.flip(3)])
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
@@ -86,9 +95,10 @@ class MultiInstancePredictor:
             out = instance_heatmaps(self.model, batch, self.instances, self.shared_trunk)
         out = out.float()
         if self.flip_index is None:
-            return out
+            return out[:b]
         # Undo the flip of the second half: mirror the width and swap left/right joints.
-        flipped = out[b:].flip(-1)[:, :, self.flip_index.to(out.device)]
+        padded = images.shape[0]
+        flipped = out[padded:padded + b].flip(-1)[:, :, self.flip_index.to(out.device)]
         if self.shift_heatmap:
             flipped = torch.cat([flipped[..., :1], flipped[..., :-1]], dim=-1)
         return (out[:b] + flipped) * 0.5
@@ -142,12 +152,13 @@ def inference_model(cfg, model):
     if not (fuse or channels_last or cfg.TEST.COMPILE):
         return model, False
     from mipnet.models.fusion import fuse_bn
-    from mipnet.utils.compile import CompiledModule
     run = fuse_bn(net) if fuse else copy.deepcopy(net).eval()
     if channels_last:
         run = run.to(memory_format=torch.channels_last)
     if cfg.TEST.COMPILE:
-        run = CompiledModule(run, 'inference model', freeze=True).eval()
+        # Static shapes: the predictor pads every batch to one size (pad_batch), and
+        # inductor's dynamic-shape lowering of this network fails on some shapes.
+        run = CompiledModule(run, 'inference model', freeze=True, dynamic=False).eval()
     logger.info('inference: %s', ', '.join(name for name, on in (
         ('BatchNorm folded', fuse), ('channels_last', channels_last),
         ('torch.compile', cfg.TEST.COMPILE)) if on))
@@ -166,4 +177,5 @@ def predictor_from_cfg(cfg, model, flip_index):
         shift_heatmap=cfg.TEST.SHIFT_HEATMAP,
         shared_trunk=cfg.MODEL.SHARED_TRUNK,
         post_process=cfg.TEST.POST_PROCESS_TYPE if cfg.TEST.POST_PROCESS else None,
-        amp=cfg.TRAIN.AMP, channels_last=channels_last)
+        amp=cfg.TRAIN.AMP, channels_last=channels_last,
+        pad_batch=int(cfg.TEST.BATCH_SIZE_PER_GPU) if isinstance(run, CompiledModule) else None)

@@ -15,7 +15,8 @@ import os
 import numpy as np
 import torch
 
-__all__ = ['OnnxRuntimeModel', 'export_instances_onnx', 'OnnxBackendError']
+__all__ = ['OnnxRuntimeModel', 'export_instances_onnx', 'verify_instances_onnx',
+           'OnnxBackendError']
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,36 @@ def export_instances_onnx(net, path, image_size, opset=17):
                           dynamic_axes=dynamic, opset_version=int(opset),
                           do_constant_folding=True, dynamo=False)
     return names
+
+
+def verify_instances_onnx(net, path, image_size, batch_sizes=(1, 3)):
+    """Compare the graph of :func:`export_instances_onnx` with PyTorch on random inputs.
+
+    Args:
+        net: the exported network.
+        path: the .onnx file.
+        image_size: (width, height).
+        batch_sizes: batch sizes tried, each with all N instances (several check the
+            dynamic batch).
+
+    Returns:
+        dict batch size -> max absolute difference of the (B, K, J, h, w) heatmaps.
+    """
+    model = OnnxRuntimeModel(path)
+    net = net.cpu().eval()
+    instances = list(range(net.num_instances)) if net.uses_lambda else [0]
+    width, height = int(image_size[0]), int(image_size[1])
+    diffs = {}
+    for b in batch_sizes:
+        images = torch.randn(b, 3, height, width, generator=torch.Generator().manual_seed(b))
+        with torch.no_grad():
+            expected = net(images, instances=instances)
+        got = model(images, instances)
+        if got.shape != expected.shape:
+            raise OnnxBackendError(f'onnxruntime output shape {tuple(got.shape)} differs from '
+                                   f'PyTorch {tuple(expected.shape)} at batch size {b}')
+        diffs[b] = float((got - expected).abs().max())
+    return diffs
 
 
 def _dim(value):

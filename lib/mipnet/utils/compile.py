@@ -17,6 +17,8 @@ __all__ = ['CompiledModule', 'COMPILE_ERRORS']
 
 #: what a failed compilation raises in the forward call (dynamo wraps the backend's error)
 COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException,)
+#: the ``torch.compile`` backend of :class:`CompiledModule` when none is given
+BACKEND = 'inductor'
 
 
 class CompiledModule(nn.Module):
@@ -26,7 +28,7 @@ class CompiledModule(nn.Module):
         module: the network (its parameters stay those of ``module``: the optimizer, the
             state_dict and checkpoints see no ``_orig_mod`` prefix).
         what: name of the module in the warning ('inference model', 'training model').
-        backend: ``torch.compile`` backend.
+        backend: ``torch.compile`` backend (None: :data:`BACKEND`).
         freeze: inductor's ``freezing`` (weights folded into the graph as constants, for
             inference under ``torch.no_grad``; later weight changes are not seen).
         dynamic: ``torch.compile``'s ``dynamic`` (None: static first, dynamic after a new
@@ -39,10 +41,11 @@ class CompiledModule(nn.Module):
             new input shape), for the logs and benchmarks.
     """
 
-    def __init__(self, module, what='model', backend='inductor', freeze=False, dynamic=None):
+    def __init__(self, module, what='model', backend=None, freeze=False, dynamic=None):
         super().__init__()
         self.module = module
         self.what = what
+        backend = backend or BACKEND
         options = {'freezing': True} if freeze and backend == 'inductor' else None
         # Not a registered submodule: state_dict() and parameters() stay the module's.
         self.__dict__['_compiled'] = torch.compile(module, backend=backend, dynamic=dynamic,
