@@ -339,9 +339,10 @@ def synthetic_images(folder, count, size=(640, 480)):
     return boxes
 
 
-def bench_inferencer(name, device, count, repeat):
+def bench_inferencer(name, device, count, repeat, batch_sizes=()):
     """PoseInferencer end to end on ``count`` synthetic images: today's eager path, the
-    shipped defaults and the ONNX Runtime backend.
+    shipped defaults and the ONNX Runtime backend (all at the config's
+    ``TEST.BATCH_SIZE_PER_GPU``), and the shipped defaults at each of ``batch_sizes``.
 
     Returns:
         (rows: dicts with 'path', 'seconds' (median of one pass over the images), 'ratio'
@@ -363,14 +364,16 @@ def bench_inferencer(name, device, count, repeat):
             file = keys[0]
             return boxes[file], np.ones(len(boxes[file]))
 
-        variants = {'eager (before issue 31)': (FAST_PATHS['eager'], 'pytorch'),
-                    'shipped defaults': ([], 'pytorch'),
-                    'onnxruntime backend': ([], 'onnxruntime')}
+        variants = {'eager (before issue 31)': (FAST_PATHS['eager'], 'pytorch', None),
+                    'shipped defaults': ([], 'pytorch', None),
+                    'onnxruntime backend': ([], 'onnxruntime', None)}
+        variants.update({f'shipped defaults, batch {b}': ([], 'pytorch', b)
+                         for b in batch_sizes})
         inferencers, setup = {}, {}
-        for label, (opts, backend) in variants.items():
+        for label, (opts, backend, batch) in variants.items():
             start = time.perf_counter()
             inferencers[label] = PoseInferencer(with_opts(base, opts), detector=detector,
-                                                backend=backend)
+                                                backend=backend, batch_size=batch)
             setup[label] = time.perf_counter() - start
         files = [os.path.join(tmp, f) for f in sorted(boxes)]
         results = {label: [r['poses'] for r in inf(files)] for label, inf in inferencers.items()}
@@ -469,9 +472,12 @@ def print_new_tables(name, device, args):
             print(f'compile fell back to eager: {r["error"]}')
         print()
     if args.inferencer:
-        rows, boxes = bench_inferencer(name, device, args.inferencer, args.repeat)
+        rows, boxes = bench_inferencer(name, device, args.inferencer, args.repeat,
+                                       args.inferencer_batches)
         print(f'## {name}: PoseInferencer end to end, {args.inferencer} synthetic 640x480 '
-              f'JPEGs, {boxes} person boxes, 2 instances (median of {args.repeat} passes, '
+              f'JPEGs, {boxes} person boxes, 2 instances, batch '
+              f'{load_config(CONFIGS[name]).TEST.BATCH_SIZE_PER_GPU} unless said (median of '
+              f'{args.repeat} passes, '
               f'interleaved; load average now {load_average()})')
         print('| path | s/pass | images/s | speed vs eager | set-up s (wall) | poses | '
               'max |Δxy| px | max |Δscore| | keypoints at the same cell |')
@@ -515,6 +521,9 @@ def main(argv=None):
     parser.add_argument('--inferencer', type=int, default=0, metavar='N',
                         help='PoseInferencer end to end on N synthetic images: eager vs the '
                              'shipped defaults vs the ONNX Runtime backend')
+    parser.add_argument('--inferencer-batches', type=int, nargs='+', default=[], metavar='B',
+                        help='with --inferencer: the shipped defaults also at these batch '
+                             'sizes (boxes per forward pass)')
     parser.add_argument('--only-new', action='store_true',
                         help='only the --fast-paths / --train-compile / --inferencer tables')
     parser.add_argument('--profile', action='store_true',
