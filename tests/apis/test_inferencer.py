@@ -274,3 +274,30 @@ def test_folder_names_the_videos_it_does_not_read(fixtures, tiny_checkpoint, tmp
     (folder / 'a.jpg').unlink()
     with pytest.raises(InputError, match=r'no images .* in folder .*mixed \(only videos'):
         list(inferencer(str(folder)))
+
+
+@pytest.mark.parametrize('opts, given, expected', [
+    ([], None, 8),                                         # CPU: at most TEST.CPU_BATCH_SIZE
+    (['TEST.BATCH_SIZE_PER_GPU', '4'], None, 4),           # a smaller GPU batch stays
+    (['TEST.CPU_BATCH_SIZE', '0'], None, 256),             # 0: the GPU batch on the CPU too
+    ([], 300, 300),                                        # an explicit batch size wins
+    ([], np.int64(5), 5),
+])
+def test_cpu_default_batch_size(tiny_checkpoint, opts, given, expected):
+    """A GPU-sized evaluation batch (256 boxes and their flips) ran 1.5x slower per box on
+    the CPU than 8 boxes (docs/benchmarks.md), so the CPU default is capped."""
+    inferencer = PoseInferencer(TINY, tiny_checkpoint, device='cpu', batch_size=given,
+                                opts=['TEST.BATCH_SIZE_PER_GPU', '256', *opts])
+    assert inferencer.batch_size == expected and type(inferencer.batch_size) is int
+
+
+@pytest.mark.parametrize('value', [0, -1, 2.5, True, '8'])
+def test_batch_size_must_be_a_positive_integer(tiny_checkpoint, value):
+    with pytest.raises(InputError, match=f'batch size {value!r} must be a positive integer'):
+        PoseInferencer(TINY, tiny_checkpoint, device='cpu', batch_size=value)
+
+
+def test_negative_cpu_batch_size_is_refused():
+    from mipnet.config import ConfigError
+    with pytest.raises(ConfigError, match=r'^TEST.CPU_BATCH_SIZE = -1 must be >= 0'):
+        load_config(TINY, ['TEST.CPU_BATCH_SIZE', '-1'])

@@ -10,6 +10,7 @@ then rescoring and OKS-NMS over every instance of every box of an image by
 """
 import logging
 import math
+import numbers
 import os
 
 import cv2
@@ -45,6 +46,16 @@ CLIP_TOLERANCE = 0.5
 # instances of all boxes of an image grows with the square of their number (about 2 s for
 # 1000 boxes of 2 instances on one CPU core).
 MAX_BOXES_PER_IMAGE = 1000
+
+
+def default_batch_size(cfg, device):
+    """Boxes per forward pass when none is given: ``TEST.BATCH_SIZE_PER_GPU``, at most
+    ``TEST.CPU_BATCH_SIZE`` (when > 0) on the CPU, where a GPU-sized batch runs slower per
+    box (docs/benchmarks.md)."""
+    batch = int(cfg.TEST.BATCH_SIZE_PER_GPU)
+    if torch.device(device).type == 'cpu' and cfg.TEST.CPU_BATCH_SIZE > 0:
+        batch = min(batch, int(cfg.TEST.CPU_BATCH_SIZE))
+    return batch
 
 
 def make_crop(image, box, image_size, color_rgb, scale_mult=1.25):
@@ -277,8 +288,9 @@ class PoseInferencer:
             ``{'model_file': 'yolox.onnx', 'score_thre': 0.5}``).
         instances: instance indices to run (None: all of the model).
         flip: flip test (None: ``TEST.FLIP_TEST``).
-        batch_size: boxes per forward pass (None: ``TEST.BATCH_SIZE_PER_GPU``); crops are
-            made batch by batch, so memory does not grow with the number of boxes.
+        batch_size: boxes per forward pass (None: ``TEST.BATCH_SIZE_PER_GPU``, at most
+            ``TEST.CPU_BATCH_SIZE`` on the CPU); crops are made batch by batch, so memory
+            does not grow with the number of boxes.
         score_thre: poses scoring below it are left out of the results (in [0, 1]).
         opts: extra config overrides (KEY VALUE list) when ``cfg`` is a path.
         max_boxes: an image with more person boxes than this is refused (InputError).
@@ -323,9 +335,9 @@ class PoseInferencer:
             raise ConfigError(f'MODEL.NUM_JOINTS = {cfg.MODEL.NUM_JOINTS} but the '
                               f'{self.meta.name} layout (DATASET.TEST_DATASET) has '
                               f'{self.meta.num_joints} joints')
-        self.batch_size = int(batch_size or cfg.TEST.BATCH_SIZE_PER_GPU)
-        if self.batch_size <= 0:
-            raise InputError(f'batch size {self.batch_size} must be positive')
+        if batch_size is not None and not (isinstance(batch_size, numbers.Integral) and
+                                           not isinstance(batch_size, bool) and batch_size > 0):
+            raise InputError(f'batch size {batch_size!r} must be a positive integer')
         if not (_is_real(score_thre) and 0.0 <= score_thre <= 1.0):
             raise InputError(f'score threshold {score_thre!r} must be a number in [0, 1]')
         self.score_thre = float(score_thre)
@@ -341,6 +353,7 @@ class PoseInferencer:
             raise ConfigError("onnx_file is the graph of backend='onnxruntime'")
         self.backend = backend
         self.device = torch.device(resolve_device_type(cfg.DEVICE))
+        self.batch_size = int(batch_size or default_batch_size(cfg, self.device))
         setup_cpu_math()
         self.model = self._build_model() if backend == 'pytorch' or onnx_file is None \
             else None

@@ -128,7 +128,8 @@ def run_demo(cfg, image, out, boxes=None, boxes_file=None, instances=None, batch
         boxes: list of 'x,y,w,h' strings used for every image, or None.
         boxes_file: boxes JSON (see :class:`~mipnet.apis.detectors.FileDetector`), or None.
         instances: comma-separated instance indices ('0,1'), None for all.
-        batch_size: boxes per forward pass (default ``TEST.BATCH_SIZE_PER_GPU``).
+        batch_size: boxes per forward pass (default ``TEST.BATCH_SIZE_PER_GPU``, at most
+            ``TEST.CPU_BATCH_SIZE`` on the CPU).
         kpt_thre: drawing threshold of joint confidence (default ``TEST.IN_VIS_THRE``).
         score_thre: poses scoring below it are left out of the JSON and the drawing.
         detector: 'none', 'file', 'hog', 'onnx' or a zoo detector ('yolox-m', ...); None

@@ -166,7 +166,8 @@ def demo_parser():
                    'off by default in the demo)')
     add_device(p)
     p.add_argument('--batch-size', type=int, default=0,
-                   help='boxes per forward pass (default TEST.BATCH_SIZE_PER_GPU)')
+                   help='boxes per forward pass (default TEST.BATCH_SIZE_PER_GPU, at most '
+                        'TEST.CPU_BATCH_SIZE on the CPU)')
     p.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
                    help='pytorch (TEST.FUSE_BN / CHANNELS_LAST / COMPILE apply) or '
                         'onnxruntime (the shared-trunk ONNX graph, exported at start or '

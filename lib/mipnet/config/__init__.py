@@ -169,6 +169,9 @@ def _validate(cfg):
     for key in ('TRAIN.BATCH_SIZE_PER_GPU', 'TEST.BATCH_SIZE_PER_GPU'):
         if _get(cfg, key) <= 0:
             raise ConfigError(f'{key} = {_get(cfg, key)} must be positive')
+    if cfg.TEST.CPU_BATCH_SIZE < 0:
+        raise ConfigError(f'TEST.CPU_BATCH_SIZE = {cfg.TEST.CPU_BATCH_SIZE} must be >= 0 '
+                          '(0: TEST.BATCH_SIZE_PER_GPU on the CPU too)')
     if not 0 < cfg.TEST.SCALE_THRE < float('inf'):
         raise ConfigError(f'TEST.SCALE_THRE = {cfg.TEST.SCALE_THRE} must be a positive number '
                           '(the box enlargement; the reference uses 1.25)')

@@ -196,6 +196,11 @@ _C.TRAIN.CLIP_GRAD_NORM = 0.0
 _C.TEST = CN()
 # Boxes per device per evaluation step.
 _C.TEST.BATCH_SIZE_PER_GPU = 32
+# (port) Boxes per forward pass of PoseInferencer and tools/demo.py on the CPU, when smaller
+# than TEST.BATCH_SIZE_PER_GPU (a GPU batch): W32 inference with flip ran 1.5x faster per
+# box at 8 boxes than at 256 on a 2-core CPU, same poses (docs/benchmarks.md). 0 uses
+# TEST.BATCH_SIZE_PER_GPU there too.
+_C.TEST.CPU_BATCH_SIZE = 8
 # Average heatmaps with those of the horizontally flipped image.
 _C.TEST.FLIP_TEST = False
 # (port) Inference fast paths (mipnet.evaluation.inference.inference_model); each gives the
