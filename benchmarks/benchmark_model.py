@@ -324,6 +324,35 @@ def bench_train_compile(name, device, batch, amp, warmup, repeat):
             'error': compiled.model.error}
 
 
+def bench_eval_batches(name, device, boxes, sizes, warmup, repeat):
+    """The network work of the evaluation loop (shipped defaults, 2 instances, flip test)
+    over the same ``boxes`` crops at each batch size of ``sizes``, interleaved.
+
+    Returns:
+        list of dicts: 'batch', 'seconds' (median for all the boxes), 'max_diff' (largest
+        |heatmaps - those at the first size| relative to their maximum).
+    """
+    from mipnet.evaluation.inference import predictor_from_cfg
+    from mipnet.data.metadata import get_keypoint_meta
+    cfg, model = make_model(name, device, opts=['TEST.FLIP_TEST', 'True'])
+    model.eval()
+    predictor = predictor_from_cfg(cfg, model, get_keypoint_meta('coco').flip_index)
+    w, h = cfg.MODEL.IMAGE_SIZE
+    images = torch.randn(boxes, 3, h, w, generator=torch.Generator().manual_seed(0))
+    images = images.to(device)
+
+    def run(size):
+        return torch.cat([predictor.heatmaps(images[i:i + size])
+                          for i in range(0, boxes, size)])
+
+    outputs = [run(size) for size in sizes]
+    scale = float(outputs[0].abs().max())
+    seconds = timed([lambda size=size: run(size) for size in sizes], device, warmup, repeat)
+    return [{'batch': size, 'seconds': t,
+             'max_diff': float((out - outputs[0]).abs().max()) / scale}
+            for size, t, out in zip(sizes, seconds, outputs)]
+
+
 def synthetic_images(folder, count, size=(640, 480)):
     """``count`` synthetic crowd scenes as JPEG files in ``folder``; returns {file name:
     (M, 4) xywh boxes of their people}."""
@@ -471,6 +500,19 @@ def print_new_tables(name, device, args):
         if r['error']:
             print(f'compile fell back to eager: {r["error"]}')
         print()
+    if args.eval_batches:
+        rows = bench_eval_batches(name, device, args.eval_boxes, args.eval_batches,
+                                  args.warmup, args.repeat)
+        print(f'## {name}: evaluation network work, {args.eval_boxes} boxes x 2 instances, '
+              f'flip test, shipped defaults, by batch size (median of {args.repeat}, '
+              f'interleaved; load average now {load_average()})')
+        print(f'| batch | s for {args.eval_boxes} boxes | boxes/s | speed vs batch '
+              f'{rows[0]["batch"]} | max rel. heatmap diff |')
+        print('|---|---|---|---|---|')
+        for r in rows:
+            print(f'| {r["batch"]} | {r["seconds"]:.2f} | {args.eval_boxes / r["seconds"]:.2f} | '
+                  f'{rows[0]["seconds"] / r["seconds"]:.3f}x | {r["max_diff"]:.2g} |')
+        print()
     if args.inferencer:
         rows, boxes = bench_inferencer(name, device, args.inferencer, args.repeat,
                                        args.inferencer_batches)
@@ -524,8 +566,14 @@ def main(argv=None):
     parser.add_argument('--inferencer-batches', type=int, nargs='+', default=[], metavar='B',
                         help='with --inferencer: the shipped defaults also at these batch '
                              'sizes (boxes per forward pass)')
+    parser.add_argument('--eval-batches', type=int, nargs='+', default=[], metavar='B',
+                        help='the evaluation network work (flip test, shipped defaults) over '
+                             '--eval-boxes crops at each of these batch sizes')
+    parser.add_argument('--eval-boxes', type=int, default=128,
+                        help='with --eval-batches: boxes timed at each batch size')
     parser.add_argument('--only-new', action='store_true',
-                        help='only the --fast-paths / --train-compile / --inferencer tables')
+                        help='only the --fast-paths / --train-compile / --inferencer / '
+                             '--eval-batches tables')
     parser.add_argument('--profile', action='store_true',
                         help='only print the torch profile (self CPU time per op) of one '
                              'shared-trunk training step of each config at --batch')

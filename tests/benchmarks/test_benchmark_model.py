@@ -1,5 +1,6 @@
 """benchmarks/benchmark_model.py's issue-31 tables on the tiny config: every inference fast
-path and every PoseInferencer variant is timed and stays within the heatmap tolerance."""
+path, every evaluation batch size and every PoseInferencer variant is timed and stays
+within the heatmap tolerance."""
 import re
 import subprocess
 import sys
@@ -12,7 +13,8 @@ SCRIPT = REPO / 'benchmarks' / 'benchmark_model.py'
 def test_fast_path_and_inferencer_tables(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPT), '--quick', '--only-new', '--fast-paths',
                            '--no-compile', '--infer-batch', '2', '--inferencer', '3',
-                           '--inferencer-batches', '1', '--warmup', '0', '--repeat', '1'],
+                           '--inferencer-batches', '1', '--eval-batches', '4', '1',
+                           '--eval-boxes', '4', '--warmup', '0', '--repeat', '1'],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     fast = re.findall(r'^\| ([\w +]+) \| [\d.]+ \| [\d.]+ \| ([\d.]+)x \| ([\d.e+-]+) '
@@ -21,6 +23,10 @@ def test_fast_path_and_inferencer_tables(tmp_path):
                                     'fuse_bn + channels_last', 'onnxruntime']
     assert fast[0][1] == '1.000'
     assert all(float(r[2]) <= 1e-4 for r in fast), fast
+    batches = re.findall(r'^\| (\d+) \| [\d.]+ \| [\d.]+ \| ([\d.]+)x \| ([\d.e+-]+) \|$',
+                         proc.stdout, re.M)
+    assert [b[0] for b in batches] == ['4', '1'] and batches[0][1] == '1.000'
+    assert all(float(b[2]) <= 1e-4 for b in batches), batches
     assert 'tiny: PoseInferencer end to end, 3 synthetic 640x480 JPEGs' in proc.stdout
     rows = re.findall(r'^\| ((?:eager|shipped|onnxruntime)[^|]*) \| [\d.]+ \| [\d.]+ \| '
                       r'([\d.]+)x \| [\d.]+ \| (\d+) \| ([\d.e+-]+) \| ([\d.e+-]+) \| '

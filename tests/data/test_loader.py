@@ -1,4 +1,5 @@
-"""The training DataLoader: worker count capped at the CPUs per process, pinning, persistence."""
+"""The DataLoaders: worker count capped at the CPUs per process, pinning, persistence, the
+evaluation batch on the CPU."""
 import os
 
 import pytest
@@ -30,3 +31,27 @@ def test_build_loader_options(monkeypatch, synthetic_root, deterministic):
     assert dl.num_workers == 2 and not dl.pin_memory
     # Exact resume needs fresh workers per epoch in deterministic runs.
     assert dl.persistent_workers is (not deterministic)
+
+
+@pytest.mark.parametrize('opts, device, expected', [
+    ([], 'cpu', 8),                                     # TEST.CPU_BATCH_SIZE caps the CPU
+    ([], 'cuda', 64),                                   # accelerators keep the GPU batch
+    (['TEST.CPU_BATCH_SIZE', '0'], 'cpu', 64),          # 0: the GPU batch on the CPU too
+    (['TEST.BATCH_SIZE_PER_GPU', '4'], 'cpu', 4),       # a smaller batch stays
+])
+def test_eval_batch_size(opts, device, expected):
+    cfg = load_config(TINY, ['TEST.BATCH_SIZE_PER_GPU', '64', *opts])
+    assert loader.eval_batch_size(cfg, torch.device(device)) == expected
+
+
+def test_evaluation_loader_uses_the_cpu_batch(synthetic_root, caplog):
+    cfg = load_config(TINY, ['DATASET.ROOT', str(synthetic_root), 'TEST.BATCH_SIZE_PER_GPU',
+                             '64', 'WORKERS', '0'])
+    from mipnet.data import build_dataset
+    ds = build_dataset(cfg, False, device_targets=True)
+    with caplog.at_level('INFO', logger='mipnet.data.loader'):
+        dl = loader.build_loader(cfg, ds, False, torch.device('cpu'))
+        train = loader.build_loader(cfg, build_dataset(cfg, True, device_targets=True), True,
+                                    torch.device('cpu'))
+    assert dl.batch_size == 8 and train.batch_size == cfg.TRAIN.BATCH_SIZE_PER_GPU
+    assert 'evaluation batch: 8 boxes on the CPU (TEST.CPU_BATCH_SIZE' in caplog.text

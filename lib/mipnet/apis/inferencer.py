@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from mipnet.apis.detectors import InputError, build_detector, check_detections
 from mipnet.config import ConfigError, load_config
-from mipnet.data import DataError
+from mipnet.data import DataError, eval_batch_size
 from mipnet.data.coco import decode_image, normalize_image
 from mipnet.data.metadata import get_keypoint_meta
 from mipnet.data.transforms import box_to_center_scale, get_affine_transform
@@ -46,16 +46,6 @@ CLIP_TOLERANCE = 0.5
 # instances of all boxes of an image grows with the square of their number (about 2 s for
 # 1000 boxes of 2 instances on one CPU core).
 MAX_BOXES_PER_IMAGE = 1000
-
-
-def default_batch_size(cfg, device):
-    """Boxes per forward pass when none is given: ``TEST.BATCH_SIZE_PER_GPU``, at most
-    ``TEST.CPU_BATCH_SIZE`` (when > 0) on the CPU, where a GPU-sized batch runs slower per
-    box (docs/benchmarks.md)."""
-    batch = int(cfg.TEST.BATCH_SIZE_PER_GPU)
-    if torch.device(device).type == 'cpu' and cfg.TEST.CPU_BATCH_SIZE > 0:
-        batch = min(batch, int(cfg.TEST.CPU_BATCH_SIZE))
-    return batch
 
 
 def make_crop(image, box, image_size, color_rgb, scale_mult=1.25):
@@ -353,7 +343,7 @@ class PoseInferencer:
             raise ConfigError("onnx_file is the graph of backend='onnxruntime'")
         self.backend = backend
         self.device = torch.device(resolve_device_type(cfg.DEVICE))
-        self.batch_size = int(batch_size or default_batch_size(cfg, self.device))
+        self.batch_size = int(batch_size or eval_batch_size(cfg, self.device))
         setup_cpu_math()
         self.model = self._build_model() if backend == 'pytorch' or onnx_file is None \
             else None

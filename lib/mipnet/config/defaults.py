@@ -196,10 +196,10 @@ _C.TRAIN.CLIP_GRAD_NORM = 0.0
 _C.TEST = CN()
 # Boxes per device per evaluation step.
 _C.TEST.BATCH_SIZE_PER_GPU = 32
-# (port) Boxes per forward pass of PoseInferencer and tools/demo.py on the CPU, when smaller
-# than TEST.BATCH_SIZE_PER_GPU (a GPU batch): W32 inference with flip ran 1.5x faster per
-# box at 8 boxes than at 256 on a 2-core CPU, same poses (docs/benchmarks.md). 0 uses
-# TEST.BATCH_SIZE_PER_GPU there too.
+# (port) Boxes per evaluation / inference batch on the CPU (tools/test.py, validation,
+# PoseInferencer, tools/demo.py), when smaller than TEST.BATCH_SIZE_PER_GPU (a GPU batch):
+# W32 with flip ran 1.72x faster at 8 boxes than at 128 on a 2-core CPU, same heatmaps
+# (docs/benchmarks.md). 0 uses TEST.BATCH_SIZE_PER_GPU there too.
 _C.TEST.CPU_BATCH_SIZE = 8
 # Average heatmaps with those of the horizontally flipped image.
 _C.TEST.FLIP_TEST = False

@@ -19,12 +19,12 @@ from mipnet.data.coco import (IMAGENET_MEAN, IMAGENET_STD, COCODataset, COCOStyl
                               CrowdPoseDataset, OCHumanDataset, SyntheticDataset)
 from mipnet.data.errors import DataError
 from mipnet.data.image_cache import ImageCache, ImageCacheError, build_image_cache
-from mipnet.data.loader import build_loader, loader_workers
+from mipnet.data.loader import build_loader, eval_batch_size, loader_workers
 from mipnet.data.targets import BatchMaker, generate_heatmaps
 
 __all__ = ['DATASETS', 'DataError', 'build_dataset', 'register_dataset', 'generate_heatmaps',
-           'BatchMaker', 'build_loader', 'loader_workers', 'ImageCache', 'ImageCacheError',
-           'build_image_cache',
+           'BatchMaker', 'build_loader', 'eval_batch_size', 'loader_workers', 'ImageCache',
+           'ImageCacheError', 'build_image_cache',
            'COCOStyleDataset', 'COCODataset', 'CrowdPoseDataset', 'OCHumanDataset',
            'SyntheticDataset', 'IMAGENET_MEAN', 'IMAGENET_STD']
 

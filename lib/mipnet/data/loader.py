@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from mipnet.utils import dist
 
-__all__ = ['build_loader', 'loader_workers']
+__all__ = ['build_loader', 'eval_batch_size', 'loader_workers']
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,17 @@ def loader_workers(requested):
     return workers
 
 
+def eval_batch_size(cfg, device):
+    """Boxes per evaluation / inference batch on ``device``: ``TEST.BATCH_SIZE_PER_GPU``, at
+    most ``TEST.CPU_BATCH_SIZE`` (when > 0) on the CPU, where a GPU-sized batch runs slower
+    per box (W32 with flip: 1.72x faster at 8 boxes than at 128, the same heatmaps;
+    docs/benchmarks.md)."""
+    batch = int(cfg.TEST.BATCH_SIZE_PER_GPU)
+    if torch.device(device).type == 'cpu' and cfg.TEST.CPU_BATCH_SIZE > 0:
+        batch = min(batch, int(cfg.TEST.CPU_BATCH_SIZE))
+    return batch
+
+
 def build_loader(cfg, dataset, is_train, device):
     """DataLoader with a DistributedSampler (a single replica outside torchrun), so sample
     order is a function of (SEED, epoch) only; pinned batches on accelerators (copied
@@ -42,7 +53,11 @@ def build_loader(cfg, dataset, is_train, device):
                                  rank=dist.get_rank(),
                                  shuffle=is_train and cfg.TRAIN.SHUFFLE,
                                  seed=cfg.SEED, drop_last=False)
-    batch = cfg.TRAIN.BATCH_SIZE_PER_GPU if is_train else cfg.TEST.BATCH_SIZE_PER_GPU
+    batch = cfg.TRAIN.BATCH_SIZE_PER_GPU if is_train else eval_batch_size(cfg, device)
+    if not is_train and batch < cfg.TEST.BATCH_SIZE_PER_GPU and dist.is_main_process():
+        logger.info('evaluation batch: %d boxes on the CPU (TEST.CPU_BATCH_SIZE; '
+                    'TEST.BATCH_SIZE_PER_GPU %d is a GPU batch)', batch,
+                    cfg.TEST.BATCH_SIZE_PER_GPU)
     workers = loader_workers(cfg.WORKERS)
     return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers,
                       pin_memory=cfg.PIN_MEMORY and device.type != 'cpu',

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mipnet.data.loader import eval_batch_size
 from mipnet.evaluation.decode import get_final_preds
 from mipnet.utils.compile import CompiledModule
 
@@ -178,4 +179,11 @@ def predictor_from_cfg(cfg, model, flip_index):
         shared_trunk=cfg.MODEL.SHARED_TRUNK,
         post_process=cfg.TEST.POST_PROCESS_TYPE if cfg.TEST.POST_PROCESS else None,
         amp=cfg.TRAIN.AMP, channels_last=channels_last,
-        pad_batch=int(cfg.TEST.BATCH_SIZE_PER_GPU) if isinstance(run, CompiledModule) else None)
+        pad_batch=eval_batch_size(cfg, _device_of(run)) if isinstance(run, CompiledModule)
+        else None)
+
+
+def _device_of(model):
+    """The device of the model's first parameter (the CPU for a model without any)."""
+    param = next(iter(model.parameters()), None)
+    return param.device if param is not None else torch.device('cpu')
