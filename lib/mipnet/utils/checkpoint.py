@@ -125,13 +125,23 @@ def load_file(path, map_location='cpu'):
         raise CheckpointError(f'checkpoint {path} is empty (0 bytes); it was probably cut off '
                               'while saving. Use an earlier checkpoint.')
     verify_sha256(path) or verify_integrity(path)
+    return load_weights_only(path, map_location)
+
+
+def load_weights_only(path, map_location='cpu', safe_globals=(),
+                      allowed='tensors and plain containers',
+                      advice=' If you trust the file, re-save its state_dict.'):
+    """``torch.load(path, weights_only=True)`` with ``safe_globals`` also allowed; a refused
+    object or a damaged file is one CheckpointError (``allowed`` names what may be in the
+    file, ``advice`` follows the refusal). No checks before the load: see :func:`load_file`.
+    """
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(list(safe_globals)):
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f'checkpoint {path} holds objects other than tensors and plain containers; refusing '
-            f'to unpickle it (weights_only=True). If you trust the file, re-save its state_dict. '
-            f'Detail: {str(exc).splitlines()[0]}') from None
+            f'checkpoint {path} holds objects other than {allowed}; refusing to unpickle it '
+            f'(weights_only=True).{advice} Detail: {str(exc).splitlines()[0]}') from None
     except Exception as exc:  # noqa: BLE001 - torch.load fails in many ways on garbage
         detail = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise CheckpointError(f'checkpoint {path} is truncated or corrupt: {detail}') from None

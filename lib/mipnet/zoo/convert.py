@@ -16,12 +16,11 @@ Heads with deconvolution or extra convolution layers (``final_layer.<n>.*``,
 ``deconv_layers.*``) are not HRNet's and are refused.
 """
 import logging
-import pickle
 
 import numpy as np
-import torch
 
-from mipnet.utils.checkpoint import CheckpointError, extract_state_dict, save_atomic
+from mipnet.utils.checkpoint import (CheckpointError, extract_state_dict, load_weights_only,
+                                     save_atomic)
 
 logger = logging.getLogger(__name__)
 
@@ -107,17 +106,8 @@ def load_mmpose_file(path):
         CheckpointError: unreadable, or objects other than tensors, containers and numpy
             arrays.
     """
-    try:
-        with torch.serialization.safe_globals(_numpy_globals()):
-            return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f'checkpoint {path} holds objects other than tensors, containers and numpy arrays; '
-            f'refusing to unpickle it (weights_only=True). Detail: '
-            f'{str(exc).splitlines()[0]}') from None
-    except Exception as exc:  # noqa: BLE001 - torch.load fails in many ways on garbage
-        detail = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f'checkpoint {path} is truncated or corrupt: {detail}') from None
+    return load_weights_only(path, 'cpu', _numpy_globals(),
+                             allowed='tensors, containers and numpy arrays', advice='')
 
 
 def convert_file(src, dst, layout=None):
