@@ -469,22 +469,19 @@ class Trainer:
         that fails, the step is redone eagerly and training goes on eagerly (one warning).
         A failing forward compilation falls back inside :class:`CompiledModule` itself.
         """
-        compiled = self.forward_model if isinstance(self.forward_model, CompiledModule) \
-            else None
-        if compiled is None or not compiled.compiled:
-            return self._forward_backward_once(images, target, target_weight, optimizers, epoch,
-                                               step)
-        try:
-            return self._forward_backward_once(images, target, target_weight, optimizers, epoch,
-                                               step)
-        except NonFiniteLossError:
-            raise
-        except Exception as exc:   # the compiled backward: whatever its compiler raised
-            # The compiled forward of this step already updated the BatchNorm running
-            # statistics once; the eager redo updates them again (this step only).
-            compiled.fall_back(exc)
-            return self._forward_backward_once(images, target, target_weight, optimizers, epoch,
-                                               step)
+        compiled = self.forward_model
+        if isinstance(compiled, CompiledModule) and compiled.compiled:
+            try:
+                return self._forward_backward_once(images, target, target_weight, optimizers,
+                                                   epoch, step)
+            except NonFiniteLossError:
+                raise
+            except Exception as exc:   # the compiled backward: whatever its compiler raised
+                # The compiled forward of this step already updated the BatchNorm running
+                # statistics once; the eager redo updates them again (this step only).
+                compiled.fall_back(exc)
+        return self._forward_backward_once(images, target, target_weight, optimizers, epoch,
+                                           step)
 
     def _max_steps_reached(self):
         return 0 < self.cfg.TRAIN.MAX_STEPS <= self.global_step - self.start_step

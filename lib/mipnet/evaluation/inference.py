@@ -179,11 +179,5 @@ def predictor_from_cfg(cfg, model, flip_index):
         shared_trunk=cfg.MODEL.SHARED_TRUNK,
         post_process=cfg.TEST.POST_PROCESS_TYPE if cfg.TEST.POST_PROCESS else None,
         amp=cfg.TRAIN.AMP, channels_last=channels_last,
-        pad_batch=eval_batch_size(cfg, _device_of(run)) if isinstance(run, CompiledModule)
-        else None)
-
-
-def _device_of(model):
-    """The device of the model's first parameter (the CPU for a model without any)."""
-    param = next(iter(model.parameters()), None)
-    return param.device if param is not None else torch.device('cpu')
+        pad_batch=eval_batch_size(cfg, next(run.parameters()).device)
+        if isinstance(run, CompiledModule) else None)
